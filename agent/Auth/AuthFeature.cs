@@ -1,0 +1,71 @@
+using Sandboxd.Hosting;
+using Sandboxd.State;
+
+namespace Sandboxd.Auth;
+
+internal static class AuthFeature
+{
+    public const string TokenFileName = "access-token";
+
+    public static IServiceCollection AddAuth(this IServiceCollection services, AgentOptions options, StateStore state, ILogger startupLog)
+    {
+        var tokens = ResolveAccessTokens(options, state, startupLog, out var secrets);
+        services.AddSingleton(tokens);
+        services.AddSingleton(new Processes.AgentSecrets(secrets));
+        services.AddSingleton(state);
+        services.AddSingleton<TokenValidator>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/auth");
+        group.MapGet("/status", AuthEndpoints.Status).AllowAnonymousAgent();
+        group.MapGet("/info", AuthEndpoints.GetInfo).AllowAnonymousAgent();
+        return routes;
+    }
+
+    /// <summary>--access-token, then COMPUTESDK_ACCESS_TOKEN, then --access-token-file, else a generated token kept in the state dir.</summary>
+    private static AccessTokens ResolveAccessTokens(AgentOptions options, StateStore state, ILogger log, out string[] secrets)
+    {
+        secrets = options.ApiKey is { Length: > 0 } apiKey ? [apiKey] : [];
+        if (options.NoAuth)
+        {
+            return new AccessTokens(false, []);
+        }
+
+        var token = options.AccessToken;
+        if (string.IsNullOrEmpty(token))
+        {
+            token = Environment.GetEnvironmentVariable("COMPUTESDK_ACCESS_TOKEN");
+        }
+
+        if (string.IsNullOrEmpty(token) && options.AccessTokenFile is { } file)
+        {
+            token = File.ReadLines(file).FirstOrDefault()?.Trim();
+            if (string.IsNullOrEmpty(token))
+            {
+                throw new InvalidOperationException($"--access-token-file {file} is empty.");
+            }
+        }
+
+        if (string.IsNullOrEmpty(token))
+        {
+            var existing = state.ReadText(TokenFileName)?.Trim();
+            if (!string.IsNullOrEmpty(existing))
+            {
+                token = existing;
+                log.TokenReused(state.PathOf(TokenFileName));
+            }
+            else
+            {
+                token = AccessTokens.Generate("sbx_");
+                state.WriteText(TokenFileName, token + "\n");
+                log.TokenGenerated(state.PathOf(TokenFileName));
+            }
+        }
+
+        secrets = [token, .. secrets];
+        return new AccessTokens(true, secrets);
+    }
+}

@@ -1,0 +1,141 @@
+using System.Text.RegularExpressions;
+using Sandboxd.Files;
+using Sandboxd.Hosting;
+using Sandboxd.Protocol;
+using Sandboxd.Sandboxes;
+
+namespace Sandboxd.Env;
+
+internal static partial class EnvEndpoints
+{
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_.]*$")]
+    private static partial Regex KeyPattern();
+
+    private static bool TryGetFile(HttpContext http, SandboxContext sandbox, out string file, out string path, out IResult? error)
+    {
+        file = http.Request.Query["file"].ToString();
+        path = "";
+        error = null;
+        if (string.IsNullOrEmpty(file))
+        {
+            error = Api.BadRequest("Query parameter 'file' is required (e.g. /env?file=.env).");
+            return false;
+        }
+
+        if (!FilePaths.TryResolve(sandbox, file, out path, out var message))
+        {
+            error = Api.BadRequest(message!);
+            return false;
+        }
+
+        if (Directory.Exists(path))
+        {
+            error = Api.BadRequest($"{file} is a directory, not an env file.");
+            return false;
+        }
+
+        return true;
+    }
+
+    public static IResult Get(HttpContext http, SandboxContext sandbox)
+    {
+        if (!TryGetFile(http, sandbox, out var file, out var path, out var error))
+        {
+            return error!;
+        }
+
+        if (!File.Exists(path))
+        {
+            return Api.NotFound($"Env file {file} does not exist.");
+        }
+
+        try
+        {
+            var variables = EnvFile.Parse(FileOps.ReadText(path)).Variables();
+            return Api.Ok(new EnvData(file, variables), ProtocolJsonContext.Default.EnvelopeEnvData);
+        }
+        catch (FileOpException e)
+        {
+            return Api.Error(e.Status, e.Message);
+        }
+    }
+
+    public static IResult Head(HttpContext http, SandboxContext sandbox) =>
+        TryGetFile(http, sandbox, out _, out var path, out _) && File.Exists(path)
+            ? TypedResults.StatusCode(StatusCodes.Status200OK)
+            : TypedResults.StatusCode(StatusCodes.Status404NotFound);
+
+    public static async Task<IResult> SetAsync(HttpContext http, SandboxContext sandbox, EnvFileLocks locks, CancellationToken cancellationToken)
+    {
+        if (!TryGetFile(http, sandbox, out var file, out var path, out var error))
+        {
+            return error!;
+        }
+
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.EnvUpdateRequest, optional: false, cancellationToken);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+
+        if (body.Value!.Variables is not { } variables)
+        {
+            return Api.BadRequest("Field 'variables' is required and must be an object of strings.");
+        }
+
+        if (variables.Keys.FirstOrDefault(k => !KeyPattern().IsMatch(k)) is { } bad)
+        {
+            return Api.BadRequest($"Invalid variable name '{bad}': use letters, digits, '_' and '.', not starting with a digit.");
+        }
+
+        using var _ = await locks.AcquireAsync(path, cancellationToken);
+        try
+        {
+            var env = File.Exists(path) ? EnvFile.Parse(FileOps.ReadText(path)) : EnvFile.Parse("");
+            env.Set(variables);
+            FileOps.Write(path, env.ToString());
+            return Api.Ok(new EnvKeysData(file, [.. variables.Keys]), ProtocolJsonContext.Default.EnvelopeEnvKeysData, "environment updated");
+        }
+        catch (FileOpException e)
+        {
+            return Api.Error(e.Status, e.Message);
+        }
+    }
+
+    public static async Task<IResult> DeleteAsync(HttpContext http, SandboxContext sandbox, EnvFileLocks locks, CancellationToken cancellationToken)
+    {
+        if (!TryGetFile(http, sandbox, out var file, out var path, out var error))
+        {
+            return error!;
+        }
+
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.EnvDeleteRequest, optional: false, cancellationToken);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+
+        if (body.Value!.Keys is not { } keys)
+        {
+            return Api.BadRequest("Field 'keys' is required and must be an array of strings.");
+        }
+
+        using var _ = await locks.AcquireAsync(path, cancellationToken);
+        if (!File.Exists(path))
+        {
+            return Api.NotFound($"Env file {file} does not exist.");
+        }
+
+        try
+        {
+            var env = EnvFile.Parse(FileOps.ReadText(path));
+            var removed = env.Remove(keys);
+            FileOps.Write(path, env.ToString());
+            return Api.Ok(new EnvKeysData(file, removed), ProtocolJsonContext.Default.EnvelopeEnvKeysData, "keys removed");
+        }
+        catch (FileOpException e)
+        {
+            return Api.Error(e.Status, e.Message);
+        }
+    }
+}

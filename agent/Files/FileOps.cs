@@ -1,0 +1,206 @@
+using System.Text;
+using Sandboxd.Protocol;
+
+namespace Sandboxd.Files;
+
+/// <summary>Why a file operation failed, mapped once to an HTTP status.</summary>
+internal sealed class FileOpException(int status, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public int Status { get; } = status;
+}
+
+/// <summary>
+/// The one helper every file write and read goes through (Files endpoints, env files, overlays): parents created,
+/// writes atomic (temp file in the same directory + rename, mode of the replaced file kept) so no reader ever sees
+/// half a file, and OS errors turned into clear 4xx/5xx.
+/// </summary>
+internal static class FileOps
+{
+    public const long MaxReadBytes = 256L * 1024 * 1024;
+    private const int ENOSPC = 28;
+    private const int EDQUOT = 122;
+
+    public static FileEntry Describe(string path)
+    {
+        var info = new FileInfo(path);
+        var isDir = Directory.Exists(path); // follows symlinks: a link to a directory lists as a directory
+        long size = 0;
+        DateTime modified;
+        if (info.LinkTarget is not null)
+        {
+            var target = info.ResolveLinkTarget(returnFinalTarget: true);
+            size = !isDir && target is FileInfo { Exists: true } f ? f.Length : 0;
+            modified = target?.Exists == true ? target.LastWriteTimeUtc : info.LastWriteTimeUtc;
+        }
+        else
+        {
+            size = isDir ? 0 : info.Exists ? info.Length : 0;
+            modified = isDir ? Directory.GetLastWriteTimeUtc(path) : info.LastWriteTimeUtc;
+        }
+
+        var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
+        return new FileEntry(name.Length == 0 ? "/" : name, path, size, isDir, modified);
+    }
+
+    public static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
+
+    /// <summary>Lists direct children (dot-files included), sorted by name (ordinal).</summary>
+    public static IReadOnlyList<FileEntry> List(string directory)
+    {
+        if (!Directory.Exists(directory))
+        {
+            throw File.Exists(directory)
+                ? new FileOpException(400, $"{directory} is not a directory.")
+                : new FileOpException(404, $"{directory} does not exist.");
+        }
+
+        return Guard(directory, () => new DirectoryInfo(directory)
+            .EnumerateFileSystemInfos("*", new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false })
+            .Select(e => Describe(e.FullName))
+            .OrderBy(e => e.Name, StringComparer.Ordinal)
+            .ToList());
+    }
+
+    /// <summary>Reads a file as UTF-8 text (invalid sequences become U+FFFD).</summary>
+    public static string ReadText(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new FileOpException(400, $"{path} is a directory; list it with GET /files?path= instead.");
+        }
+
+        return Guard(path, () =>
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            if (stream.Length > MaxReadBytes)
+            {
+                throw new FileOpException(413, $"{path} is {stream.Length} bytes; files over {MaxReadBytes} bytes are not returned inline.");
+            }
+
+            using var reader = new StreamReader(stream, new UTF8Encoding(false, false), detectEncodingFromByteOrderMarks: false);
+            return reader.ReadToEnd();
+        });
+    }
+
+    /// <summary>Writes <paramref name="content"/> atomically; null content = touch (create empty if missing, keep if present).</summary>
+    public static FileEntry Write(string path, string? content) => WriteBytes(path, content is null ? null : Encoding.UTF8.GetBytes(content));
+
+    public static FileEntry WriteBytes(string path, byte[]? bytes)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new FileOpException(400, $"{path} is a directory.");
+        }
+
+        return Guard(path, () =>
+        {
+            var directory = Path.GetDirectoryName(path) ?? "/";
+            CreateParents(directory);
+            if (bytes is null)
+            {
+                if (!File.Exists(path))
+                {
+                    using (File.Open(path, FileMode.OpenOrCreate, FileAccess.Write))
+                    {
+                    }
+                }
+
+                return Describe(path);
+            }
+
+            var existing = File.Exists(path) ? File.GetUnixFileMode(path) : (UnixFileMode?)null;
+            var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.sandboxd-{Guid.NewGuid():N}.tmp");
+            try
+            {
+                using (var stream = new FileStream(temp, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.Write,
+                    UnixCreateMode = existing ?? (UnixFileMode)0b110_100_100, // 0644 before umask
+                }))
+                {
+                    stream.Write(bytes);
+                }
+
+                if (existing is { } mode)
+                {
+                    File.SetUnixFileMode(temp, mode);
+                }
+
+                File.Move(temp, path, overwrite: true);
+            }
+            catch
+            {
+                File.Delete(temp);
+                throw;
+            }
+
+            return Describe(path);
+        });
+    }
+
+    private static void CreateParents(string directory)
+    {
+        if (File.Exists(directory))
+        {
+            throw new FileOpException(400, $"Cannot create parent directory {directory}: a file with that name exists.");
+        }
+
+        Directory.CreateDirectory(directory);
+    }
+
+    /// <summary>Deletes a file, a symlink (not its target) or a directory recursively.</summary>
+    public static void Delete(string path)
+    {
+        Guard(path, () =>
+        {
+            var info = new FileInfo(path);
+            if (info.LinkTarget is not null || File.Exists(path))
+            {
+                info.Delete();
+            }
+            else if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            else
+            {
+                throw new FileOpException(404, $"{path} does not exist.");
+            }
+
+            return 0;
+        });
+    }
+
+    private static T Guard<T>(string path, Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (FileOpException)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new FileOpException(404, $"{path} does not exist.", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new FileOpException(403, $"Permission denied: {path}.", e);
+        }
+        catch (PathTooLongException e)
+        {
+            throw new FileOpException(400, $"Path too long: {path}.", e);
+        }
+        catch (IOException e) when ((e.HResult & 0xFFFF) is ENOSPC or EDQUOT)
+        {
+            throw new FileOpException(507, $"No space left on the device writing {path}; nothing was changed.", e);
+        }
+        catch (IOException e)
+        {
+            throw new FileOpException(400, $"{path}: {e.Message}", e);
+        }
+    }
+}

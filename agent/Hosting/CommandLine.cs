@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Reflection;
+
+namespace Sandboxd.Hosting;
+
+/// <summary>What <c>sandboxd</c> was asked to do.</summary>
+internal enum Verb { Start, Help, Version, Invalid }
+
+/// <summary>Parses <c>sandboxd start …</c>, compatible with ComputeSDK's <c>compute start</c>.</summary>
+internal static class CommandLine
+{
+    public static string Version { get; } =
+        typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public const string Usage = """
+        sandboxd — turns this machine into a programmable sandbox over HTTP and WebSocket
+        (speaks the ComputeSDK daemon protocol).
+
+        Usage:
+          sandboxd start [options]     run the agent
+          sandboxd --version           print the version
+          sandboxd --help              print this help
+
+        Options for start:
+          --access-token T         access token (also env COMPUTESDK_ACCESS_TOKEN)
+          --access-token-file F    read the access token from F (first line)
+          --api-key K              also accept K as an access token (ComputeSDK gateway compatibility)
+          --port P                 TCP port (default 18080; 0 picks a free one)
+          --host H                 address to bind (default 127.0.0.1)
+          --root DIR               sandbox root (default: the working directory)
+          --state-dir DIR          persistent state (default /var/lib/sandboxd as root, else ~/.local/state/sandboxd)
+          --public-url URL         public base URL used in URLs the agent hands out
+          --preview-url-template T preview URL for ports (default http://localhost:{port})
+          --output-cap BYTES       per-stream capture cap of a command (default 10485760)
+          --max-body BYTES         largest accepted request body (default 67108864)
+          --ws-binary-out          send terminal output, file events and signals as binary frames on binary sockets
+          --log-level LEVEL        Trace, Debug, Information (default), Warning, Error
+          --insecure-no-auth       DANGER: accept every request without a token
+
+        With no token given, the agent generates one, stores it in <state-dir>/access-token (mode 0600)
+        and prints that path on stderr. Once it serves, it prints one line on stdout:
+          sandboxd ready <url>
+        """;
+
+    public static (Verb Verb, AgentOptions Options, string? Error) Parse(string[] args)
+    {
+        var options = new AgentOptions();
+        if (args.Length == 0)
+        {
+            return (Verb.Help, options, null);
+        }
+
+        switch (args[0])
+        {
+            case "--help" or "-h" or "help":
+                return (Verb.Help, options, null);
+            case "--version" or "-v" or "version":
+                return (Verb.Version, options, null);
+            case "start":
+                break;
+            default:
+                return (Verb.Invalid, options, $"unknown command '{args[0]}' (try: sandboxd --help)");
+        }
+
+        for (var i = 1; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string? inline = null;
+            var eq = arg.IndexOf('=', StringComparison.Ordinal);
+            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
+            {
+                inline = arg[(eq + 1)..];
+                arg = arg[..eq];
+            }
+
+            string Value()
+            {
+                if (inline is not null)
+                {
+                    return inline;
+                }
+
+                if (i + 1 >= args.Length)
+                {
+                    throw new FormatException($"{arg} needs a value");
+                }
+
+                return args[++i];
+            }
+
+            try
+            {
+                switch (arg)
+                {
+                    case "--help" or "-h": return (Verb.Help, options, null);
+                    case "--access-token" or "--token": options.AccessToken = Value(); break;
+                    case "--access-token-file": options.AccessTokenFile = Value(); break;
+                    case "--api-key": options.ApiKey = Value(); break;
+                    case "--port" or "-p": options.Port = ParsePort(Value()); break;
+                    case "--host": options.Host = Value(); break;
+                    case "--root": options.Root = Path.GetFullPath(Value()); break;
+                    case "--state-dir": options.StateDir = Path.GetFullPath(Value()); break;
+                    case "--public-url": options.PublicUrl = Value().TrimEnd('/'); break;
+                    case "--preview-url-template": options.PreviewUrlTemplate = Value(); break;
+                    case "--output-cap": options.OutputCapBytes = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--max-body": options.MaxBodyBytes = long.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--ws-binary-out": options.WsBinaryOut = true; break;
+                    case "--log-level": options.LogLevel = Value(); break;
+                    case "--insecure-no-auth": options.NoAuth = true; break;
+                    default: return (Verb.Invalid, options, $"unknown option '{arg}' (try: sandboxd --help)");
+                }
+            }
+            catch (FormatException e)
+            {
+                return (Verb.Invalid, options, $"{arg}: {e.Message}");
+            }
+            catch (OverflowException)
+            {
+                return (Verb.Invalid, options, $"{arg}: value out of range");
+            }
+        }
+
+        if (!Directory.Exists(options.Root))
+        {
+            return (Verb.Invalid, options, $"--root {options.Root}: no such directory");
+        }
+
+        if (options.OutputCapBytes < 1024)
+        {
+            return (Verb.Invalid, options, "--output-cap must be at least 1024");
+        }
+
+        return (Verb.Start, options, null);
+    }
+
+    private static int ParsePort(string value)
+    {
+        var port = int.Parse(value, CultureInfo.InvariantCulture);
+        return port is >= 0 and <= 65535 ? port : throw new FormatException("port must be 0-65535");
+    }
+}

@@ -1,0 +1,92 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Sandboxd.Auth;
+using Sandboxd.Processes;
+using Sandboxd.Protocol;
+using Sandboxd.Sandboxes;
+using Sandboxd.State;
+
+namespace Sandboxd.Hosting;
+
+internal static class HostingExtensions
+{
+    /// <summary>Kestrel on the requested address, JSON metadata, logging to stderr, options from the command line.</summary>
+    public static WebApplicationBuilder AddAgentHosting(this WebApplicationBuilder builder, AgentOptions options)
+    {
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(options.LogLevel, ignoreCase: true, out var level) ? level : LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10);
+            if (options.Host is "localhost")
+            {
+                kestrel.ListenLocalhost(options.Port);
+            }
+            else if (IPAddress.TryParse(options.Host, out var address))
+            {
+                kestrel.Listen(address, options.Port);
+            }
+            else
+            {
+                kestrel.Listen(Dns.GetHostAddresses(options.Host).First(), options.Port);
+            }
+        });
+
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ProtocolJsonContext.Default));
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<PublicUrls>();
+        builder.Services.Configure<ProcessesOptions>(o => o.OutputCapBytes = options.OutputCapBytes);
+        return builder;
+    }
+
+    /// <summary>The middleware order is the design: errors → CORS → sandbox context → routing → auth → endpoints.</summary>
+    public static WebApplication UseAgentHosting(this WebApplication app)
+    {
+        app.UseMiddleware<ErrorHandlingMiddleware>();
+        app.UseMiddleware<CorsMiddleware>();
+        app.UseMiddleware<SandboxRoutingMiddleware>();
+        app.UseWebSockets(new WebSocketOptions
+        {
+            // Protocol-level pings; two missed pongs close a half-open socket (daemon-websocket.md §7).
+            KeepAliveInterval = TimeSpan.FromSeconds(30),
+            KeepAliveTimeout = TimeSpan.FromSeconds(60),
+        });
+        app.UseRouting();
+        app.UseMiddleware<AuthMiddleware>();
+        return app;
+    }
+
+    /// <summary>Starts serving, prints the one ready line on stdout, and runs until SIGTERM/SIGINT.</summary>
+    public static async Task<int> RunAgentAsync(this WebApplication app, AgentOptions options)
+    {
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var url = address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("sandboxd");
+        log.Serving(CommandLine.Version, url, options.Root);
+        if (options.NoAuth)
+        {
+            log.AuthDisabled(url);
+        }
+
+        await Console.Out.WriteLineAsync($"sandboxd ready {url}");
+        await Console.Out.FlushAsync();
+        await app.WaitForShutdownAsync();
+        return 0;
+    }
+
+    public static StateStore CreateStateStore(AgentOptions options) => new(options.StateDir);
+}

@@ -1,0 +1,19 @@
+namespace Sandboxd.Hosting;
+
+internal static partial class HostingLog
+{
+    [LoggerMessage(100, LogLevel.Error, "Unhandled error in {Method} {Path}")]
+    public static partial void Unhandled(this ILogger logger, Exception exception, string method, string path);
+
+    [LoggerMessage(101, LogLevel.Information, "sandboxd {Version} serving {Url} (root {Root})")]
+    public static partial void Serving(this ILogger logger, string version, string url, string root);
+
+    [LoggerMessage(102, LogLevel.Warning, "AUTHENTICATION IS DISABLED (--insecure-no-auth): anyone who can reach {Url} can run commands as this user")]
+    public static partial void AuthDisabled(this ILogger logger, string url);
+
+    [LoggerMessage(103, LogLevel.Warning, "No access token given: generated one and stored it in {Path} (mode 0600)")]
+    public static partial void TokenGenerated(this ILogger logger, string path);
+
+    [LoggerMessage(104, LogLevel.Information, "Using the access token stored in {Path}")]
+    public static partial void TokenReused(this ILogger logger, string path);
+}

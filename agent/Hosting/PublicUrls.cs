@@ -1,0 +1,23 @@
+namespace Sandboxd.Hosting;
+
+/// <summary>URLs the agent hands out: <c>--public-url</c> if set, else the request's scheme and Host, plus the sandbox prefix.</summary>
+internal sealed class PublicUrls(AgentOptions options)
+{
+    public string BaseUrl(HttpContext context) =>
+        (options.PublicUrl ?? $"{context.Request.Scheme}://{context.Request.Host}") + context.Request.PathBase;
+
+    public string RootUrl(HttpContext context) => options.PublicUrl ?? $"{context.Request.Scheme}://{context.Request.Host}";
+
+    public string WebSocketUrl(HttpContext context)
+    {
+        var baseUrl = BaseUrl(context);
+        return (baseUrl.StartsWith("https", StringComparison.OrdinalIgnoreCase) ? "wss" + baseUrl[5..] : "ws" + baseUrl[4..]) + "/ws";
+    }
+
+    /// <summary>Preview URL of a port per <c>--preview-url-template</c> ({port}, {subdomain}, {host}).</summary>
+    public string PreviewUrl(int port, string subdomain, string? host) =>
+        options.PreviewUrlTemplate
+            .Replace("{port}", port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("{subdomain}", subdomain, StringComparison.Ordinal)
+            .Replace("{host}", host ?? "localhost", StringComparison.Ordinal);
+}

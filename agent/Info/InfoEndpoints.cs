@@ -1,0 +1,31 @@
+using Sandboxd.Auth;
+using Sandboxd.Hosting;
+using Sandboxd.Protocol;
+using Sandboxd.Sandboxes;
+
+namespace Sandboxd.Info;
+
+internal static class InfoEndpoints
+{
+    public static IResult Health() =>
+        Api.Raw(new HealthResponse("ok", DateTime.UtcNow), ProtocolJsonContext.Default.HealthResponse);
+
+    public static IResult GetInfo(HttpContext http, SandboxRegistry registry, TokenValidator tokens, PublicUrls urls) =>
+        Api.Ok(new InfoData(tokens.AuthEnabled, registry.Main.Subdomain, registry.Count, urls.RootUrl(http), CommandLine.Version),
+            ProtocolJsonContext.Default.EnvelopeInfoData);
+
+    public static IResult Ready(HttpContext http, SandboxContext sandbox, IEnumerable<IReadinessContributor> contributors)
+    {
+        var servers = new List<ReadyServer>();
+        var overlays = new List<ReadyOverlay>();
+        foreach (var contributor in contributors)
+        {
+            contributor.Contribute(sandbox, http, servers, overlays);
+        }
+
+        var ready = servers.All(s => s.Port is not null) && overlays.All(o => o.CopyStatus == "complete");
+        var withHealth = servers.Where(s => s.HealthCheck is not null).ToList();
+        bool? healthy = withHealth.Count == 0 ? null : withHealth.All(s => s.Healthy == true);
+        return Api.Raw(new ReadyResponse(ready, servers, overlays, healthy), ProtocolJsonContext.Default.ReadyResponse);
+    }
+}

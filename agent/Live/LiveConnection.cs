@@ -1,0 +1,268 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Threading.Channels;
+using Sandboxd.Auth;
+using Sandboxd.Sandboxes;
+
+namespace Sandboxd.Live;
+
+/// <summary>
+/// One WebSocket: exactly one receive loop (frames handled strictly in order) and one send loop draining a bounded
+/// queue. Discrete messages that do not fit are never awaited: the connection is dropped instead. Stream pumps (PTY
+/// and command output) wait for room, which only slows this socket's own pump, never a child or another client.
+/// </summary>
+internal sealed class LiveConnection(WebSocket socket, SandboxContext sandbox, AuthPrincipal? principal, bool binaryProtocol, bool binaryOut)
+    : IDisposable
+{
+    public const int QueueCapacity = 512;
+    private const int MaxInboundBytes = 4 * 1024 * 1024;
+
+    private readonly Channel<LiveMessage> _outbound = Channel.CreateBounded<LiveMessage>(
+        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly CancellationTokenSource _closed = new();
+    private readonly Lock _gate = new();
+    /// <remarks>Guarded by <see cref="_gate"/>: channel → the cancellation of its pump (or of nothing, for message channels).</remarks>
+    private readonly Dictionary<string, CancellationTokenSource> _subscriptions = new(StringComparer.Ordinal);
+
+    public long Id { get; } = Interlocked.Increment(ref s_nextId);
+    private static long s_nextId;
+
+    public SandboxContext Sandbox { get; } = sandbox;
+    public AuthPrincipal? Principal { get; } = principal;
+    public CancellationToken Closed => _closed.Token;
+
+    /// <summary>Queues a discrete message; a full queue means the client is not reading: drop it.</summary>
+    public void Send(LiveMessage message)
+    {
+        if (!_outbound.Writer.TryWrite(message))
+        {
+            Abort("send queue full");
+        }
+    }
+
+    /// <summary>Queues a stream message, waiting for room (per-subscription back-pressure).</summary>
+    public ValueTask SendAsync(LiveMessage message, CancellationToken cancellationToken) => _outbound.Writer.WriteAsync(message, cancellationToken);
+
+    public string? CloseReason { get; private set; }
+
+    public void Abort(string reason)
+    {
+        CloseReason ??= reason;
+        _outbound.Writer.TryComplete();
+        _closed.Cancel();
+    }
+
+    public bool TryAddSubscription(string channel, out CancellationToken pumpToken)
+    {
+        lock (_gate)
+        {
+            if (_subscriptions.ContainsKey(channel))
+            {
+                pumpToken = default;
+                return false;
+            }
+
+            var cts = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token);
+            _subscriptions[channel] = cts;
+            pumpToken = cts.Token;
+            return true;
+        }
+    }
+
+    public bool RemoveSubscription(string channel)
+    {
+        CancellationTokenSource? cts;
+        lock (_gate)
+        {
+            if (!_subscriptions.Remove(channel, out cts))
+            {
+                return false;
+            }
+        }
+
+        cts.Cancel();
+        cts.Dispose();
+        return true;
+    }
+
+    /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
+    private readonly List<Task> _pumps = [];
+
+    public void TrackPump(Task pump)
+    {
+        lock (_gate)
+        {
+            _pumps.RemoveAll(p => p.IsCompleted);
+            _pumps.Add(pump);
+        }
+    }
+
+    /// <summary>Waits for every pump of this socket to end (they end when the socket closes).</summary>
+    public Task PumpsCompletedAsync()
+    {
+        lock (_gate)
+        {
+            return Task.WhenAll(_pumps);
+        }
+    }
+
+    public string[] Subscriptions
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _subscriptions.Keys];
+            }
+        }
+    }
+
+    public async Task RunAsync(Func<LiveConnection, InboundMessage, ValueTask> onMessage, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closed.Token);
+        var send = SendLoopAsync(linked.Token);
+        try
+        {
+            await ReceiveLoopAsync(onMessage, linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+        {
+            // peer vanished, agent stopping, or connection dropped
+        }
+        finally
+        {
+            Abort(CloseReason ?? "closed");
+        }
+
+        try
+        {
+            await send.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+        {
+            // nothing more to deliver to a gone peer
+        }
+
+        if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            try
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, CloseReason, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+            {
+                // best effort
+            }
+        }
+    }
+
+    private async Task ReceiveLoopAsync(Func<LiveConnection, InboundMessage, ValueTask> onMessage, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            while (true)
+            {
+                var count = 0;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    if (count == buffer.Length)
+                    {
+                        if (buffer.Length >= MaxInboundBytes)
+                        {
+                            Abort("message too large");
+                            return;
+                        }
+
+                        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, count).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
+
+                    result = await socket.ReceiveAsync(buffer.AsMemory(count), cancellationToken).ConfigureAwait(false);
+                    count += result.Count;
+                }
+                while (!result.EndOfMessage);
+
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    CloseReason ??= "client closed";
+                    return;
+                }
+
+                var message = result.MessageType == WebSocketMessageType.Binary
+                    ? BinaryFrames.Decode(buffer.AsSpan(0, count))
+                    : DecodeJson(buffer.AsSpan(0, count));
+                if (message is not null)
+                {
+                    await onMessage(this, message).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static InboundMessage? DecodeJson(ReadOnlySpan<byte> text)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(text.ToArray());
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            {
+                return null;
+            }
+
+            var channel = root.TryGetProperty("channel", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
+            var data = new Dictionary<string, object?>(StringComparer.Ordinal);
+            if (root.TryGetProperty("data", out var d) && d.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var p in d.EnumerateObject())
+                {
+                    data[p.Name] = p.Value.ValueKind switch
+                    {
+                        JsonValueKind.String => p.Value.GetString(),
+                        JsonValueKind.Number => p.Value.GetDouble(),
+                        JsonValueKind.True => true,
+                        JsonValueKind.False => false,
+                        _ => null,
+                    };
+                }
+            }
+
+            return new InboundMessage(type.GetString()!, channel, data);
+        }
+        catch (JsonException)
+        {
+            return null; // not JSON: ignore the frame, as the client does with ours
+        }
+    }
+
+    private async Task SendLoopAsync(CancellationToken cancellationToken)
+    {
+        var reader = _outbound.Reader;
+        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var message))
+            {
+                if (binaryOut && binaryProtocol && message.BinaryCapable)
+                {
+                    await socket.SendAsync(BinaryFrames.Encode(message), WebSocketMessageType.Binary, true, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await socket.SendAsync(message.Json, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    public void Dispose() => _closed.Dispose();
+}

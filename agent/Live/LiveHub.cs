@@ -1,0 +1,107 @@
+using System.Collections.Concurrent;
+using Sandboxd.Sandboxes;
+
+namespace Sandboxd.Live;
+
+/// <summary>
+/// The WebSocket side of the agent. Features publish to named channels of a sandbox (and register stream sources
+/// and inbound message handlers); only this hub and <see cref="LiveConnection"/> touch sockets.
+/// </summary>
+internal sealed class LiveHub(ILogger<LiveHub> logger)
+{
+    private readonly ConcurrentDictionary<string, Func<LiveConnection, InboundMessage, ValueTask>> _handlers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<long, LiveConnection> _connections = new();
+
+    public static ChannelRegistry Channels(SandboxContext sandbox) => sandbox.Feature(() => new ChannelRegistry());
+
+    /// <summary>Registers the handler of an inbound message type (terminal:input, command:start…).</summary>
+    public void On(string type, Func<LiveConnection, InboundMessage, ValueTask> handler) => _handlers[type] = handler;
+
+    public void Publish(SandboxContext sandbox, LiveMessage message) => Channels(sandbox).Publish(message);
+
+    public void Broadcast(SandboxContext sandbox, LiveMessage message) => Channels(sandbox).Broadcast(message);
+
+    public bool HasSubscribers(SandboxContext sandbox, string channel) => Channels(sandbox).HasSubscribers(channel);
+
+    public void SetSource(SandboxContext sandbox, StreamSource source) => Channels(sandbox).SetSource(source);
+
+    public void RemoveSource(SandboxContext sandbox, string channel) => Channels(sandbox).RemoveSource(channel);
+
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Closes every socket authenticated with the given session token (revocation).</summary>
+    public int CloseWhere(Func<LiveConnection, bool> predicate, string reason)
+    {
+        var closed = 0;
+        foreach (var connection in _connections.Values)
+        {
+            if (predicate(connection))
+            {
+                connection.Abort(reason);
+                closed++;
+            }
+        }
+
+        return closed;
+    }
+
+    public async Task RunAsync(LiveConnection connection, CancellationToken cancellationToken)
+    {
+        var channels = Channels(connection.Sandbox);
+        _connections[connection.Id] = connection;
+        channels.AddConnection(connection);
+        logger.Connected(connection.Id, connection.Sandbox.Subdomain);
+        try
+        {
+            await connection.RunAsync(HandleAsync, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            channels.RemoveConnection(connection);
+            _connections.TryRemove(connection.Id, out _);
+            await connection.PumpsCompletedAsync().ConfigureAwait(false);
+            logger.Disconnected(connection.Id, connection.CloseReason ?? "closed");
+        }
+    }
+
+    private ValueTask HandleAsync(LiveConnection connection, InboundMessage message)
+    {
+        switch (message.Type)
+        {
+            case "subscribe":
+                Subscribe(connection, message);
+                return ValueTask.CompletedTask;
+            case "unsubscribe":
+                Channels(connection.Sandbox).Unsubscribe(message.Channel, connection);
+                connection.RemoveSubscription(message.Channel);
+                return ValueTask.CompletedTask;
+            default:
+                return _handlers.TryGetValue(message.Type, out var handler) ? handler(connection, message) : ValueTask.CompletedTask;
+        }
+    }
+
+    private static void Subscribe(LiveConnection connection, InboundMessage message)
+    {
+        if (string.IsNullOrEmpty(message.Channel) || !connection.TryAddSubscription(message.Channel, out var pumpToken))
+        {
+            return; // duplicate subscriptions are accepted silently
+        }
+
+        var (source, backlog) = Channels(connection.Sandbox).Subscribe(message.Channel, connection);
+        foreach (var queued in backlog)
+        {
+            connection.Send(queued);
+        }
+
+        if (source is not null)
+        {
+            // Offsets (sandboxd extension): {offset} for one stream, {stdout_offset, stderr_offset} for commands.
+            var requested = source.Streams.Count == 1
+                ? new[] { ToOffset(message.GetNumber("offset")) }
+                : [ToOffset(message.GetNumber("stdout_offset")), ToOffset(message.GetNumber("stderr_offset"))];
+            connection.TrackPump(source.PumpAsync(connection, requested, pumpToken));
+        }
+    }
+
+    private static long? ToOffset(double? value) => value is { } v && v >= 0 && !double.IsNaN(v) ? (long)v : null;
+}

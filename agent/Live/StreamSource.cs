@@ -1,0 +1,125 @@
+using System.Text;
+using Sandboxd.Processes;
+
+namespace Sandboxd.Live;
+
+/// <summary>One byte stream of a stream channel and how its chunks become messages.</summary>
+internal sealed record LogStream(string Name, OutputLog Log, bool Base64, Func<string, long, LiveMessage> Message);
+
+/// <summary>
+/// A channel backed by output logs (a PTY, a command's stdout+stderr). Each subscriber gets its own pump reading the
+/// logs from an offset: a subscriber that names an offset resumes exactly there; one that does not starts where the
+/// last delivery to anyone ended when nobody else is subscribed (so a reconnecting client loses and repeats nothing,
+/// the spec's backlog rule done by offset), or at the live end otherwise. Evicted ranges are reported, never skipped
+/// silently. After every log completes, the final message (exit, destroyed) is sent last.
+/// </summary>
+internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> streams, Func<LiveMessage?> final)
+{
+    public const int ChunkBytes = 32 * 1024;
+    private static readonly Task Never = new TaskCompletionSource().Task;
+    private readonly Lock _gate = new();
+    /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
+    private readonly long[] _delivered = new long[streams.Count];
+    private int _activePumps;
+
+    public string Channel { get; } = channel;
+
+    public IReadOnlyList<LogStream> Streams { get; } = streams;
+
+    public async Task PumpAsync(LiveConnection connection, IReadOnlyList<long?> requested, CancellationToken cancellationToken)
+    {
+        var offsets = new long[Streams.Count];
+        lock (_gate)
+        {
+            for (var i = 0; i < offsets.Length; i++)
+            {
+                offsets[i] = i < requested.Count && requested[i] is { } r ? r : _activePumps > 0 ? Streams[i].Log.End : _delivered[i];
+            }
+
+            _activePumps++;
+        }
+
+        try
+        {
+            var waits = new Task[Streams.Count];
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var progressed = false;
+                var allDone = true;
+                for (var i = 0; i < Streams.Count; i++)
+                {
+                    var stream = Streams[i];
+                    var completed = stream.Log.IsCompleted;
+                    var chunk = stream.Log.Read(offsets[i], ChunkBytes);
+                    if (chunk.Lost > 0)
+                    {
+                        await connection.SendAsync(new LiveMessage("output:lost", Channel,
+                            ("stream", stream.Name), ("lost_bytes", chunk.Lost), ("first_available", chunk.Offset)), cancellationToken).ConfigureAwait(false);
+                        offsets[i] = chunk.Offset;
+                    }
+
+                    var length = chunk.Count;
+                    if (length > 0 && !(completed && chunk.Offset + length >= stream.Log.End))
+                    {
+                        length = Utf8Boundary.CompleteLength(chunk.Bytes.AsSpan(0, chunk.Count));
+                    }
+
+                    if (length > 0)
+                    {
+                        var text = stream.Base64 ? Convert.ToBase64String(chunk.Bytes, 0, length) : Encoding.UTF8.GetString(chunk.Bytes, 0, length);
+                        offsets[i] = chunk.Offset + length;
+                        await connection.SendAsync(stream.Message(text, offsets[i]), cancellationToken).ConfigureAwait(false);
+                        MarkDelivered(i, offsets[i]);
+                        progressed = true;
+                    }
+
+                    var pending = chunk.Offset + chunk.Count - offsets[i]; // bytes of an incomplete UTF-8 sequence held back
+                    allDone &= completed && offsets[i] >= stream.Log.End;
+                    waits[i] = completed && offsets[i] + pending >= stream.Log.End
+                        ? Never
+                        : stream.Log.WaitForDataAsync(offsets[i] + pending, cancellationToken);
+                }
+
+                if (progressed)
+                {
+                    continue;
+                }
+
+                if (allDone)
+                {
+                    if (final() is { } last)
+                    {
+                        await connection.SendAsync(last, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+
+                await Task.WhenAny(waits).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // unsubscribed or socket closed
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            // socket closed while we waited for room
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _activePumps--;
+            }
+        }
+    }
+
+    private void MarkDelivered(int stream, long offset)
+    {
+        lock (_gate)
+        {
+            _delivered[stream] = Math.Max(_delivered[stream], offset);
+        }
+    }
+}

@@ -1,0 +1,191 @@
+using System.Globalization;
+using System.Runtime.Versioning;
+
+namespace Sandboxd.Native;
+
+/// <summary>One row of /proc/&lt;pid&gt;/stat.</summary>
+internal readonly record struct ProcStat(int Pid, char State, int ParentPid, int ProcessGroup, int Session);
+
+/// <summary>
+/// Knows which children the agent spawned (and therefore waits for itself) and reaps everything else that ends up
+/// as its child: the agent is a child subreaper, so double-forked daemons are re-parented to it instead of
+/// escaping to init, and their zombies are collected here without stealing the exit status of an owned child.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal sealed unsafe class ProcessTable(EpollLoop loop)
+{
+    /// <summary>Held around posix_spawn and around orphan reaping, so a fresh child is never mistaken for an orphan.</summary>
+    internal Lock Gate { get; } = new();
+    /// <remarks>Guarded by <see cref="Gate"/>.</remarks>
+    private readonly HashSet<int> _owned = [];
+
+    public static int SelfPid { get; } = LibC.GetPid();
+
+    /// <summary>Makes orphaned descendants re-parent to this process.</summary>
+    public static bool TryBecomeSubreaper() => LibC.Prctl(LibC.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
+
+    /// <summary>Marks <paramref name="pid"/> as owned. Call with <see cref="Gate"/> held, right after spawning.</summary>
+    internal void OwnUnsynchronized(int pid) => _owned.Add(pid);
+
+    /// <summary>Calls <paramref name="onExit"/> with the wait status once <paramref name="pid"/> has exited and been reaped.</summary>
+    public void Watch(int pid, Action<int> onExit)
+    {
+        var pidfd = (int)LibC.Syscall2(LibC.SYS_pidfd_open, pid, 0);
+        if (pidfd >= 0)
+        {
+            loop.AddPidfd(pidfd, pid, status =>
+            {
+                lock (Gate)
+                {
+                    _owned.Remove(pid);
+                }
+
+                onExit(status);
+            });
+            return;
+        }
+
+        // Kernels before 5.3 have no pidfd: fall back to one blocking waiter thread for this child.
+        var thread = new Thread(() =>
+        {
+            int status;
+            int r;
+            do
+            {
+                r = LibC.WaitPid(pid, &status, 0);
+            }
+            while (r < 0 && LibC.LastErrno == LibC.EINTR);
+
+            lock (Gate)
+            {
+                _owned.Remove(pid);
+            }
+
+            onExit(r == pid ? status : -1);
+        })
+        { IsBackground = true, Name = $"wait-{pid}" };
+        thread.Start();
+    }
+
+    /// <summary>Reaps zombie children the agent does not own (orphans re-parented to it). Returns how many.</summary>
+    public int ReapOrphans()
+    {
+        var reaped = 0;
+        lock (Gate)
+        {
+            foreach (var child in DirectChildren())
+            {
+                if (_owned.Contains(child) || !TryReadStat(child, out var stat) || stat.State != 'Z')
+                {
+                    continue;
+                }
+
+                int status;
+                if (LibC.WaitPid(child, &status, LibC.WNOHANG) == child)
+                {
+                    reaped++;
+                }
+            }
+        }
+
+        return reaped;
+    }
+
+    private static List<int> DirectChildren()
+    {
+        var result = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+            {
+                string text;
+                try
+                {
+                    text = File.ReadAllText(Path.Combine(task, "children"));
+                }
+                catch (IOException)
+                {
+                    continue; // the thread ended meanwhile
+                }
+
+                foreach (var part in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+                    {
+                        result.Add(pid);
+                    }
+                }
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // no /proc: nothing to reap
+        }
+
+        return result;
+    }
+
+    /// <summary>Sends <paramref name="signal"/> to process group <paramref name="pgid"/>. False if the group is gone.</summary>
+    public static bool SignalGroup(int pgid, int signal) => LibC.Kill(-pgid, signal) == 0;
+
+    /// <summary>Sends <paramref name="signal"/> to one process. False if it is gone.</summary>
+    public static bool SignalProcess(int pid, int signal) => LibC.Kill(pid, signal) == 0;
+
+    /// <summary>Every process in /proc right now (zombies included).</summary>
+    public static List<ProcStat> Snapshot()
+    {
+        var result = new List<ProcStat>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(dir.AsSpan());
+            if (name.Length == 0 || !char.IsAsciiDigit(name[0]) || !int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            if (TryReadStat(pid, out var stat))
+            {
+                result.Add(stat);
+            }
+        }
+
+        return result;
+    }
+
+    public static bool TryReadStat(int pid, out ProcStat stat)
+    {
+        stat = default;
+        string text;
+        try
+        {
+            text = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        // "pid (comm) S ppid pgrp session ..." — comm may contain spaces and parentheses, so parse after the last ')'.
+        var close = text.LastIndexOf(')');
+        if (close < 0 || close + 2 >= text.Length)
+        {
+            return false;
+        }
+
+        var fields = text.AsSpan(close + 2);
+        Span<Range> parts = stackalloc Range[5];
+        var count = fields.Split(parts, ' ');
+        if (count < 4)
+        {
+            return false;
+        }
+
+        stat = new ProcStat(
+            pid,
+            fields[parts[0]][0],
+            int.Parse(fields[parts[1]], CultureInfo.InvariantCulture),
+            int.Parse(fields[parts[2]], CultureInfo.InvariantCulture),
+            int.Parse(fields[parts[3]], CultureInfo.InvariantCulture));
+        return true;
+    }
+}

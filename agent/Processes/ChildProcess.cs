@@ -1,0 +1,134 @@
+using Sandboxd.Native;
+
+namespace Sandboxd.Processes;
+
+/// <summary>
+/// The handle every feature gets for a child: its pid (= process group = session), its output logs, its exit, and the
+/// one way to stop it (<see cref="StopAsync"/>).
+/// </summary>
+internal sealed class ChildProcess
+{
+    private readonly NativeProcess _native;
+    private readonly ProcessTable _table;
+    private readonly TaskCompletionSource<ExitStatus> _exited;
+
+    internal ChildProcess(NativeProcess native, ProcessTable table, OutputLog output, OutputLog? error, TaskCompletionSource<ExitStatus> exited)
+    {
+        _exited = exited;
+        _native = native;
+        _table = table;
+        Output = output;
+        Error = error;
+    }
+
+    public int Pid => _native.Pid;
+
+    /// <summary>stdout, or the PTY output.</summary>
+    public OutputLog Output { get; }
+
+    /// <summary>stderr (null for a PTY).</summary>
+    public OutputLog? Error { get; }
+
+    public Task<ExitStatus> Exited => _exited.Task;
+
+    public bool HasExited => _exited.Task.IsCompleted;
+
+    public bool Write(ReadOnlySpan<byte> data) => _native.Write(data);
+
+    public void CloseInput() => _native.CloseInput();
+
+    public void Resize(int cols, int rows) => _native.Resize(cols, rows);
+
+    /// <summary>Sends <paramref name="signal"/> to the child's whole process group.</summary>
+    public bool SignalGroup(int signal) => ProcessTable.SignalGroup(Pid, signal);
+
+    /// <summary>
+    /// Stops the whole tree: <paramref name="firstSignal"/> to the group and to every known descendant (also those
+    /// that left the group with setsid), wait up to <paramref name="grace"/>, then SIGKILL, and return only when no
+    /// process of the tree is left alive and the leader has been reaped.
+    /// </summary>
+    public async Task<ExitStatus> StopAsync(TimeSpan grace, int firstSignal = LibC.SIGTERM, CancellationToken cancellationToken = default)
+    {
+        var tree = Descendants();
+        SignalTree(tree, firstSignal);
+        if (await WaitForTreeAsync(tree, grace, cancellationToken).ConfigureAwait(false))
+        {
+            return await Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        tree.UnionWith(Descendants());
+        SignalTree(tree, LibC.SIGKILL);
+        if (!await WaitForTreeAsync(tree, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"Process group {Pid} survived SIGKILL.");
+        }
+
+        return await Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void SignalTree(HashSet<int> tree, int signal)
+    {
+        ProcessTable.SignalGroup(Pid, signal);
+        foreach (var pid in tree)
+        {
+            ProcessTable.SignalProcess(pid, signal);
+        }
+    }
+
+    /// <summary>The leader plus every descendant and group member alive now.</summary>
+    private HashSet<int> Descendants()
+    {
+        var snapshot = ProcessTable.Snapshot();
+        var tree = new HashSet<int> { Pid };
+        var grew = true;
+        while (grew)
+        {
+            grew = false;
+            foreach (var p in snapshot)
+            {
+                if (p.State != 'Z' && !tree.Contains(p.Pid) && (tree.Contains(p.ParentPid) || p.ProcessGroup == Pid || p.Session == Pid))
+                {
+                    tree.Add(p.Pid);
+                    grew = true;
+                }
+            }
+        }
+
+        return tree;
+    }
+
+    private async Task<bool> WaitForTreeAsync(HashSet<int> tree, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var delay = 2;
+        while (true)
+        {
+            _table.ReapOrphans();
+            if (HasExited && !AnyAlive(tree))
+            {
+                return true;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = Math.Min(delay * 2, 50);
+        }
+    }
+
+    private bool AnyAlive(HashSet<int> tree)
+    {
+        foreach (var p in ProcessTable.Snapshot())
+        {
+            if (p.State != 'Z' && (tree.Contains(p.Pid) || p.ProcessGroup == Pid))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,61 @@
+using Sandboxd.Native;
+
+namespace Sandboxd.Processes;
+
+/// <summary>Reaps orphans once a second, and at shutdown stops every child group still alive (TERM → grace → KILL).</summary>
+internal sealed class ProcessSupervisorService(Spawner spawner, ILogger<ProcessSupervisorService> logger) : BackgroundService
+{
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!ProcessTable.TryBecomeSubreaper())
+        {
+            logger.NoSubreaper();
+        }
+
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                var reaped = spawner.ReapOrphans();
+                if (reaped > 0)
+                {
+                    logger.ReapedOrphans(reaped);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // shutdown
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        var live = spawner.Live.ToArray();
+        if (live.Length == 0)
+        {
+            return;
+        }
+
+        logger.StoppingAll(live.Length);
+        await Task.WhenAll(live.Select(async child =>
+        {
+            try
+            {
+                await child.StopAsync(spawner.Options.StopGrace, LibC.SIGTERM, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+            {
+                logger.StopFailed(e, child.Pid);
+            }
+        })).ConfigureAwait(false);
+        spawner.ReapOrphans();
+    }
+}

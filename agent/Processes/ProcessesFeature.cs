@@ -1,0 +1,16 @@
+using Sandboxd.Native;
+
+namespace Sandboxd.Processes;
+
+internal static class ProcessesFeature
+{
+    public static IServiceCollection AddProcesses(this IServiceCollection services)
+    {
+        services.AddSingleton<EpollLoop>();
+        services.AddSingleton<ProcessTable>();
+        services.AddSingleton<Spawner>();
+        services.AddSingleton<ChildEnvironment>();
+        services.AddHostedService<ProcessSupervisorService>();
+        return services;
+    }
+}

@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Sandboxd.Native;
+
+namespace Sandboxd.Processes;
+
+/// <summary>
+/// The one way the agent starts anything: commands, code, PTY shells, servers and install steps all come through
+/// <see cref="Spawn"/> and get a <see cref="ChildProcess"/>. Keeps the live set so shutdown can stop them all.
+/// </summary>
+internal sealed class Spawner(EpollLoop loop, ProcessTable table, IOptions<ProcessesOptions> options, ILogger<Spawner> logger)
+{
+    private readonly ConcurrentDictionary<int, ChildProcess> _live = new();
+
+    public ProcessesOptions Options { get; } = options.Value;
+
+    /// <summary>Starts <paramref name="spec"/>; output goes to <paramref name="output"/> (and stderr to <paramref name="error"/>, else merged).</summary>
+    /// <exception cref="SpawnException">The program or the working directory could not be used.</exception>
+    public ChildProcess Spawn(ProcessSpec spec, OutputLog output, OutputLog? error)
+    {
+        var env = new List<string>(spec.Environment.Count);
+        foreach (var (key, value) in spec.Environment)
+        {
+            env.Add(key + "=" + value);
+        }
+
+        var request = new NativeSpawnRequest(spec.Argv[0], spec.Argv, env, spec.WorkingDirectory, spec.Stdin, spec.PtySize);
+        // The exit may be delivered on the I/O thread before Spawn returns, so it lands in a TCS made up front.
+        var exited = new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var native = NativeProcess.Spawn(loop, table, request, output, error, (p, status) =>
+        {
+            _live.TryRemove(p.Pid, out _);
+            exited.TrySetResult(ExitStatus.FromWaitStatus(status));
+        });
+        var created = new ChildProcess(native, table, output, error, exited);
+        _live[native.Pid] = created;
+        if (exited.Task.IsCompleted)
+        {
+            _live.TryRemove(native.Pid, out _);
+        }
+
+        logger.Spawned(native.Pid, spec.Argv[0]);
+        return created;
+    }
+
+    /// <summary>A child for a spawn that failed: exits at once with 127 (or 126) and the reason on its error stream.</summary>
+    public static ExitStatus SpawnFailure(SpawnException e, OutputLog error)
+    {
+        error.Append(Encoding.UTF8.GetBytes($"sandboxd: {e.Message}\n"));
+        return new ExitStatus(e.Errno == LibC.ENOENT ? 127 : 126, null);
+    }
+
+    public IReadOnlyCollection<ChildProcess> Live => (IReadOnlyCollection<ChildProcess>)_live.Values;
+
+    public int ReapOrphans() => table.ReapOrphans();
+}

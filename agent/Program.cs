@@ -1,0 +1,40 @@
+using Sandboxd.Auth;
+using Sandboxd.Env;
+using Sandboxd.Files;
+using Sandboxd.Hosting;
+using Sandboxd.Info;
+using Sandboxd.Live;
+using Sandboxd.Processes;
+using Sandboxd.Run;
+using Sandboxd.Sandboxes;
+using Sandboxd.Terminals;
+
+var (verb, options, error) = CommandLine.Parse(args);
+switch (verb)
+{
+    case Verb.Help:
+        Console.WriteLine(CommandLine.Usage);
+        return 0;
+    case Verb.Version:
+        Console.WriteLine($"sandboxd {CommandLine.Version}");
+        return 0;
+    case Verb.Invalid:
+        Console.Error.WriteLine($"sandboxd: {error}");
+        return 2;
+}
+
+var builder = WebApplication.CreateSlimBuilder();
+builder.AddAgentHosting(options);
+var state = HostingExtensions.CreateStateStore(options);
+builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv();
+
+var app = builder.Build();
+app.UseAgentHosting();
+app.MapInfo();
+app.MapAuth();
+app.MapLive();
+app.MapRun();
+app.MapTerminals();
+app.MapFiles();
+app.MapEnv();
+return await app.RunAgentAsync(options);

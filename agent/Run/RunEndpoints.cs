@@ -1,0 +1,88 @@
+using Sandboxd.Hosting;
+using Sandboxd.Protocol;
+using Sandboxd.Sandboxes;
+using Sandboxd.Terminals;
+
+namespace Sandboxd.Run;
+
+internal static class RunEndpoints
+{
+    /// <summary><c>POST /run/command</c> and <c>POST /execute</c>: foreground, background or streamed.</summary>
+    public static async Task<IResult> CommandAsync(HttpContext http, SandboxContext context, CommandExecutor executor, CancellationToken cancellationToken)
+    {
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.RunCommandRequest, optional: false, cancellationToken);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+
+        var request = body.Value!;
+        var spec = ExecSpecFactory.TryCreate(context, request.Command, request.Shell, request.Cwd, request.Env, request.Timeout, request.TimeoutMs, out var error);
+        if (spec is null)
+        {
+            return Api.BadRequest(error!);
+        }
+
+        var terminal = CommandExecutor.Registry(context).Implicit();
+        var record = executor.Create(context, terminal, spec);
+        if (request.Stream == true)
+        {
+            return Api.Ok(record.ToResult(withOutput: false), ProtocolJsonContext.Default.EnvelopeCommandResult, "command registered; subscribe to its channel and send command:start");
+        }
+
+        var completion = executor.StartAsync(context, record);
+        if (request.Background == true)
+        {
+            return Api.Ok(record.ToResult(withOutput: false), ProtocolJsonContext.Default.EnvelopeCommandResult, "command started in the background");
+        }
+
+        try
+        {
+            await completion.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller gave up on a foreground command: stop its whole group rather than leave it running unseen.
+            await executor.StopAsync(record);
+            throw;
+        }
+
+        return Api.Ok(record.ToResult(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandResult, "command finished");
+    }
+
+    /// <summary><c>POST /run/code</c>.</summary>
+    public static async Task<IResult> CodeAsync(HttpContext http, SandboxContext context, CodeRunner runner, CancellationToken cancellationToken)
+    {
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.RunCodeRequest, optional: false, cancellationToken);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+
+        var request = body.Value!;
+        if (request.Code is null)
+        {
+            return Api.BadRequest("Field 'code' is required and must be a string.");
+        }
+
+        if (request.TimeoutMs is <= 0)
+        {
+            return Api.BadRequest("Field 'timeout_ms' must be a positive number of milliseconds.");
+        }
+
+        var language = CodeLanguages.Resolve(request.Language, request.Code);
+        if (language is null)
+        {
+            return Api.BadRequest($"unsupported language: {request.Language} (supported: python, node, bash, sh, ruby)");
+        }
+
+        var interpreter = CodeLanguages.FindInterpreter(language);
+        if (interpreter is null)
+        {
+            return Api.BadRequest($"interpreter not found: {language.Interpreter} is not installed in this sandbox (language {language.Name}).");
+        }
+
+        var result = await runner.RunAsync(context, language, interpreter, request.Code, request.TimeoutMs, cancellationToken);
+        return Api.Ok(result, ProtocolJsonContext.Default.EnvelopeRunCodeData, "code executed");
+    }
+}

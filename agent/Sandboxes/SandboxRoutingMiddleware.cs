@@ -1,0 +1,32 @@
+using Sandboxd.Hosting;
+
+namespace Sandboxd.Sandboxes;
+
+/// <summary>
+/// Resolves the sandbox context once, before routing: <c>/s/&lt;subdomain&gt;/…</c> addresses a child (the prefix moves
+/// to PathBase so every route works under it, <c>/ws</c> included); anything else is the main sandbox.
+/// </summary>
+internal sealed class SandboxRoutingMiddleware(RequestDelegate next, SandboxRegistry registry)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        var path = context.Request.Path.Value ?? "";
+        if (path.StartsWith("/s/", StringComparison.Ordinal))
+        {
+            var end = path.IndexOf('/', 3);
+            var subdomain = end < 0 ? path[3..] : path[3..end];
+            if (!registry.TryGetChild(subdomain, out var child))
+            {
+                return Api.WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No sandbox with subdomain '{subdomain}'.");
+            }
+
+            context.Request.PathBase = context.Request.PathBase.Add(path[..(end < 0 ? path.Length : end)]);
+            context.Request.Path = end < 0 ? "/" : path[end..];
+            context.Features.Set(child);
+            return next(context);
+        }
+
+        context.Features.Set(registry.Main);
+        return next(context);
+    }
+}

@@ -1,0 +1,144 @@
+using Sandboxd.Hosting;
+using Sandboxd.Processes;
+using Sandboxd.Protocol;
+
+namespace Sandboxd.Terminals;
+
+/// <summary>One command of an exec terminal: pending (stream, waiting for command:start) → running → completed/failed.</summary>
+internal sealed class CommandRecord(string terminalId, ExecSpec spec, int outputCap)
+{
+    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _gate = new();
+
+    public string CmdId { get; } = Ids.New("cmd_");
+    public string TerminalId { get; } = terminalId;
+    public ExecSpec Spec { get; } = spec;
+    public DateTime CreatedAt { get; } = DateTime.UtcNow;
+    public OutputLog Stdout { get; } = new(outputCap);
+    public OutputLog Stderr { get; } = new(outputCap);
+    public string Channel => "command:" + CmdId;
+
+    /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
+    private DateTime? _startedAt;
+    private DateTime? _finishedAt;
+    private ExitStatus? _exit;
+    private ChildProcess? _child;
+
+    public bool TimedOut { get; private set; }
+
+    /// <summary>The monitor task of a started command (its owner is this record).</summary>
+    public Task? Run { get; set; }
+
+    public Task Completed => _completed.Task;
+
+    public ChildProcess? Child { get { lock (_gate) { return _child; } } }
+
+    public ExitStatus? Exit { get { lock (_gate) { return _exit; } } }
+
+    public bool IsPending { get { lock (_gate) { return _startedAt is null; } } }
+
+    /// <summary>Marks the record as started; false if it already was (a second command:start).</summary>
+    public bool TryMarkStarted()
+    {
+        lock (_gate)
+        {
+            if (_startedAt is not null)
+            {
+                return false;
+            }
+
+            _startedAt = DateTime.UtcNow;
+            return true;
+        }
+    }
+
+    public void Attach(ChildProcess child)
+    {
+        lock (_gate)
+        {
+            _child = child;
+        }
+    }
+
+    public void Finish(ExitStatus exit, bool timedOut)
+    {
+        lock (_gate)
+        {
+            if (_exit is not null)
+            {
+                return;
+            }
+
+            _exit = exit;
+            _finishedAt = DateTime.UtcNow;
+            TimedOut = timedOut;
+        }
+
+        Stdout.Complete();
+        Stderr.Complete();
+        _completed.TrySetResult();
+    }
+
+    public string Status
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _startedAt is null ? "pending" : _exit is null ? "running" : _exit.Value.ExitCode == 0 ? "completed" : "failed";
+            }
+        }
+    }
+
+    public long? DurationMs
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _finishedAt is { } f && _startedAt is { } s ? (long)(f - s).TotalMilliseconds : null;
+            }
+        }
+    }
+
+    public CommandInfo ToInfo(bool withOutput)
+    {
+        lock (_gate)
+        {
+            return new CommandInfo(
+                CmdId,
+                Spec.Command,
+                Status,
+                _startedAt ?? CreatedAt,
+                withOutput ? Stdout.ReadAllText(out _) : null,
+                withOutput ? Stderr.ReadAllText(out _) : null,
+                _finishedAt,
+                DurationMs,
+                _exit?.ExitCode,
+                TerminalId);
+        }
+    }
+
+    /// <summary>The <c>/run/command</c>-style result.</summary>
+    public CommandResult ToResult(bool withOutput)
+    {
+        var stdout = withOutput ? Stdout.ReadAllText(out _) : "";
+        var stderr = withOutput ? Stderr.ReadAllText(out _) : "";
+        var truncated = withOutput && (Stdout.Start > 0 || Stderr.Start > 0);
+        var exit = Exit;
+        return new CommandResult(
+            Spec.Command,
+            stdout,
+            stderr,
+            Status,
+            CmdId,
+            TerminalId,
+            exit?.ExitCode,
+            DurationMs,
+            Status == "pending" ? Channel : null,
+            Pty: false,
+            Truncated: withOutput ? truncated : null,
+            TimeoutMs: Spec.Timeout is { } t ? (long)t.TotalMilliseconds : null,
+            TimedOut: exit is not null && TimedOut ? true : null);
+    }
+}

@@ -1,0 +1,9 @@
+namespace Sandboxd.Terminals;
+
+/// <summary>A command to run: <c>[Shell, "-c", Command]</c> in <see cref="WorkingDirectory"/> (already resolved and checked).</summary>
+internal sealed record ExecSpec(
+    string Command,
+    string Shell,
+    string WorkingDirectory,
+    IReadOnlyDictionary<string, string>? Environment,
+    TimeSpan? Timeout);

@@ -1,0 +1,170 @@
+using System.Globalization;
+using Sandboxd.Hosting;
+using Sandboxd.Protocol;
+using Sandboxd.Sandboxes;
+
+namespace Sandboxd.Terminals;
+
+internal static class TerminalEndpoints
+{
+    public static async Task<IResult> CreateAsync(HttpContext http, SandboxContext context, TerminalService terminals, CancellationToken cancellationToken)
+    {
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateTerminalRequest, optional: true, cancellationToken);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+
+        var request = body.Value ?? new CreateTerminalRequest();
+        var (terminal, error) = terminals.Create(context, request);
+        if (terminal is null)
+        {
+            return Api.BadRequest(error!);
+        }
+
+        return Api.Ok(terminals.ToInfo(http, terminal), ProtocolJsonContext.Default.EnvelopeTerminalInfo, "terminal created", StatusCodes.Status201Created);
+    }
+
+    public static IResult List(HttpContext http, SandboxContext context, TerminalService terminals)
+    {
+        var list = CommandExecutor.Registry(context).Terminals.Values
+            .OrderBy(t => t.CreatedAt)
+            .Select(t => terminals.ToInfo(http, t))
+            .ToList();
+        return Api.Ok(new TerminalList(list), ProtocolJsonContext.Default.EnvelopeTerminalList);
+    }
+
+    public static IResult Get(string id, HttpContext http, SandboxContext context, TerminalService terminals) =>
+        CommandExecutor.Registry(context).Terminals.TryGetValue(id, out var terminal)
+            ? Api.Ok(terminals.ToInfo(http, terminal), ProtocolJsonContext.Default.EnvelopeTerminalInfo)
+            : Api.NotFound($"Terminal {id} not found.");
+
+    public static async Task<IResult> DestroyAsync(string id, SandboxContext context, TerminalService terminals) =>
+        await terminals.DestroyAsync(context, id) ? Api.NoContent() : Api.NotFound($"Terminal {id} not found.");
+
+    public static async Task<IResult> ExecuteAsync(
+        string id, HttpContext http, SandboxContext context, CommandExecutor executor, CancellationToken cancellationToken)
+    {
+        if (!CommandExecutor.Registry(context).Terminals.TryGetValue(id, out var terminal))
+        {
+            return Api.NotFound($"Terminal {id} not found.");
+        }
+
+        if (terminal.IsPty)
+        {
+            return Api.BadRequest($"Terminal {id} is a PTY terminal: send input over the WebSocket (terminal:input) instead of /execute.");
+        }
+
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.TerminalExecuteRequest, optional: false, cancellationToken);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+
+        var request = body.Value!;
+        var spec = ExecSpecFactory.TryCreate(context, request.Command, request.Shell, request.Cwd, request.Env, null, request.TimeoutMs, out var error);
+        if (spec is null)
+        {
+            return Api.BadRequest(error!);
+        }
+
+        var record = executor.Create(context, terminal, spec);
+        var completion = executor.StartAsync(context, record);
+        if (request.Background == true)
+        {
+            return Api.Ok(record.ToInfo(withOutput: true) with { Stdout = "", Stderr = "" }, ProtocolJsonContext.Default.EnvelopeCommandInfo, "command started in the background");
+        }
+
+        try
+        {
+            await completion.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await executor.StopAsync(record);
+            throw;
+        }
+
+        return Api.Ok(record.ToInfo(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandInfo, "command finished");
+    }
+
+    public static IResult ListCommands(string id, SandboxContext context)
+    {
+        if (!TryGetExec(context, id, out var terminal, out var problem))
+        {
+            return problem;
+        }
+
+        var commands = terminal.Commands.Select(c => c.ToInfo(withOutput: false)).ToList();
+        return Api.Ok(new CommandList(commands, commands.Count), ProtocolJsonContext.Default.EnvelopeCommandList);
+    }
+
+    public static IResult GetCommand(string id, string cmdId, SandboxContext context)
+    {
+        if (!TryGetExec(context, id, out var terminal, out var problem))
+        {
+            return problem;
+        }
+
+        return terminal.TryGetCommand(cmdId, out var record)
+            ? Api.Ok(record.ToInfo(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandInfo)
+            : Api.NotFound($"Command {cmdId} not found in terminal {id}.");
+    }
+
+    /// <summary>Long-poll until the command finishes; <c>?timeout=S</c> (seconds, may be fractional) ⇒ 408 when it elapses.</summary>
+    public static async Task<IResult> WaitAsync(string id, string cmdId, HttpContext http, SandboxContext context, CancellationToken cancellationToken)
+    {
+        if (!TryGetExec(context, id, out var terminal, out var problem))
+        {
+            return problem;
+        }
+
+        if (!terminal.TryGetCommand(cmdId, out var record))
+        {
+            return Api.NotFound($"Command {cmdId} not found in terminal {id}.");
+        }
+
+        TimeSpan? timeout = null;
+        if (http.Request.Query.TryGetValue("timeout", out var raw) && raw.ToString() is { Length: > 0 } text)
+        {
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || double.IsNaN(seconds))
+            {
+                return Api.BadRequest($"Query 'timeout' must be a number of seconds, not '{text}'.");
+            }
+
+            if (seconds > 0)
+            {
+                timeout = TimeSpan.FromSeconds(Math.Min(seconds, int.MaxValue / 1000.0));
+            }
+        }
+
+        try
+        {
+            await (timeout is { } t ? record.Completed.WaitAsync(t, cancellationToken) : record.Completed.WaitAsync(cancellationToken));
+        }
+        catch (TimeoutException)
+        {
+            return Api.Error(StatusCodes.Status408RequestTimeout, $"timed out waiting for command {cmdId}");
+        }
+
+        return Api.Ok(record.ToInfo(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandInfo, "command finished");
+    }
+
+    private static bool TryGetExec(SandboxContext context, string id, out Terminal terminal, out IResult problem)
+    {
+        problem = null!;
+        if (!CommandExecutor.Registry(context).Terminals.TryGetValue(id, out terminal!))
+        {
+            problem = Api.NotFound($"Terminal {id} not found.");
+            return false;
+        }
+
+        if (terminal.IsPty)
+        {
+            problem = Api.BadRequest($"Terminal {id} is a PTY terminal and has no command history.");
+            return false;
+        }
+
+        return true;
+    }
+}

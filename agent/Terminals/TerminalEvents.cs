@@ -1,0 +1,73 @@
+using System.Text;
+using Sandboxd.Live;
+using Sandboxd.Sandboxes;
+
+namespace Sandboxd.Terminals;
+
+/// <summary>The terminals feature's side of the live channels: stream sources, terminal:created, inbound input.</summary>
+internal sealed class TerminalEvents(LiveHub hub, ILogger<TerminalEvents> logger)
+{
+    /// <summary>When terminal:created is re-sent to every socket of the sandbox until one subscribes (spec §6.1).</summary>
+    private static readonly int[] CreatedSchedule = [100, 300, 1000, 2000, 3500];
+
+    public void Created(SandboxContext sandbox, Terminal terminal)
+    {
+        var output = terminal.Output!;
+        var base64 = terminal.Encoding == "base64";
+        hub.SetSource(sandbox, new StreamSource(
+            terminal.Channel,
+            [new LogStream("output", output, base64, (text, next) => base64
+                ? new LiveMessage("terminal:output", terminal.Channel, ("output", text), ("encoding", "base64"), ("next_offset", next))
+                : new LiveMessage("terminal:output", terminal.Channel, ("output", text), ("next_offset", next)))],
+            () => new LiveMessage("terminal:destroyed", terminal.Channel, ("id", terminal.Id), ("exit_code", terminal.ExitCode ?? -1))));
+        terminal.CreatedAnnouncer = AnnounceCreatedAsync(sandbox, terminal);
+    }
+
+    private async Task AnnounceCreatedAsync(SandboxContext sandbox, Terminal terminal)
+    {
+        var message = new LiveMessage("terminal:created", terminal.Channel, ("id", terminal.Id), ("status", "running"));
+        var elapsed = 0;
+        foreach (var at in CreatedSchedule)
+        {
+            await Task.Delay(at - elapsed).ConfigureAwait(false);
+            elapsed = at;
+            if (hub.HasSubscribers(sandbox, terminal.Channel))
+            {
+                return;
+            }
+
+            hub.Broadcast(sandbox, message);
+        }
+    }
+
+    public void Destroyed(SandboxContext sandbox, Terminal terminal)
+    {
+        // The pump sends terminal:destroyed after the last output; the source is kept so a late subscriber still gets both.
+        if (terminal.TryMarkDestroyed())
+        {
+            logger.TerminalEnded(terminal.Id, terminal.ExitCode ?? -1);
+        }
+    }
+
+    public void Removed(SandboxContext sandbox, Terminal terminal) => hub.RemoveSource(sandbox, terminal.Channel);
+
+    public void CommandCreated(SandboxContext sandbox, CommandRecord record) =>
+        hub.SetSource(sandbox, new StreamSource(
+            record.Channel,
+            [
+                new LogStream("stdout", record.Stdout, false, (text, next) => new LiveMessage("command:stdout", record.Channel,
+                    ("terminal_id", record.TerminalId), ("cmd_id", record.CmdId), ("output", text), ("next_offset", next))),
+                new LogStream("stderr", record.Stderr, false, (text, next) => new LiveMessage("command:stderr", record.Channel,
+                    ("terminal_id", record.TerminalId), ("cmd_id", record.CmdId), ("output", text), ("next_offset", next))),
+            ],
+            () => new LiveMessage("command:exit", record.Channel,
+                ("terminal_id", record.TerminalId), ("cmd_id", record.CmdId), ("exit_code", record.Exit?.ExitCode ?? -1))));
+
+    public void CommandForgotten(SandboxContext sandbox, CommandRecord record) => hub.RemoveSource(sandbox, record.Channel);
+
+    /// <summary>Publishes terminal:error on the terminal's channel (input to a stopped or unknown terminal).</summary>
+    public void Error(SandboxContext sandbox, string terminalId, string error) =>
+        hub.Publish(sandbox, new LiveMessage("terminal:error", "terminal:" + terminalId, ("error", error)));
+
+    public static byte[] InputBytes(string input) => Encoding.UTF8.GetBytes(input);
+}

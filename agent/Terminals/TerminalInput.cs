@@ -1,0 +1,82 @@
+using Sandboxd.Live;
+
+namespace Sandboxd.Terminals;
+
+/// <summary>Inbound WebSocket messages for terminals and streamed commands, routed by the ids in their data.</summary>
+internal sealed class TerminalInput(TerminalEvents events, CommandExecutor executor)
+{
+    public void Register(LiveHub hub)
+    {
+        hub.On("terminal:input", InputAsync);
+        hub.On("terminal:resize", ResizeAsync);
+        hub.On("command:start", StartAsync);
+    }
+
+    private ValueTask InputAsync(LiveConnection connection, InboundMessage message)
+    {
+        var id = message.GetString("terminal_id") ?? "";
+        var input = message.GetString("input");
+        if (message.Data.TryGetValue("input", out var raw) && raw is byte[] bytes)
+        {
+            input = null;
+            if (TryGetPty(connection, id, out var t))
+            {
+                t.Process!.Write(bytes);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        if (input is null)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        if (TryGetPty(connection, id, out var terminal))
+        {
+            if (!terminal.Process!.Write(TerminalEvents.InputBytes(input)))
+            {
+                events.Error(connection.Sandbox, id, $"Terminal {id} does not accept input (its shell has exited).");
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask ResizeAsync(LiveConnection connection, InboundMessage message)
+    {
+        var id = message.GetString("terminal_id") ?? "";
+        if (message.GetNumber("cols") is { } cols && message.GetNumber("rows") is { } rows && TryGetPty(connection, id, out var terminal))
+        {
+            terminal.Resize((int)Math.Clamp(Math.Round(cols), 1, 1000), (int)Math.Clamp(Math.Round(rows), 1, 1000));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask StartAsync(LiveConnection connection, InboundMessage message)
+    {
+        var id = message.GetString("cmd_id") ?? "";
+        if (CommandExecutor.TryGetActive(connection.Sandbox, id, out var record) && record.IsPending)
+        {
+            // The command's task completes on its own; the record (in its terminal) owns it from here.
+            record.Run = executor.StartAsync(connection.Sandbox, record);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private bool TryGetPty(LiveConnection connection, string id, out Terminal terminal)
+    {
+        if (CommandExecutor.Registry(connection.Sandbox).Terminals.TryGetValue(id, out terminal!) && terminal.IsPty
+            && terminal.Process is { HasExited: false })
+        {
+            return true;
+        }
+
+        events.Error(connection.Sandbox, id, terminal is null
+            ? $"Terminal {id} not found."
+            : terminal.IsPty ? $"Terminal {id} has stopped." : $"Terminal {id} is not a PTY terminal.");
+        return false;
+    }
+}

@@ -1,0 +1,38 @@
+using System.Text.Json.Serialization;
+
+namespace Sandboxd.Protocol;
+
+/// <summary>The success envelope of most routes: <c>{status:"success", message, data}</c>.</summary>
+public sealed record Envelope<T>(T Data, string Message = "ok", string Status = "success");
+
+/// <summary>The error body of every failed request: <c>{status:"error", error}</c>.</summary>
+public sealed record ErrorResponse(string Error, string Status = "error");
+
+/// <summary><c>GET /health</c> (top-level).</summary>
+public sealed record HealthResponse(string Status, DateTime Timestamp);
+
+/// <summary><c>GET /info</c> data.</summary>
+public sealed record InfoData(bool AuthEnabled, string MainSubdomain, int SandboxCount, string SandboxUrl, string Version);
+
+/// <summary>A server as listed by <c>GET /ready</c>.</summary>
+public sealed record ReadyServer(string Slug, string Status, int? Port = null, string? Url = null, bool? Healthy = null, HealthStatus? HealthCheck = null);
+
+/// <summary>Health-check state of a server.</summary>
+public sealed record HealthStatus(int ConsecutiveFailures, DateTime? LastCheck = null, int? LastStatus = null);
+
+/// <summary>An overlay as listed by <c>GET /ready</c>.</summary>
+public sealed record ReadyOverlay(string Id, string Source, string Target, string CopyStatus);
+
+/// <summary><c>GET /ready</c> (top-level).</summary>
+public sealed record ReadyResponse(bool Ready, IReadOnlyList<ReadyServer> Servers, IReadOnlyList<ReadyOverlay> Overlays, bool? Healthy = null);
+
+/// <summary><c>GET /auth/status</c> data.</summary>
+public sealed record AuthStatusData(bool Authenticated, string? TokenType = null, DateTime? ExpiresAt = null);
+
+/// <summary>The seven endpoint descriptions of <c>GET /auth/info</c>.</summary>
+public sealed record AuthEndpoints(
+    string CreateSessionToken, string ListSessionTokens, string GetSessionToken, string RevokeSessionToken,
+    string CreateMagicLink, string AuthStatus, string AuthInfo);
+
+/// <summary><c>GET /auth/info</c> data.</summary>
+public sealed record AuthInfoData(string Message, string Instructions, AuthEndpoints Endpoints);

@@ -1,0 +1,36 @@
+using System.Text.Json.Serialization;
+
+namespace Sandboxd.Protocol;
+
+/// <summary>Source-generated JSON metadata for every wire record (snake_case; camelCase fields are named explicitly).</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    PropertyNameCaseInsensitive = false,
+    NumberHandling = JsonNumberHandling.Strict)]
+[JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(Envelope<InfoData>))]
+[JsonSerializable(typeof(ReadyResponse))]
+[JsonSerializable(typeof(Envelope<AuthStatusData>))]
+[JsonSerializable(typeof(Envelope<AuthInfoData>))]
+[JsonSerializable(typeof(RunCommandRequest))]
+[JsonSerializable(typeof(Envelope<CommandResult>))]
+[JsonSerializable(typeof(RunCodeRequest))]
+[JsonSerializable(typeof(Envelope<RunCodeData>))]
+[JsonSerializable(typeof(Envelope<CommandInfo>))]
+[JsonSerializable(typeof(Envelope<CommandList>))]
+[JsonSerializable(typeof(Envelope<FileListData>))]
+[JsonSerializable(typeof(WriteFileRequest))]
+[JsonSerializable(typeof(Envelope<FileData>))]
+[JsonSerializable(typeof(BatchFilesRequest))]
+[JsonSerializable(typeof(Envelope<BatchFilesData>))]
+[JsonSerializable(typeof(Envelope<EnvData>))]
+[JsonSerializable(typeof(Envelope<EnvKeysData>))]
+[JsonSerializable(typeof(EnvUpdateRequest))]
+[JsonSerializable(typeof(EnvDeleteRequest))]
+[JsonSerializable(typeof(CreateTerminalRequest))]
+[JsonSerializable(typeof(Envelope<TerminalInfo>))]
+[JsonSerializable(typeof(Envelope<TerminalList>))]
+[JsonSerializable(typeof(TerminalExecuteRequest))]
+public sealed partial class ProtocolJsonContext : JsonSerializerContext;
