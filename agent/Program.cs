@@ -8,6 +8,7 @@ using Sandboxd.Processes;
 using Sandboxd.Run;
 using Sandboxd.Sandboxes;
 using Sandboxd.Terminals;
+using Sandboxd.Watch;
 
 var (verb, options, error) = CommandLine.Parse(args);
 switch (verb)
@@ -26,7 +27,7 @@ switch (verb)
 var builder = WebApplication.CreateSlimBuilder();
 builder.AddAgentHosting(options);
 var state = HostingExtensions.CreateStateStore(options);
-builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv();
+builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch();
 
 var app = builder.Build();
 app.UseAgentHosting();
@@ -37,4 +38,5 @@ app.MapRun();
 app.MapTerminals();
 app.MapFiles();
 app.MapEnv();
+app.MapWatch();
 return await app.RunAgentAsync(options);

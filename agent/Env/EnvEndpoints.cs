@@ -1,3 +1,4 @@
+using Sandboxd.FileSystem;
 using System.Text.RegularExpressions;
 using Sandboxd.Files;
 using Sandboxd.Hosting;

@@ -1,3 +1,4 @@
+using Sandboxd.FileSystem;
 using Sandboxd.Hosting;
 using Sandboxd.Protocol;
 using Sandboxd.Sandboxes;

@@ -33,4 +33,7 @@ namespace Sandboxd.Protocol;
 [JsonSerializable(typeof(Envelope<TerminalInfo>))]
 [JsonSerializable(typeof(Envelope<TerminalList>))]
 [JsonSerializable(typeof(TerminalExecuteRequest))]
+[JsonSerializable(typeof(CreateWatcherRequest))]
+[JsonSerializable(typeof(Envelope<WatcherInfo>))]
+[JsonSerializable(typeof(Envelope<WatcherList>))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

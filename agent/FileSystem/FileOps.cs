@@ -1,7 +1,7 @@
 using System.Text;
 using Sandboxd.Protocol;
 
-namespace Sandboxd.Files;
+namespace Sandboxd.FileSystem;
 
 /// <summary>Why a file operation failed, mapped once to an HTTP status.</summary>
 internal sealed class FileOpException(int status, string message, Exception? inner = null) : Exception(message, inner)

@@ -1,0 +1,16 @@
+namespace Sandboxd.Watch;
+
+internal static class WatchFeature
+{
+    public static IServiceCollection AddWatch(this IServiceCollection services) => services.AddSingleton<WatcherService>();
+
+    public static IEndpointRouteBuilder MapWatch(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/watchers");
+        group.MapPost("/", WatchEndpoints.CreateAsync);
+        group.MapGet("/", WatchEndpoints.List);
+        group.MapGet("/{id}", WatchEndpoints.Get);
+        group.MapDelete("/{id}", WatchEndpoints.DestroyAsync);
+        return routes;
+    }
+}

@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using Sandboxd.FileSystem;
+using Sandboxd.Hosting;
+using Sandboxd.Live;
+using Sandboxd.Native;
+using Sandboxd.Sandboxes;
+
+namespace Sandboxd.Watch;
+
+/// <summary>The watchers of every sandbox; publishes <c>file:changed</c> on <c>watcher:&lt;id&gt;</c>.</summary>
+internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<WatcherService> logger) : IAsyncDisposable
+{
+    public const long MaxContentBytes = 1024 * 1024;
+    private readonly ConcurrentDictionary<Watcher, SandboxContext> _all = new();
+
+    public static ConcurrentDictionary<string, Watcher> Registry(SandboxContext sandbox) =>
+        sandbox.Feature(() => new ConcurrentDictionary<string, Watcher>(StringComparer.Ordinal));
+
+    public Watcher Create(SandboxContext sandbox, string path, bool includeContent, IReadOnlyList<string> ignored, string encoding)
+    {
+        var watcher = new Watcher(Ids.New("watcher_"), path, includeContent, ignored, encoding);
+        var directory = new DirectoryWatcher(path, new Glob(ignored), loop,
+            e => Publish(sandbox, watcher, e),
+            warning =>
+            {
+                logger.WatcherWarning(watcher.Id, warning);
+                hub.Publish(sandbox, new LiveMessage("watcher:warning", watcher.Channel, ("id", watcher.Id), ("message", warning)));
+            });
+        watcher.Directory = directory;
+        directory.Start();
+        Registry(sandbox)[watcher.Id] = watcher;
+        _all[watcher] = sandbox;
+        hub.Publish(sandbox, new LiveMessage("watcher:created", watcher.Channel, ("id", watcher.Id), ("path", path)));
+        return watcher;
+    }
+
+    private void Publish(SandboxContext sandbox, Watcher watcher, WatchEvent e)
+    {
+        if (watcher.Stopped)
+        {
+            return;
+        }
+
+        var fields = new List<(string, object)> { ("event", e.Event), ("path", e.Path), ("seq", watcher.NextSequence()) };
+        if (watcher.IncludeContent && e.Event is "add" or "change")
+        {
+            try
+            {
+                var info = new FileInfo(e.Path);
+                if (info.Exists && info.Length <= MaxContentBytes)
+                {
+                    var bytes = File.ReadAllBytes(e.Path);
+                    if (watcher.Encoding == "base64")
+                    {
+                        fields.Add(("content", Convert.ToBase64String(bytes)));
+                        fields.Add(("encoding", "base64"));
+                    }
+                    else
+                    {
+                        fields.Add(("content", System.Text.Encoding.UTF8.GetString(bytes)));
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // gone or unreadable by the time we looked: the event goes out without content
+            }
+        }
+
+        hub.Publish(sandbox, new LiveMessage("file:changed", watcher.Channel, [.. fields]));
+    }
+
+    public async Task<bool> DestroyAsync(SandboxContext sandbox, string id)
+    {
+        if (!Registry(sandbox).TryRemove(id, out var watcher))
+        {
+            return false;
+        }
+
+        await StopAsync(sandbox, watcher).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task StopAsync(SandboxContext sandbox, Watcher watcher)
+    {
+        watcher.Stopped = true;
+        _all.TryRemove(watcher, out _);
+        if (watcher.Directory is { } directory)
+        {
+            await directory.DisposeAsync().ConfigureAwait(false);
+        }
+
+        hub.Publish(sandbox, new LiveMessage("watcher:destroyed", watcher.Channel, ("id", watcher.Id)));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (watcher, sandbox) in _all)
+        {
+            await StopAsync(sandbox, watcher).ConfigureAwait(false);
+        }
+    }
+}
