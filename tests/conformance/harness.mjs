@@ -1,0 +1,265 @@
+// Shared harness for the conformance scenarios: starts a live sandboxd agent per test file and
+// hands each scenario a fresh computesdk@2.5.4 `Sandbox` client pointed at it.
+//
+// Agent binary: $SANDBOXD_PATH (a native executable, as tests/run.sh publishes it). Without it the
+// harness builds agent/Sandboxd.csproj (Debug) once per `node --test` run and runs
+// `dotnet agent/bin/Debug/net10.0/sandboxd.dll`.
+//
+// Every wait is bounded; failures carry the tail of the agent's stderr.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import WS from 'ws';
+
+// daemon-websocket.md §9: the client reads WebSocket.OPEN etc. from the *global* binding.
+globalThis.WebSocket = WS;
+
+const { Sandbox } = await import('computesdk');
+export { Sandbox };
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '..', '..');
+
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
+const STDERR_KEEP = 256 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Small bounded-wait utilities
+// ---------------------------------------------------------------------------------------------
+
+/** Polls `cond` (sync or async) until it returns a truthy value; throws after `timeout` ms. */
+export async function waitFor(cond, { timeout = 10_000, interval = 25, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let lastError;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() >= deadline) {
+      const extra = lastError ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}${extra}`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** Races `promise` against a deadline so a hung client call fails with a clear message. */
+export function withTimeout(promise, ms, what = 'operation') {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves with the first `event` emitted by a TerminalInstance-like emitter, bounded. */
+export function nextEvent(emitter, event, ms, what = `'${event}' event`) {
+  let handler;
+  const p = new Promise((resolve) => {
+    handler = (...args) => resolve(args);
+    emitter.on(event, handler);
+  });
+  return withTimeout(p, ms, what).finally(() => emitter.off?.(event, handler));
+}
+
+/** Returns the pids of processes whose command line contains `needle` (scans /proc). */
+export function pidsMatching(needle) {
+  const pids = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state !== 'Z' && cmdline.includes(needle)) pids.push(Number(d));
+    } catch {
+      // process vanished
+    }
+  }
+  return pids;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent process
+// ---------------------------------------------------------------------------------------------
+
+function agentCommand() {
+  const path = process.env.SANDBOXD_PATH;
+  if (path) {
+    if (!existsSync(path)) throw new Error(`SANDBOXD_PATH=${path} does not exist`);
+    return { file: path, prefix: [] };
+  }
+  const dll = join(repoRoot, 'agent', 'bin', 'Debug', 'net10.0', 'sandboxd.dll');
+  // Build once per `node --test` run: every test file is a child of the same runner process.
+  const marker = join(tmpdir(), `sandboxd-conformance-build-${process.ppid}.done`);
+  if (!existsSync(marker)) {
+    const r = spawnSync('dotnet', ['build', join(repoRoot, 'agent', 'Sandboxd.csproj'), '-c', 'Debug', '-nologo'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    if (r.status !== 0) {
+      throw new Error(`dotnet build failed (status ${r.status}):\n${(r.stdout ?? '').slice(-4000)}\n${(r.stderr ?? '').slice(-2000)}`);
+    }
+    writeFileSync(marker, new Date().toISOString());
+  }
+  return { file: 'dotnet', prefix: [dll] };
+}
+
+export class Agent {
+  constructor() {
+    this.token = randomBytes(24).toString('hex');
+    this.root = realpathSync(mkdtempSync(join(tmpdir(), 'sbx-root-')));
+    this.stateDir = realpathSync(mkdtempSync(join(tmpdir(), 'sbx-state-')));
+    this.stdoutLines = [];
+    this.stderr = '';
+    this.url = null;
+    this.proc = null;
+    this.exit = null; // {code, signal} once exited
+  }
+
+  async start() {
+    const { file, prefix } = agentCommand();
+    const args = [...prefix, 'start', '--port', '0', '--access-token', this.token, '--root', this.root, '--state-dir', this.stateDir];
+    this.commandLine = [file, ...args].join(' ');
+    const started = Date.now();
+    this.proc = spawn(file, args, { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.exited = new Promise((res) => {
+      this.proc.on('exit', (code, signal) => {
+        this.exit = { code, signal };
+        res(this.exit);
+      });
+    });
+    this.proc.stderr.setEncoding('utf8');
+    this.proc.stderr.on('data', (d) => {
+      this.stderr += d;
+      if (this.stderr.length > STDERR_KEEP) this.stderr = this.stderr.slice(-STDERR_KEEP);
+    });
+    let partial = '';
+    this.proc.stdout.setEncoding('utf8');
+    this.proc.stdout.on('data', (d) => {
+      partial += d;
+      let i;
+      while ((i = partial.indexOf('\n')) >= 0) {
+        this.stdoutLines.push(partial.slice(0, i));
+        partial = partial.slice(i + 1);
+      }
+    });
+    const spawnError = new Promise((_, reject) => this.proc.on('error', (e) => reject(new Error(`cannot start agent: ${e.message}`))));
+    await Promise.race([
+      spawnError,
+      waitFor(
+        () => {
+          if (this.exit) throw new Error(`agent exited before ready (${JSON.stringify(this.exit)})\n${this.stderrTail()}`);
+          const line = this.stdoutLines.find((l) => l.startsWith('sandboxd ready '));
+          const m = line && /^sandboxd ready (https?:\/\/\S+)$/.exec(line);
+          return m ? m[1] : null;
+        },
+        { timeout: READY_TIMEOUT_MS, what: `"sandboxd ready <url>" on stdout of: ${this.commandLine}` },
+      ).then((url) => {
+        this.url = url;
+      }),
+    ]).catch((e) => {
+      e.message += `\n--- agent stderr (tail) ---\n${this.stderrTail()}`;
+      throw e;
+    });
+    this.readyMs = Date.now() - started;
+    return this;
+  }
+
+  /** A fresh client for this agent; callers must `await sandbox.disconnect()`. */
+  client(extra = {}) {
+    return new Sandbox({ sandboxUrl: this.url, sandboxId: 'x', provider: 'local', token: this.token, ...extra });
+  }
+
+  stderrTail(lines = 60) {
+    return this.stderr.split('\n').slice(-lines).join('\n');
+  }
+
+  async stop() {
+    if (this.proc && !this.exit) {
+      this.proc.kill('SIGTERM');
+      const graceful = await withTimeout(this.exited, STOP_GRACE_MS, 'agent exit after SIGTERM').catch(() => null);
+      if (!graceful) {
+        this.stopProblem = `agent did not exit within ${STOP_GRACE_MS} ms of SIGTERM; sent SIGKILL`;
+        this.proc.kill('SIGKILL');
+        await withTimeout(this.exited, 5_000, 'agent exit after SIGKILL').catch(() => null);
+      }
+    }
+    for (const dir of [this.root, this.stateDir]) {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // best effort
+      }
+    }
+  }
+}
+
+/**
+ * Registers before/after hooks that start one agent for the calling test file and stop it
+ * afterwards; returns `{ ctx, scenario }`. `scenario(name, fn, opts)` runs `fn({ sandbox, agent, t })`
+ * with a fresh client that is always disconnected, and appends the agent's stderr tail to failures.
+ */
+export function useAgent() {
+  const ctx = { agent: null };
+  before(async () => {
+    ctx.agent = await new Agent().start();
+  });
+  after(async () => {
+    await ctx.agent?.stop();
+  });
+  function scenario(name, fn, opts = {}) {
+    test(name, opts, async (t) => {
+      const agent = ctx.agent;
+      assertAgentAlive(agent);
+      const sandbox = agent.client();
+      try {
+        await fn({ sandbox, agent, t });
+      } catch (e) {
+        const tail = agent.stderrTail();
+        const status = agent.exit ? `agent exited: ${JSON.stringify(agent.exit)}` : 'agent still running';
+        if (e && typeof e === 'object') {
+          try {
+            e.message = `${e.message}\n--- ${status}; agent stderr (tail) ---\n${tail}`;
+          } catch {
+            // non-writable message
+          }
+        }
+        throw e;
+      } finally {
+        await sandbox.disconnect();
+      }
+    });
+  }
+  return { ctx, scenario };
+}
+
+function assertAgentAlive(agent) {
+  if (!agent || !agent.url) throw new Error('agent was not started');
+  if (agent.exit) throw new Error(`agent has exited (${JSON.stringify(agent.exit)})\n${agent.stderrTail()}`);
+}
+
+/** Collects every `output` chunk of a PTY TerminalInstance. */
+export function collectOutput(terminal) {
+  const c = { text: '', chunks: 0 };
+  terminal.on('output', (s) => {
+    c.text += s;
+    c.chunks++;
+  });
+  return c;
+}
+
+/** Strips ANSI escape sequences and carriage returns from PTY output. */
+export function plain(s) {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, '').replace(/\x1b[()][A-Z0-9]/g, '').replace(/\r/g, '');
+}
