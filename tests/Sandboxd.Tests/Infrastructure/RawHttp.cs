@@ -1,0 +1,80 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace Sandboxd.Tests.Infrastructure;
+
+/// <summary>A reply read off a raw socket.</summary>
+public sealed record RawReply(int Status, string Headers, string Body);
+
+/// <summary>
+/// Sends a request target byte-for-byte (HttpClient/Uri would normalise <c>..</c> segments and re-escape bytes),
+/// for the path-decoding tests.
+/// </summary>
+public static class RawHttp
+{
+    public static async Task<RawReply> SendAsync(
+        AgentProcess agent, string method, string target, CancellationToken cancellationToken, string? body = null, bool withToken = true)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(agent.BaseUrl.Host, agent.BaseUrl.Port, cancellationToken);
+        await using var stream = client.GetStream();
+        var bodyBytes = body is null ? [] : Encoding.UTF8.GetBytes(body);
+        var head = new StringBuilder()
+            .Append(method).Append(' ').Append(target).Append(" HTTP/1.1\r\n")
+            .Append("Host: ").Append(agent.BaseUrl.Authority).Append("\r\n")
+            .Append("Connection: close\r\n");
+        if (withToken && agent.Token is not null)
+        {
+            head.Append("Authorization: Bearer ").Append(agent.Token).Append("\r\n");
+        }
+
+        if (body is not null)
+        {
+            head.Append("Content-Type: application/json\r\nContent-Length: ").Append(bodyBytes.Length).Append("\r\n");
+        }
+
+        head.Append("\r\n");
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()), cancellationToken);
+        await stream.WriteAsync(bodyBytes, cancellationToken);
+
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, cancellationToken);
+        var bytes = buffer.ToArray();
+        var split = bytes.AsSpan().IndexOf("\r\n\r\n"u8);
+        var headers = Encoding.ASCII.GetString(bytes, 0, split < 0 ? bytes.Length : split);
+        var payload = split < 0 ? [] : bytes[(split + 4)..];
+        var status = int.Parse(headers.Split(' ', 3)[1], System.Globalization.CultureInfo.InvariantCulture);
+        if (headers.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            payload = Dechunk(payload);
+        }
+
+        return new RawReply(status, headers, Encoding.UTF8.GetString(payload));
+    }
+
+    private static byte[] Dechunk(byte[] chunked)
+    {
+        using var result = new MemoryStream();
+        var position = 0;
+        while (position < chunked.Length)
+        {
+            var lineEnd = chunked.AsSpan(position).IndexOf("\r\n"u8);
+            if (lineEnd < 0)
+            {
+                break;
+            }
+
+            var sizeText = Encoding.ASCII.GetString(chunked, position, lineEnd).Split(';')[0].Trim();
+            var size = Convert.ToInt32(sizeText, 16);
+            if (size == 0)
+            {
+                break;
+            }
+
+            result.Write(chunked, position + lineEnd + 2, size);
+            position += lineEnd + 2 + size + 2;
+        }
+
+        return result.ToArray();
+    }
+}
