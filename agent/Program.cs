@@ -4,9 +4,11 @@ using Sandboxd.Files;
 using Sandboxd.Hosting;
 using Sandboxd.Info;
 using Sandboxd.Live;
+using Sandboxd.Ports;
 using Sandboxd.Processes;
 using Sandboxd.Run;
 using Sandboxd.Sandboxes;
+using Sandboxd.Signals;
 using Sandboxd.Terminals;
 using Sandboxd.Watch;
 
@@ -27,7 +29,7 @@ switch (verb)
 var builder = WebApplication.CreateSlimBuilder();
 builder.AddAgentHosting(options);
 var state = HostingExtensions.CreateStateStore(options);
-builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch();
+builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals();
 
 var app = builder.Build();
 app.UseAgentHosting();
@@ -39,4 +41,5 @@ app.MapTerminals();
 app.MapFiles();
 app.MapEnv();
 app.MapWatch();
+app.MapSignals();
 return await app.RunAgentAsync(options);

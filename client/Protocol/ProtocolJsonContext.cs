@@ -36,4 +36,9 @@ namespace Sandboxd.Protocol;
 [JsonSerializable(typeof(CreateWatcherRequest))]
 [JsonSerializable(typeof(Envelope<WatcherInfo>))]
 [JsonSerializable(typeof(Envelope<WatcherList>))]
+[JsonSerializable(typeof(Envelope<SignalStatusData>))]
+[JsonSerializable(typeof(PortSignalRequest))]
+[JsonSerializable(typeof(Envelope<PortSignalData>))]
+[JsonSerializable(typeof(ErrorSignalData))]
+[JsonSerializable(typeof(Envelope<ErrorSignalData>))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

@@ -1,0 +1,262 @@
+using System.Globalization;
+using System.Net;
+using Sandboxd.Native;
+
+namespace Sandboxd.Ports;
+
+/// <summary>A listening TCP socket: port, bind address, socket inode and the pid that owns it (if found).</summary>
+internal sealed record ListeningPort(int Port, string Address, long Inode, int? Pid)
+{
+    /// <summary>Bound to loopback only (reachable from inside the sandbox, not from outside).</summary>
+    public bool LoopbackOnly => Address is "127.0.0.1" or "::1" || Address.StartsWith("127.", StringComparison.Ordinal);
+}
+
+/// <summary>A port that started or stopped listening.</summary>
+internal sealed record PortChange(ListeningPort Port, bool Opened);
+
+/// <summary>
+/// The one port scanner of the agent: polls /proc/net/tcp and /proc/net/tcp6 for LISTEN sockets while anyone needs it
+/// (signals active, servers running), maps new sockets to their owning pid through /proc/&lt;pid&gt;/fd, and tells
+/// subscribers about opens and closes. Sockets of the agent itself are never reported.
+/// </summary>
+internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundService
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
+    private readonly Lock _gate = new();
+    /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
+    private readonly List<Action<PortChange>> _subscribers = [];
+    private Dictionary<(int Port, string Address), ListeningPort> _current = [];
+    private int _users;
+    private readonly SemaphoreSlim _wake = new(0);
+
+    /// <summary>Listening sockets seen by the last scan.</summary>
+    public IReadOnlyCollection<ListeningPort> Current
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _current.Values];
+            }
+        }
+    }
+
+    /// <summary>Calls <paramref name="onChange"/> for every later open/close. Listeners that exist already are the
+    /// baseline (see <see cref="Current"/>), not news.</summary>
+    public IDisposable Subscribe(Action<PortChange> onChange)
+    {
+        bool wasIdle;
+        lock (_gate)
+        {
+            wasIdle = _users == 0;
+            _users++;
+        }
+
+        if (wasIdle)
+        {
+            Scan(); // fresh baseline before this subscriber can be notified
+        }
+
+        lock (_gate)
+        {
+            _subscribers.Add(onChange);
+        }
+
+        _wake.Release();
+        return new Subscription(this, onChange);
+    }
+
+    private sealed class Subscription(PortScanner scanner, Action<PortChange> onChange) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                lock (scanner._gate)
+                {
+                    scanner._subscribers.Remove(onChange);
+                    scanner._users--;
+                }
+            }
+        }
+    }
+
+    /// <summary>Scans right now (e.g. just after a spawn) instead of waiting for the next tick.</summary>
+    public void ScanSoon() => _wake.Release();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                bool active;
+                lock (_gate)
+                {
+                    active = _users > 0;
+                }
+
+                if (!active)
+                {
+                    await _wake.WaitAsync(stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                Scan();
+                await _wake.WaitAsync(Interval, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // shutdown
+        }
+    }
+
+    /// <summary>One scan: diff against the previous one and notify.</summary>
+    public void Scan()
+    {
+        var found = new Dictionary<(int, string), (long Inode, int Port, string Address)>();
+        Read("/proc/net/tcp", found, v6: false);
+        Read("/proc/net/tcp6", found, v6: true);
+
+        Dictionary<(int, string), ListeningPort> previous;
+        lock (_gate)
+        {
+            previous = _current;
+        }
+
+        var next = new Dictionary<(int Port, string Address), ListeningPort>();
+        Dictionary<long, int>? owners = null;
+        var changes = new List<PortChange>();
+        foreach (var (key, socket) in found)
+        {
+            if (previous.TryGetValue(key, out var known) && known.Inode == socket.Inode)
+            {
+                next[key] = known;
+                continue;
+            }
+
+            owners ??= MapInodesToPids();
+            var pid = owners.TryGetValue(socket.Inode, out var p) ? p : (int?)null;
+            if (pid == ProcessTable.SelfPid)
+            {
+                continue; // the agent's own listener
+            }
+
+            var port = new ListeningPort(socket.Port, socket.Address, socket.Inode, pid);
+            next[key] = port;
+            changes.Add(new PortChange(port, Opened: true));
+        }
+
+        foreach (var (key, port) in previous)
+        {
+            if (!next.ContainsKey(key))
+            {
+                changes.Add(new PortChange(port, Opened: false));
+            }
+        }
+
+        Action<PortChange>[] subscribers;
+        lock (_gate)
+        {
+            _current = next;
+            subscribers = [.. _subscribers];
+        }
+
+        foreach (var change in changes)
+        {
+            logger.PortChanged(change.Port.Port, change.Port.Address, change.Opened ? "open" : "close", change.Port.Pid ?? 0);
+            foreach (var subscriber in subscribers)
+            {
+                subscriber(change);
+            }
+        }
+    }
+
+    private static void Read(string file, Dictionary<(int, string), (long, int, string)> found, bool v6)
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(file);
+        }
+        catch (IOException)
+        {
+            return;
+        }
+
+        for (var i = 1; i < lines.Length; i++)
+        {
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            var parts = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length < 10 || parts[3] != "0A")
+            {
+                continue; // not LISTEN
+            }
+
+            var colon = parts[1].IndexOf(':', StringComparison.Ordinal);
+            var port = int.Parse(parts[1].AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            var address = ParseAddress(parts[1][..colon], v6);
+            var inode = long.Parse(parts[9], CultureInfo.InvariantCulture);
+            found[(port, address)] = (inode, port, address);
+        }
+    }
+
+    private static string ParseAddress(string hex, bool v6)
+    {
+        var bytes = Convert.FromHexString(hex);
+        // /proc prints each 32-bit word in host (little-endian) order.
+        for (var w = 0; w < bytes.Length; w += 4)
+        {
+            Array.Reverse(bytes, w, 4);
+        }
+
+        var address = new IPAddress(bytes);
+        if (v6 && address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        return address.ToString();
+    }
+
+    /// <summary>socket inode → pid, from the fd links of every process (only run when a new listener shows up).</summary>
+    private static Dictionary<long, int> MapInodesToPids()
+    {
+        var result = new Dictionary<long, int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(dir, "fd")))
+                {
+                    var target = new FileInfo(fd).LinkTarget;
+                    if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal)
+                        && long.TryParse(target.AsSpan(8, target.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out var inode))
+                    {
+                        result.TryAdd(inode, pid);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // process gone or not ours to inspect
+            }
+        }
+
+        return result;
+    }
+}
+
+internal static partial class PortsLog
+{
+    [LoggerMessage(1500, LogLevel.Debug, "Port {Port} on {Address}: {Change} (pid {Pid})")]
+    public static partial void PortChanged(this ILogger logger, int port, string address, string change, int pid);
+}
