@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace Sandboxd.Bench;
+
+/// <summary>
+/// The exec-latency benchmark's C# half (bench/exec-latency/run.sh drives it):
+/// <list type="bullet">
+/// <item><c>http</c> — times <c>run.command("true")</c> round trips: sequential <c>POST /run/command</c> calls on one
+/// keep-alive HTTP/1.1 connection, a Stopwatch around each (send + full response read), after an untimed warm-up.</item>
+/// <item><c>report</c> — turns the sample files (one latency in ms per line) into the table and the JSON result.</item>
+/// </list>
+/// </summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        try
+        {
+            return args.Length > 0 && args[0] == "http" ? await HttpAsync(Options.Parse(args[1..])).ConfigureAwait(false)
+                : args.Length > 0 && args[0] == "report" ? Report(Options.Parse(args[1..]))
+                : Usage();
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or KeyNotFoundException)
+        {
+            Console.Error.WriteLine($"ExecLatency: {e.Message}");
+            return 2;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"ExecLatency: {e}");
+            return 1;
+        }
+    }
+
+    private static int Usage()
+    {
+        Console.Error.WriteLine("""
+            usage:
+              ExecLatency http --url URL --token T --iterations N --warmup W --out FILE [--command CMD]
+              ExecLatency report --json FILE --floor FILE --ours FILE --ssh FILE [--meta key=value ...]
+            """);
+        return 2;
+    }
+
+    private static async Task<int> HttpAsync(Options options)
+    {
+        var url = new Uri(new Uri(options.Get("url").TrimEnd('/') + "/"), "run/command");
+        var iterations = options.GetInt("iterations");
+        var warmup = options.GetInt("warmup");
+        var command = options.GetOrDefault("command", "true");
+
+        using var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = 1,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            UseProxy = false,
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+        };
+        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Get("token"));
+        client.DefaultRequestVersion = HttpVersion.Version11;
+        client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+
+        var body = Encoding.UTF8.GetBytes("{\"command\":" + JsonSerializer.Serialize(command, ReportJson.Default.String) + "}");
+
+        for (var i = 0; i < warmup; i++)
+        {
+            await CallAsync(client, url, body).ConfigureAwait(false);
+        }
+
+        var samples = new double[iterations];
+        for (var i = 0; i < iterations; i++)
+        {
+            samples[i] = await CallAsync(client, url, body).ConfigureAwait(false);
+        }
+
+        await File.WriteAllLinesAsync(options.Get("out"), samples.Select(s => s.ToString("F6", CultureInfo.InvariantCulture))).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>One round trip: request out, whole response in. The result is checked after the clock stops.</summary>
+    private static async Task<double> CallAsync(HttpClient client, Uri url, byte[] body)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+
+        var start = Stopwatch.GetTimestamp();
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead).ConfigureAwait(false);
+        var bytes = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+        var elapsed = Stopwatch.GetElapsedTime(start);
+
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException($"POST {url} answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
+        }
+
+        using var doc = JsonDocument.Parse(bytes);
+        var root = doc.RootElement;
+        if (root.GetProperty("status").GetString() != "success" || root.GetProperty("data").GetProperty("exit_code").GetInt32() != 0)
+        {
+            throw new InvalidOperationException($"POST {url}: unexpected answer {Encoding.UTF8.GetString(bytes)}");
+        }
+
+        return elapsed.TotalMilliseconds;
+    }
+
+    private static int Report(Options options)
+    {
+        var floor = Stats.Load("spawn floor: posix_spawn+waitpid `sh -c true`", options.Get("floor"));
+        var ours = Stats.Load("sandboxd run.command(\"true\") HTTP keep-alive", options.Get("ours"));
+        var ssh = Stats.Load("ssh ControlMaster exec `true`", options.Get("ssh"));
+        var rows = new[] { floor, ours, ssh };
+
+        var nameWidth = rows.Max(r => r.Name.Length);
+        var header = $"{"name".PadRight(nameWidth)}  {"calls",6}  {"p50 ms",8}  {"p99 ms",8}  {"mean ms",8}  {"p50/floor",9}  {"p50/ours",8}";
+        Console.WriteLine(header);
+        Console.WriteLine(new string('-', header.Length));
+        foreach (var r in rows)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{r.Name.PadRight(nameWidth)}  {r.Count,6}  {r.P50,8:F3}  {r.P99,8:F3}  {r.Mean,8:F3}  {r.P50 / floor.P50,8:F2}x  {r.P50 / ours.P50,7:F2}x"));
+        }
+
+        var oursOverFloor = ours.P50 / floor.P50;
+        var sshOverOurs = ssh.P50 / ours.P50;
+        var target = oursOverFloor <= 2.0;
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ours p50 / floor p50 = {oursOverFloor:F2}x (target <= 2x: {(target ? "met" : "MISSED")});  ssh p50 / ours p50 = {sshOverOurs:F2}x"));
+
+        var meta = options.GetAll("meta").Select(m => m.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+        if (meta.Count > 0)
+        {
+            Console.WriteLine(string.Join("; ", meta.Select(kv => $"{kv.Key}: {kv.Value}")));
+        }
+
+        var result = new ExecLatencyResult(
+            "exec-latency",
+            meta,
+            rows.Select(r => new ResultRow(r.Key(floor, ours, ssh), r.Name, r.Count, Round(r.P50), Round(r.P99), Round(r.Mean), Round(r.Min), Round(r.Max))).ToList(),
+            new Ratios(Round(oursOverFloor), Round(sshOverOurs)),
+            new Target("ours p50 <= 2x floor p50", target));
+        File.WriteAllText(options.Get("json"), JsonSerializer.Serialize(result, ReportJson.Default.ExecLatencyResult) + "\n");
+        return 0;
+    }
+
+    private static double Round(double value) => Math.Round(value, 4);
+}
+
+/// <summary>Summary of one sample file (latencies in ms, one per line). Percentiles are nearest-rank.</summary>
+internal sealed record Stats(string Name, int Count, double P50, double P99, double Mean, double Min, double Max)
+{
+    public static Stats Load(string name, string path)
+    {
+        var samples = File.ReadAllLines(path)
+            .Where(l => l.Length > 0)
+            .Select(l => double.Parse(l, CultureInfo.InvariantCulture))
+            .Order()
+            .ToArray();
+        if (samples.Length == 0)
+        {
+            throw new ArgumentException($"{path}: no samples");
+        }
+
+        return new Stats(name, samples.Length, Percentile(samples, 0.50), Percentile(samples, 0.99), samples.Average(), samples[0], samples[^1]);
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    public string Key(Stats floor, Stats ours, Stats ssh) => ReferenceEquals(this, floor) ? "floor" : ReferenceEquals(this, ours) ? "ours" : ReferenceEquals(this, ssh) ? "ssh" : Name;
+}
+
+/// <summary><c>--name value</c> pairs; a name may repeat (<c>--meta</c>).</summary>
+internal sealed class Options
+{
+    private readonly List<(string Name, string Value)> _pairs = [];
+
+    public static Options Parse(string[] args)
+    {
+        var options = new Options();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"expected --name value, got '{args[i]}'");
+            }
+
+            options._pairs.Add((args[i][2..], args[++i]));
+        }
+
+        return options;
+    }
+
+    public string Get(string name) => GetAll(name).LastOrDefault() ?? throw new ArgumentException($"--{name} is required");
+
+    public string GetOrDefault(string name, string fallback) => GetAll(name).LastOrDefault() ?? fallback;
+
+    public int GetInt(string name)
+    {
+        var value = int.Parse(Get(name), CultureInfo.InvariantCulture);
+        return value >= 0 ? value : throw new ArgumentException($"--{name} must be >= 0");
+    }
+
+    public IEnumerable<string> GetAll(string name) => _pairs.Where(p => p.Name == name).Select(p => p.Value);
+}

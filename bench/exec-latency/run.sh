@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# exec-latency: how long one `run.command("true")` takes, against the two things it can be compared with.
+#   floor  — posix_spawn + waitpid of `/bin/sh -c true` on this machine (spawnlat.c): what any exec costs here.
+#   ours   — sequential POST /run/command {"command":"true"} round trips on one keep-alive HTTP/1.1 connection
+#            to the AOT agent (bench/ExecLatency, a Stopwatch around each call).
+#   ssh    — `ssh ... true` through a ControlMaster connection to a private sshd on 127.0.0.1 started here.
+# Prints one table and writes bench/results/exec-latency.json (+ .txt).
+#
+# Needs SANDBOXD_PATH (the published agent), gcc, dotnet, /usr/sbin/sshd, ssh, ssh-keygen: bench/run.sh provides them.
+# Tunables (env): EXEC_LATENCY_CALLS (1000), EXEC_LATENCY_WARMUP (100), EXEC_LATENCY_SSH_CALLS (200),
+#                 EXEC_LATENCY_SSH_WARMUP (20), SSHD (/usr/sbin/sshd).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bench=$(dirname "$here")
+repo=$(dirname "$bench")
+: "${SANDBOXD_PATH:?set SANDBOXD_PATH to the published sandboxd (bench/run.sh does)}"
+calls=${EXEC_LATENCY_CALLS:-1000}
+warmup=${EXEC_LATENCY_WARMUP:-100}
+ssh_calls=${EXEC_LATENCY_SSH_CALLS:-200}
+ssh_warmup=${EXEC_LATENCY_SSH_WARMUP:-20}
+sshd_bin=${SSHD:-/usr/sbin/sshd}
+results="$bench/results"
+mkdir -p "$results"
+
+work=$(mktemp -d /tmp/sandboxd-bench.XXXXXX)
+agent_pid=""
+sshd_pid=""
+ssh_master_pid=""
+ssh_opts=()
+
+# Stops a child we started: SIGTERM, up to 5 s, then SIGKILL; reaps it if it is ours.
+stop_pid() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ ${#ssh_opts[@]} -gt 0 ]; then
+    timeout 5 ssh "${ssh_opts[@]}" -O exit "$(id -un)@127.0.0.1" >/dev/null 2>&1 || true
+  fi
+  stop_pid "$ssh_master_pid"
+  stop_pid "$sshd_pid"
+  stop_pid "$agent_pid"
+  if [ $rc -ne 0 ]; then
+    for f in agent.err sshd.log ssh-master.log; do
+      if [ -s "$work/$f" ]; then echo "--- $f (last lines)" >&2; tail -20 "$work/$f" >&2; fi
+    done
+  fi
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Waits (bounded) until `$2` succeeds, failing early if pid $1 died. $3 = seconds.
+wait_until() {
+  local pid=$1 check=$2 seconds=$3
+  for _ in $(seq $((seconds * 20))); do
+    if eval "$check"; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+echo "== exec-latency: building the measurers"
+gcc -O2 -Wall -Wextra -Werror -o "$work/spawnlat" "$here/spawnlat.c"
+timeout 600 dotnet build "$bench/ExecLatency/ExecLatency.csproj" -c Release -o "$work/execlat" \
+  --artifacts-path "$bench/.artifacts" -nologo -clp:NoSummary -v:q >"$work/build.log" 2>&1 \
+  || { cat "$work/build.log" >&2; exit 1; }
+execlat=(dotnet "$work/execlat/ExecLatency.dll")
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- floor -----------------------------------------------------------------------------------------------------------
+# Measured twice, right before and right after ours, and pooled: a drift in machine load during the run then
+# weighs on both figures alike instead of on the ratio.
+floor() {
+  echo "== floor ($1): posix_spawn+waitpid of /bin/sh -c true ($calls calls after $warmup warm-up)"
+  timeout 300 "$work/spawnlat" "$calls" "$warmup" "$work/floor-$1.txt" /bin/sh -c true
+}
+floor before
+
+# --- ours ------------------------------------------------------------------------------------------------------------
+echo "== ours: POST /run/command {\"command\":\"true\"} over HTTP keep-alive ($calls calls after $warmup warm-up)"
+mkdir -p "$work/root" "$work/state"
+token="bench-$RANDOM$RANDOM"
+"$SANDBOXD_PATH" start --port 0 --host 127.0.0.1 --access-token "$token" --root "$work/root" --state-dir "$work/state" \
+  --log-level Warning >"$work/agent.out" 2>"$work/agent.err" </dev/null &
+agent_pid=$!
+wait_until "$agent_pid" 'grep -q "^sandboxd ready " "$work/agent.out"' 30 || { echo "agent did not become ready" >&2; exit 1; }
+url=$(awk '/^sandboxd ready /{print $3; exit}' "$work/agent.out")
+timeout 600 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --out "$work/ours.txt"
+agent_rss_kb=$(awk '/^VmRSS:/{print $2}' "/proc/$agent_pid/status" 2>/dev/null || echo "?")
+stop_pid "$agent_pid"
+agent_pid=""
+floor after
+cat "$work/floor-before.txt" "$work/floor-after.txt" >"$work/floor.txt"
+
+# --- ssh -------------------------------------------------------------------------------------------------------------
+echo "== ssh: ssh -o ControlMaster=auto ... true to a private sshd on 127.0.0.1 ($ssh_calls calls after $ssh_warmup warm-up)"
+mkdir -m 700 "$work/ssh"
+ssh-keygen -q -t ed25519 -N '' -C bench-host -f "$work/ssh/host_key"
+ssh-keygen -q -t ed25519 -N '' -C bench-client -f "$work/ssh/client_key"
+cp "$work/ssh/client_key.pub" "$work/ssh/authorized_keys"
+chmod 600 "$work/ssh/authorized_keys"
+user=$(id -un)
+# sshd refuses to start as root without its privilege-separation directory.
+if [ "$(id -u)" = 0 ] && [ ! -d /run/sshd ]; then mkdir -p -m 755 /run/sshd; fi
+
+port_in_use() { # a TCP socket listening on $1 (hex compare against /proc/net/tcp{,6})
+  local hex
+  hex=$(printf '%04X' "$1")
+  awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p {found=1} END{exit !found}' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+port=""
+for _ in $(seq 20); do
+  candidate=$((20000 + RANDOM % 40000))
+  port_in_use "$candidate" && continue
+  cat >"$work/ssh/sshd_config" <<CFG
+Port $candidate
+ListenAddress 127.0.0.1
+HostKey $work/ssh/host_key
+PidFile none
+AuthorizedKeysFile $work/ssh/authorized_keys
+AllowUsers $user
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+StrictModes no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+MaxSessions 100
+MaxStartups 100
+LogLevel ERROR
+# sshd runs every command through the user's login shell; with SHLVL set, bash skips ~/.bashrc (which Debian's bash
+# otherwise sources for sshd sessions), so the figure is ssh + shell + true, not the user's shell start-up files.
+SetEnv SHLVL=1
+CFG
+  "$sshd_bin" -t -f "$work/ssh/sshd_config"
+  "$sshd_bin" -D -e -f "$work/ssh/sshd_config" >"$work/sshd.log" 2>&1 </dev/null &
+  sshd_pid=$!
+  if wait_until "$sshd_pid" "port_in_use $candidate" 10 && kill -0 "$sshd_pid" 2>/dev/null; then
+    port=$candidate
+    break
+  fi
+  stop_pid "$sshd_pid"
+  sshd_pid=""
+done
+[ -n "$port" ] || { echo "could not start sshd on a free port" >&2; exit 1; }
+
+echo "[127.0.0.1]:$port $(cut -d' ' -f1-2 "$work/ssh/host_key.pub")" >"$work/ssh/known_hosts"
+ssh_opts=(-F /dev/null -p "$port" -i "$work/ssh/client_key"
+  -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes
+  -o UserKnownHostsFile="$work/ssh/known_hosts" -o GlobalKnownHostsFile=/dev/null
+  -o ControlMaster=auto -o ControlPath="$work/ssh/cm-%C" -o ControlPersist=60
+  -o LogLevel=ERROR)
+# The first call opens the master connection, which then persists in the background (ControlPersist).
+timeout 30 ssh "${ssh_opts[@]}" -n "$user@127.0.0.1" true >"$work/ssh-master.log" 2>&1 \
+  || { echo "ssh to the private sshd failed" >&2; exit 1; }
+ssh_master_pid=$(timeout 5 ssh "${ssh_opts[@]}" -O check "$user@127.0.0.1" 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
+[ -n "$ssh_master_pid" ] || { echo "ssh ControlMaster is not running" >&2; exit 1; }
+timeout 600 "$work/spawnlat" "$ssh_calls" "$ssh_warmup" "$work/ssh.txt" ssh "${ssh_opts[@]}" -n "$user@127.0.0.1" true
+
+# --- report ----------------------------------------------------------------------------------------------------------
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$repo" status --porcelain -- agent client 2>/dev/null)" ]; then commit="$commit+dirty"; fi
+echo
+"${execlat[@]}" report --json "$results/exec-latency.json" \
+  --floor "$work/floor.txt" --ours "$work/ours.txt" --ssh "$work/ssh.txt" \
+  --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  --meta "nproc=$(nproc)" \
+  --meta "kernel=$(uname -sr)" \
+  --meta "cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)" \
+  --meta "loadavg_before=$load_before" \
+  --meta "loadavg_after=$load_after" \
+  --meta "agent_commit=$commit" \
+  --meta "agent_rss_kb_after=$agent_rss_kb" \
+  --meta "dotnet=$(dotnet --version)" \
+  --meta "ssh=$(ssh -V 2>&1)" | tee "$results/exec-latency.txt"
+echo "results: $results/exec-latency.json"

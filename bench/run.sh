@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs every benchmark against the real, AOT-published agent:
+#   1. installs what the benchmarks need when it is missing (gcc, openssh-server/-client; apt-get, as root);
+#   2. publishes agent/ (native AOT) into bench/.bin/ — unless SANDBOXD_PATH already names an agent binary;
+#   3. runs each benchmark: bench/exec-latency/run.sh (results in bench/results/).
+# Usage: bench/run.sh [--only exec-latency]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+benchmarks=(exec-latency)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --only) benchmarks=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+# --- prerequisites ---------------------------------------------------------------------------------------------------
+command -v dotnet >/dev/null || { echo "dotnet SDK not found (see global.json)" >&2; exit 1; }
+missing=()
+command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+[ -x "${SSHD:-/usr/sbin/sshd}" ] || missing+=(openssh-server)
+{ command -v ssh >/dev/null && command -v ssh-keygen >/dev/null; } || missing+=(openssh-client)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "need ${missing[*]}: install them (apt-get as root) and re-run" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- the agent under test --------------------------------------------------------------------------------------------
+if [ -z "${SANDBOXD_PATH:-}" ]; then
+  bin="$repo/bench/.bin"
+  echo "== publishing the agent (native AOT) to $bin"
+  rm -rf "$bin"
+  # Its own artifacts path: a concurrent build of agent/ elsewhere (tests/run.sh, an IDE) cannot interfere.
+  timeout 1800 dotnet publish agent/Sandboxd.csproj -c Release -r linux-x64 -o "$bin" \
+    --artifacts-path "$repo/bench/.artifacts" -warnaserror -nologo -clp:NoSummary -v:q
+  export SANDBOXD_PATH="$bin/sandboxd"
+fi
+[ -x "$SANDBOXD_PATH" ] || { echo "SANDBOXD_PATH=$SANDBOXD_PATH is not an executable" >&2; exit 1; }
+echo "== agent: $SANDBOXD_PATH ($("$SANDBOXD_PATH" --version 2>/dev/null || echo '?'))"
+
+status=0
+for b in "${benchmarks[@]}"; do
+  [ -x "bench/$b/run.sh" ] || { echo "no such benchmark: $b" >&2; exit 2; }
+  echo "== benchmark $b"
+  "bench/$b/run.sh" || { echo "benchmark $b FAILED" >&2; status=1; }
+done
+exit $status
