@@ -8,6 +8,7 @@ using Sandboxd.Ports;
 using Sandboxd.Processes;
 using Sandboxd.Run;
 using Sandboxd.Sandboxes;
+using Sandboxd.Servers;
 using Sandboxd.Signals;
 using Sandboxd.Terminals;
 using Sandboxd.Watch;
@@ -29,7 +30,7 @@ switch (verb)
 var builder = WebApplication.CreateSlimBuilder();
 builder.AddAgentHosting(options);
 var state = HostingExtensions.CreateStateStore(options);
-builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals();
+builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers();
 
 var app = builder.Build();
 app.UseAgentHosting();
@@ -42,4 +43,5 @@ app.MapFiles();
 app.MapEnv();
 app.MapWatch();
 app.MapSignals();
+app.MapServers();
 return await app.RunAgentAsync(options);

@@ -114,8 +114,18 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
         }
     }
 
-    /// <summary>One scan: diff against the previous one and notify.</summary>
+    private readonly Lock _scanGate = new();
+
+    /// <summary>One scan: diff against the previous one and notify. Scans never overlap.</summary>
     public void Scan()
+    {
+        lock (_scanGate)
+        {
+            ScanUnsynchronized();
+        }
+    }
+
+    private void ScanUnsynchronized()
     {
         var found = new Dictionary<(int, string), (long Inode, int Port, string Address)>();
         Read("/proc/net/tcp", found, v6: false);

@@ -34,11 +34,14 @@ internal sealed class OutputLog(int capacity) : IFdReader
     public bool IsCompleted { get { lock (_gate) { return _completed; } } }
 
     /// <summary>Every append here is also appended to <paramref name="mirror"/> (the "combined" log of a server).</summary>
-    public void MirrorTo(OutputLog mirror)
+    public void MirrorToOnce(OutputLog mirror)
     {
         lock (_gate)
         {
-            _mirrors.Add(mirror);
+            if (!_mirrors.Contains(mirror))
+            {
+                _mirrors.Add(mirror);
+            }
         }
     }
 

@@ -41,4 +41,12 @@ namespace Sandboxd.Protocol;
 [JsonSerializable(typeof(Envelope<PortSignalData>))]
 [JsonSerializable(typeof(ErrorSignalData))]
 [JsonSerializable(typeof(Envelope<ErrorSignalData>))]
+[JsonSerializable(typeof(StartServerRequest))]
+[JsonSerializable(typeof(Envelope<ServerData>))]
+[JsonSerializable(typeof(Envelope<ServerList>))]
+[JsonSerializable(typeof(Envelope<ServerSlugData>))]
+[JsonSerializable(typeof(Envelope<ServerLogsData>))]
+[JsonSerializable(typeof(ServerStatusData))]
+[JsonSerializable(typeof(Envelope<ServerStatusData>))]
+[JsonSerializable(typeof(CreateOverlayRequest))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

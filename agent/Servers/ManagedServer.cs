@@ -1,0 +1,203 @@
+using Sandboxd.Processes;
+using Sandboxd.Protocol;
+using Sandboxd.Sandboxes;
+
+namespace Sandboxd.Servers;
+
+/// <summary>
+/// One supervised server: its config, its live state (status, pid, detected port, health, restarts, last exit and the
+/// reason it failed) and its logs (stdout, stderr and combined, 1 MiB each, kept across restarts).
+/// </summary>
+internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig config)
+{
+    public const int LogCapBytes = 1024 * 1024;
+
+    private readonly Lock _gate = new();
+
+    public SandboxContext Sandbox { get; } = sandbox;
+    public DateTime CreatedAt { get; } = DateTime.UtcNow;
+    public OutputLog Stdout { get; } = new(LogCapBytes);
+    public OutputLog Stderr { get; } = new(LogCapBytes);
+    public OutputLog Combined { get; } = new(LogCapBytes);
+
+    // All guarded by _gate.
+    private ServerConfig _config = config;
+    private string _status = ServerStatus.Starting;
+    private DateTime _updatedAt = DateTime.UtcNow;
+    private int? _pid;
+    private int? _port;
+    private string? _address;
+    private string? _url;
+    private int _restartCount;
+    private int? _exitCode;
+    private bool? _healthy;
+    private DateTime? _lastCheck;
+    private int? _lastCheckStatus;
+    private int _consecutiveFailures;
+    private string? _failureReason;
+    private int? _allocatedPort;
+
+    public ServerConfig Config { get { lock (_gate) { return _config; } } }
+    public string Slug => Config.Slug;
+    public string Status { get { lock (_gate) { return _status; } } }
+    public int? Port { get { lock (_gate) { return _port; } } }
+    public int? Pid { get { lock (_gate) { return _pid; } } }
+    public string? Url { get { lock (_gate) { return _url; } } }
+    public bool? Healthy { get { lock (_gate) { return _healthy; } } }
+    public int RestartCount { get { lock (_gate) { return _restartCount; } } }
+
+    /// <summary>The supervision loop of the current run (owned here; awaited by stop).</summary>
+    public Task Supervision { get; set; } = Task.CompletedTask;
+    public CancellationTokenSource? Cancel { get; set; }
+    public ChildProcess? Child { get; set; }
+
+    public void Configure(ServerConfig config)
+    {
+        lock (_gate)
+        {
+            _config = config;
+        }
+    }
+
+    public void SetStatus(string status, string? failureReason = null)
+    {
+        lock (_gate)
+        {
+            _status = status;
+            _updatedAt = DateTime.UtcNow;
+            if (status == ServerStatus.Failed)
+            {
+                _failureReason = failureReason;
+            }
+            else if (status is ServerStatus.Installing or ServerStatus.Starting)
+            {
+                _failureReason = null;
+            }
+        }
+    }
+
+    /// <summary>Sets the status only if it is still <paramref name="expected"/> (a stop may have won meanwhile).</summary>
+    public bool TransitionFrom(string expected, string status)
+    {
+        lock (_gate)
+        {
+            if (_status != expected)
+            {
+                return false;
+            }
+
+            _status = status;
+            _updatedAt = DateTime.UtcNow;
+            return true;
+        }
+    }
+
+    public void Spawned(int pid, int allocatedPort)
+    {
+        lock (_gate)
+        {
+            _pid = pid;
+            _allocatedPort = allocatedPort;
+            _exitCode = null;
+            _port = null;
+            _url = null;
+            _address = null;
+            _healthy = _config.HealthCheck is null ? null : false;
+            _consecutiveFailures = 0;
+            _lastCheck = null;
+            _lastCheckStatus = null;
+        }
+    }
+
+    public void Exited(int exitCode)
+    {
+        lock (_gate)
+        {
+            _exitCode = exitCode;
+            _port = null;
+            _url = null;
+            _address = null;
+            _updatedAt = DateTime.UtcNow;
+        }
+    }
+
+    public void PortDetected(int port, string address, string url)
+    {
+        lock (_gate)
+        {
+            _port = port;
+            _address = address;
+            _url = url;
+            _updatedAt = DateTime.UtcNow;
+        }
+    }
+
+    public void IncrementRestarts()
+    {
+        lock (_gate)
+        {
+            _restartCount++;
+        }
+    }
+
+    public void ResetRestarts()
+    {
+        lock (_gate)
+        {
+            _restartCount = 0;
+        }
+    }
+
+    /// <returns>The number of consecutive failures after this check.</returns>
+    public int HealthChecked(int? httpStatus, bool passed)
+    {
+        lock (_gate)
+        {
+            _lastCheck = DateTime.UtcNow;
+            _lastCheckStatus = httpStatus;
+            _healthy = passed;
+            _consecutiveFailures = passed ? 0 : _consecutiveFailures + 1;
+            return _consecutiveFailures;
+        }
+    }
+
+    public ServerInfo ToInfo()
+    {
+        lock (_gate)
+        {
+            var c = _config;
+            var r = c.Request;
+            return new ServerInfo(
+                c.Slug, c.Start, c.WorkingDirectory, _status, CreatedAt, _updatedAt,
+                Install: c.Install,
+                OriginalPath: r.Path,
+                EnvFile: r.EnvFile,
+                Environment: r.Environment,
+                Autostart: c.Autostart,
+                StrictPort: c.StrictPort,
+                DependsOn: r.DependsOn,
+                Port: _port,
+                Url: _url,
+                Pid: _pid,
+                RestartPolicy: c.RestartPolicy,
+                MaxRestarts: c.MaxRestarts,
+                RestartDelay: (long)(c.RestartDelay.TotalMilliseconds * 1_000_000),
+                StopTimeout: (long)(c.StopTimeout.TotalMilliseconds * 1_000_000),
+                RestartCount: _restartCount,
+                ExitCode: _exitCode,
+                HealthCheck: c.HealthCheck,
+                Healthy: c.HealthCheck is null ? null : _healthy ?? false,
+                HealthStatus: c.HealthCheck is null ? null : new HealthStatus(_consecutiveFailures, _lastCheck, _lastCheckStatus),
+                FailureReason: _failureReason,
+                RequestedPort: _allocatedPort ?? c.RequestedPort,
+                Address: _address,
+                Public: c.Public ? true : null);
+        }
+    }
+
+    public ReadyServer ToReady()
+    {
+        var info = ToInfo();
+        return new ReadyServer(info.Slug, info.Status, info.Port, info.Url, info.Healthy, info.HealthStatus);
+    }
+}

@@ -1,0 +1,185 @@
+using System.Net.Http;
+using Sandboxd.Native;
+using Sandboxd.Ports;
+using Sandboxd.Processes;
+
+namespace Sandboxd.Servers;
+
+internal sealed partial class ServerSupervisor
+{
+    private static readonly HttpClient HealthClient = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+    });
+
+    /// <summary>
+    /// Readiness of one run: the first listening port owned by the server's process tree sets port and url; then the
+    /// server is ready at once, or after its first passing health check. Health checks keep running; a ready server
+    /// that fails <see cref="UnhealthyThreshold"/> checks in a row is unhealthy and, unless the policy is "never",
+    /// its group is stopped so the supervision loop restarts it.
+    /// </summary>
+    private sealed class Readiness(ServerSupervisor owner, ManagedServer server, ChildProcess child, CancellationTokenSource run) : IAsyncDisposable
+    {
+        private readonly Lock _gate = new();
+        private Task _health = Task.CompletedTask;
+        private bool _found;
+
+        public bool Unhealthy { get; private set; }
+        public string UnhealthyReason { get; private set; } = "";
+
+        public void CheckCurrent()
+        {
+            foreach (var port in owner._scanner.Current)
+            {
+                OnPortChange(new PortChange(port, Opened: true));
+            }
+        }
+
+        public void OnPortChange(PortChange change)
+        {
+            if (!change.Opened || change.Port.Pid is not { } pid || !InTree(pid, child.Pid))
+            {
+                if (!change.Opened && server.Port == change.Port.Port && change.Port.Pid is { } gone && InTreeOrGone(gone))
+                {
+                    server.PortDetected(0, "", "");
+                }
+
+                return;
+            }
+
+            lock (_gate)
+            {
+                if (_found)
+                {
+                    return;
+                }
+
+                _found = true;
+            }
+
+            var url = owner._urls.PreviewUrl(change.Port.Port, server.Sandbox.Subdomain, null);
+            server.PortDetected(change.Port.Port, change.Port.Address, url);
+            owner._log.PortFound(server.Slug, change.Port.Address, change.Port.Port);
+            if (!server.Sandbox.IsMain)
+            {
+                owner._signals.EmitPort(server.Sandbox, change.Port.Port, "open", url, change.Port.Address, pid);
+            }
+
+            if (server.Config.HealthCheck is null)
+            {
+                MarkReady(change.Port.Port, url);
+            }
+            else
+            {
+                lock (_gate)
+                {
+                    _health = HealthLoopAsync(change.Port.Port, url, run.Token);
+                }
+            }
+        }
+
+        private bool InTreeOrGone(int pid) => !ProcessTable.TryReadStat(pid, out _) || InTree(pid, child.Pid);
+
+        private static bool InTree(int pid, int root)
+        {
+            for (var depth = 0; depth < 64 && pid > 1; depth++)
+            {
+                if (pid == root)
+                {
+                    return true;
+                }
+
+                if (!ProcessTable.TryReadStat(pid, out var stat))
+                {
+                    return false;
+                }
+
+                if (stat.Session == root || stat.ProcessGroup == root)
+                {
+                    return true;
+                }
+
+                pid = stat.ParentPid;
+            }
+
+            return false;
+        }
+
+        private void MarkReady(int port, string url)
+        {
+            if (server.TransitionFrom(ServerStatus.Running, ServerStatus.Ready))
+            {
+                owner._log.StatusChanged(server.Slug, ServerStatus.Ready);
+                owner._signals.EmitServerReady(server.Sandbox, port, url);
+            }
+        }
+
+        private async Task HealthLoopAsync(int port, string url, CancellationToken cancellationToken)
+        {
+            var check = server.Config.HealthCheck!;
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(check.DelayMs ?? 0), cancellationToken).ConfigureAwait(false);
+                var wasReady = false;
+                while (!cancellationToken.IsCancellationRequested)
+                {
+                    int? status = null;
+                    var passed = false;
+                    string problem;
+                    try
+                    {
+                        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                        timeout.CancelAfter(TimeSpan.FromMilliseconds(check.TimeoutMs ?? 1500));
+                        using var response = await HealthClient.GetAsync(new Uri($"http://127.0.0.1:{port}{check.Path}"), HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                        status = (int)response.StatusCode;
+                        passed = status < 400;
+                        problem = $"GET {check.Path} answered {status}";
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        problem = $"GET {check.Path} timed out after {check.TimeoutMs} ms";
+                    }
+                    catch (HttpRequestException e)
+                    {
+                        problem = $"GET {check.Path} failed: {e.Message}";
+                    }
+
+                    var failures = server.HealthChecked(status, passed);
+                    if (passed && !wasReady)
+                    {
+                        wasReady = true;
+                        MarkReady(port, url);
+                    }
+                    else if (!passed && failures >= UnhealthyThreshold)
+                    {
+                        UnhealthyReason = $"health check failing: {problem} ({failures} consecutive failures)";
+                        if (wasReady && server.Config.RestartPolicy != "never" && !Unhealthy)
+                        {
+                            Unhealthy = true;
+                            _ = child.SignalGroup(LibC.SIGTERM); // the supervision loop sees the exit and restarts
+                        }
+                    }
+
+                    await Task.Delay(TimeSpan.FromMilliseconds(check.IntervalMs ?? 2000), cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // the run ended
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Task health;
+            lock (_gate)
+            {
+                health = _health;
+            }
+
+            await health.ConfigureAwait(false);
+        }
+    }
+}

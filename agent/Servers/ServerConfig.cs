@@ -1,0 +1,94 @@
+using Sandboxd.Protocol;
+
+namespace Sandboxd.Servers;
+
+/// <summary>A validated server definition: the request with defaults applied and units converted.</summary>
+internal sealed record ServerConfig(
+    StartServerRequest Request,
+    string Slug,
+    string Start,
+    string? Install,
+    string WorkingDirectory,
+    int? RequestedPort,
+    bool StrictPort,
+    bool Autostart,
+    string RestartPolicy,
+    int MaxRestarts,
+    TimeSpan RestartDelay,
+    TimeSpan StopTimeout,
+    HealthCheckConfig? HealthCheck,
+    bool Public)
+{
+    public static readonly string[] Policies = ["never", "on-failure", "always"];
+
+    public static ServerConfig? TryCreate(StartServerRequest request, Func<string, string> resolve, out string? error)
+    {
+        error = null;
+        if (string.IsNullOrWhiteSpace(request.Slug))
+        {
+            error = "Field 'slug' is required.";
+            return null;
+        }
+
+        if (request.Slug.Length > 128 || request.Slug.Any(c => char.IsControl(c) || c == '/'))
+        {
+            error = "Field 'slug' must be at most 128 characters without '/' or control characters.";
+            return null;
+        }
+
+        if (string.IsNullOrWhiteSpace(request.Start))
+        {
+            error = "Field 'start' is required (the command that runs the server).";
+            return null;
+        }
+
+        var policy = request.RestartPolicy ?? "never";
+        if (!Policies.Contains(policy))
+        {
+            error = $"Field 'restart_policy' must be one of never, on-failure, always (got \"{policy}\").";
+            return null;
+        }
+
+        int? port = null;
+        if (request.Port is { } p)
+        {
+            if (p != Math.Floor(p) || p is < 1 or > 65535)
+            {
+                error = "Field 'port' must be a TCP port number (1-65535).";
+                return null;
+            }
+
+            port = (int)p;
+        }
+
+        if (request.MaxRestarts is < 0 || request.RestartDelayMs is < 0 || request.StopTimeoutMs is < 0)
+        {
+            error = "max_restarts, restart_delay_ms and stop_timeout_ms must not be negative.";
+            return null;
+        }
+
+        var cwd = resolve(string.IsNullOrEmpty(request.Path) ? "." : request.Path);
+        var health = request.HealthCheck is { } h
+            ? new HealthCheckConfig(
+                string.IsNullOrEmpty(h.Path) ? "/" : (h.Path.StartsWith('/') ? h.Path : "/" + h.Path),
+                h.IntervalMs is > 0 ? h.IntervalMs : 2000,
+                h.TimeoutMs is > 0 ? h.TimeoutMs : 1500,
+                h.DelayMs is >= 0 ? h.DelayMs : 5000)
+            : null;
+        return new ServerConfig(
+            request,
+            request.Slug,
+            request.Start,
+            string.IsNullOrWhiteSpace(request.Install) ? null : request.Install,
+            cwd,
+            port,
+            request.StrictPort ?? false,
+            request.Autostart ?? true,
+            policy,
+            (int)(request.MaxRestarts ?? 0),
+            TimeSpan.FromMilliseconds(request.RestartDelayMs ?? 1000),
+            TimeSpan.FromMilliseconds(request.StopTimeoutMs ?? 10000),
+            health,
+            request.Public ?? false);
+    }
+}

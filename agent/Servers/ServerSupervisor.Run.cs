@@ -1,0 +1,232 @@
+using Sandboxd.Env;
+using Sandboxd.FileSystem;
+using Sandboxd.Native;
+using Sandboxd.Processes;
+
+namespace Sandboxd.Servers;
+
+internal sealed partial class ServerSupervisor
+{
+    /// <summary>A run that lasted this long resets the crash backoff (supervisord's startsecs, pm2's min_uptime).</summary>
+    public static readonly TimeSpan MinUptime = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+    /// <summary>Consecutive failed health checks after which a ready server counts as unhealthy (and is restarted per policy).</summary>
+    public const int UnhealthyThreshold = 3;
+
+    private async Task SuperviseAsync(ManagedServer server, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var config = server.Config;
+        try
+        {
+            if (config.Install is { } install)
+            {
+                var code = await RunInstallAsync(server, install, cancellationToken).ConfigureAwait(false);
+                if (code != 0)
+                {
+                    Fail(server, $"install failed with exit code {code}");
+                    return;
+                }
+            }
+
+            var consecutiveCrashes = 0;
+            while (true)
+            {
+                server.SetStatus(ServerStatus.Starting);
+                var outcome = await RunOnceAsync(server, cancellationToken).ConfigureAwait(false);
+                if (outcome.FailedToStart is { } reason)
+                {
+                    Fail(server, reason);
+                    return;
+                }
+
+                var exit = outcome.Exit;
+                var crashed = exit.ExitCode != 0 || outcome.Unhealthy;
+                var restart = config.RestartPolicy == "always" || (config.RestartPolicy == "on-failure" && crashed);
+                if (!restart)
+                {
+                    if (crashed)
+                    {
+                        Fail(server, outcome.Unhealthy ? outcome.Reason : ExitReason(exit, outcome.OomKilled));
+                    }
+                    else
+                    {
+                        server.SetStatus(ServerStatus.Stopped);
+                        _log.StatusChanged(config.Slug, ServerStatus.Stopped);
+                    }
+
+                    return;
+                }
+
+                if (config.MaxRestarts > 0 && server.RestartCount >= config.MaxRestarts)
+                {
+                    Fail(server, $"crash loop: gave up after {server.RestartCount} restart(s) (max_restarts {config.MaxRestarts}); last: {(outcome.Unhealthy ? outcome.Reason : ExitReason(exit, outcome.OomKilled))}");
+                    return;
+                }
+
+                consecutiveCrashes = outcome.Uptime >= MinUptime ? 1 : consecutiveCrashes + 1;
+                var delay = Backoff(config.RestartDelay, consecutiveCrashes);
+                server.SetStatus(ServerStatus.Restarting);
+                _log.Restarting(config.Slug, exit.ExitCode, (long)delay.TotalMilliseconds, server.RestartCount + 1);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                server.IncrementRestarts();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // stop requested: the caller sets the final status
+        }
+    }
+
+    /// <summary>The first restart waits exactly the configured delay; repeated quick crashes double it (with ±10 % jitter) up to 30 s.</summary>
+    internal static TimeSpan Backoff(TimeSpan delay, int consecutiveCrashes)
+    {
+        if (consecutiveCrashes <= 1)
+        {
+            return delay;
+        }
+
+        var factor = Math.Pow(2, Math.Min(consecutiveCrashes - 1, 10));
+        var ms = Math.Min(delay.TotalMilliseconds * factor, Math.Max(delay.TotalMilliseconds, MaxBackoff.TotalMilliseconds));
+        ms *= 0.9 + (Random.Shared.NextDouble() * 0.2);
+        return TimeSpan.FromMilliseconds(ms);
+    }
+
+    private static string ExitReason(ExitStatus exit, bool oomKilled) =>
+        oomKilled ? "oom_killed: the kernel killed the server for exceeding its memory limit"
+        : exit.Signal is { } signal ? $"killed by signal {signal} (exit code {exit.ExitCode})"
+        : $"exited with code {exit.ExitCode}";
+
+    private void Fail(ManagedServer server, string reason)
+    {
+        server.SetStatus(ServerStatus.Failed, reason);
+        _log.ServerFailed(server.Slug, reason);
+    }
+
+    private Dictionary<string, string> BuildEnvironment(ManagedServer server, int? port)
+    {
+        var config = server.Config;
+        Dictionary<string, string>? fromFile = null;
+        if (config.Request.EnvFile is { Length: > 0 } envFile)
+        {
+            var path = Path.IsPathRooted(envFile) ? envFile : Path.Combine(config.WorkingDirectory, envFile);
+            if (File.Exists(path))
+            {
+                fromFile = EnvFile.Parse(FileOps.ReadText(path)).Variables();
+            }
+        }
+
+        var env = environment.Build(server.Sandbox.Environment, fromFile, config.Request.Environment);
+        if (port is { } p)
+        {
+            env["PORT"] = p.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return env;
+    }
+
+    private async Task<int> RunInstallAsync(ManagedServer server, string install, CancellationToken cancellationToken)
+    {
+        server.SetStatus(ServerStatus.Installing);
+        if (!Directory.Exists(server.Config.WorkingDirectory))
+        {
+            server.Stderr.Append(System.Text.Encoding.UTF8.GetBytes($"sandboxd: working directory {server.Config.WorkingDirectory} does not exist\n"));
+            return 127;
+        }
+
+        ChildProcess child;
+        try
+        {
+            child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", install], server.Config.WorkingDirectory, BuildEnvironment(server, null)),
+                Tee(server, server.Stdout), Tee(server, server.Stderr));
+        }
+        catch (SpawnException e)
+        {
+            return Spawner.SpawnFailure(e, server.Stderr).ExitCode;
+        }
+
+        server.Child = child;
+        try
+        {
+            return (await child.Exited.WaitAsync(cancellationToken).ConfigureAwait(false)).ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            await child.StopAsync(server.Config.StopTimeout, LibC.SIGTERM, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Server logs: each stream is its own log, mirrored into the combined one in arrival order.</summary>
+    private static OutputLog Tee(ManagedServer server, OutputLog log)
+    {
+        log.MirrorToOnce(server.Combined);
+        return log;
+    }
+
+    private sealed record RunOutcome(ExitStatus Exit, TimeSpan Uptime, bool OomKilled, bool Unhealthy, string Reason, string? FailedToStart);
+
+    private async Task<RunOutcome> RunOnceAsync(ManagedServer server, CancellationToken cancellationToken)
+    {
+        var config = server.Config;
+        if (!Directory.Exists(config.WorkingDirectory))
+        {
+            return new RunOutcome(default, TimeSpan.Zero, false, false, "", $"working directory {config.WorkingDirectory} does not exist");
+        }
+
+        var reserved = new HashSet<int>(_all.Keys.Where(s => s != server).Select(s => s.ToInfo().RequestedPort ?? 0));
+        var port = PortAllocator.Allocate(config.RequestedPort, config.StrictPort, reserved);
+        if (port is null)
+        {
+            return new RunOutcome(default, TimeSpan.Zero, false, false, "",
+                config.StrictPort ? $"port in use: {config.RequestedPort} is taken and strict_port is set" : "no free TCP port to preallocate");
+        }
+
+        var oomBefore = OomCounter.Read();
+        ChildProcess child;
+        try
+        {
+            child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", config.Start], config.WorkingDirectory, BuildEnvironment(server, port)),
+                Tee(server, server.Stdout), Tee(server, server.Stderr));
+        }
+        catch (SpawnException e)
+        {
+            return new RunOutcome(Spawner.SpawnFailure(e, server.Stderr), TimeSpan.Zero, false, false, "", null);
+        }
+
+        server.Child = child;
+        server.Spawned(child.Pid, port.Value);
+        server.TransitionFrom(ServerStatus.Starting, ServerStatus.Running);
+        _log.StatusChanged(config.Slug, ServerStatus.Running);
+        var started = DateTime.UtcNow;
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var readiness = new Readiness(this, server, child, run);
+        using (_scanner.Subscribe(readiness.OnPortChange))
+        {
+            readiness.CheckCurrent();
+            _scanner.ScanSoon();
+            ExitStatus exit;
+            try
+            {
+                exit = await child.Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                await child.StopAsync(config.StopTimeout, LibC.SIGTERM, CancellationToken.None).ConfigureAwait(false);
+                await run.CancelAsync().ConfigureAwait(false);
+                await readiness.DisposeAsync().ConfigureAwait(false);
+                server.Exited((await child.Exited.ConfigureAwait(false)).ExitCode);
+                throw;
+            }
+
+            // The leader is gone: make sure nothing of its group lingers before deciding what comes next.
+            await child.StopAsync(TimeSpan.FromSeconds(1), LibC.SIGTERM, CancellationToken.None).ConfigureAwait(false);
+            await run.CancelAsync().ConfigureAwait(false);
+            await readiness.DisposeAsync().ConfigureAwait(false);
+            server.Exited(exit.ExitCode);
+            var oomAfter = OomCounter.Read();
+            var oomKilled = exit.Signal == LibC.SIGKILL && oomBefore is { } before && oomAfter is { } after && after > before;
+            return new RunOutcome(exit, DateTime.UtcNow - started, oomKilled, readiness.Unhealthy, readiness.UnhealthyReason, null);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+using System.Collections.Concurrent;
+using Sandboxd.Hosting;
+using Sandboxd.Ports;
+using Sandboxd.Processes;
+using Sandboxd.Sandboxes;
+using Sandboxd.Signals;
+using Sandboxd.State;
+
+namespace Sandboxd.Servers;
+
+/// <summary>
+/// Supervises every server of every sandbox: install → start → running → ready (port bound by the server's own
+/// process tree, then a passing health check), restarts per policy with backoff, graceful group stops, logs, and
+/// persistence of the definitions so an agent restart brings running servers back.
+/// </summary>
+internal sealed partial class ServerSupervisor(
+    Spawner spawner,
+    ChildEnvironment environment,
+    PortScanner scanner,
+    SignalService signals,
+    PublicUrls urls,
+    StateStore state,
+    SandboxRegistry sandboxes,
+    ILogger<ServerSupervisor> logger) : IHostedService, IDisposable
+{
+    private readonly PortScanner _scanner = scanner;
+    private readonly SignalService _signals = signals;
+    private readonly PublicUrls _urls = urls;
+    private readonly ILogger _log = logger;
+
+    private readonly SemaphoreSlim _persistGate = new(1, 1);
+    private readonly ConcurrentDictionary<ManagedServer, byte> _all = new();
+    private volatile bool _shuttingDown;
+
+    public static ConcurrentDictionary<string, ManagedServer> Registry(SandboxContext sandbox) =>
+        sandbox.Feature(() => new ConcurrentDictionary<string, ManagedServer>(StringComparer.Ordinal));
+
+    public static IEnumerable<ManagedServer> List(SandboxContext sandbox) => Registry(sandbox).Values.OrderBy(s => s.CreatedAt);
+
+    /// <summary>Starts (or replaces) a server. Null + error when a strict port is taken.</summary>
+    public async Task<(ManagedServer? Server, string? Conflict)> StartAsync(SandboxContext sandbox, ServerConfig config, CancellationToken cancellationToken)
+    {
+        if (config.StrictPort && config.RequestedPort is { } strictPort && !PortAllocator.IsFree(strictPort))
+        {
+            return (null, $"Port {strictPort} is already in use and strict_port is set.");
+        }
+
+        var registry = Registry(sandbox);
+        if (registry.TryGetValue(config.Slug, out var existing))
+        {
+            await StopCoreAsync(existing, persist: false).ConfigureAwait(false);
+            existing.Configure(config);
+            existing.ResetRestarts();
+            Launch(existing);
+            await PersistAsync(cancellationToken).ConfigureAwait(false);
+            return (existing, null);
+        }
+
+        var server = new ManagedServer(sandbox, config);
+        registry[config.Slug] = server;
+        _all[server] = 0;
+        Launch(server);
+        await PersistAsync(cancellationToken).ConfigureAwait(false);
+        return (server, null);
+    }
+
+    private void Launch(ManagedServer server)
+    {
+        server.SetStatus(server.Config.Install is null ? ServerStatus.Starting : ServerStatus.Installing);
+        var cts = new CancellationTokenSource();
+        server.Cancel = cts;
+        server.Supervision = SuperviseAsync(server, cts.Token);
+    }
+
+    public async Task StopAsync(ManagedServer server) => await StopCoreAsync(server, persist: true).ConfigureAwait(false);
+
+    private async Task StopCoreAsync(ManagedServer server, bool persist)
+    {
+        if (server.Cancel is { } cts)
+        {
+            await cts.CancelAsync().ConfigureAwait(false);
+        }
+
+        await server.Supervision.ConfigureAwait(false);
+        server.Cancel?.Dispose();
+        server.Cancel = null;
+        if (!_shuttingDown)
+        {
+            server.SetStatus(ServerStatus.Stopped);
+        }
+
+        if (persist)
+        {
+            await PersistAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<ManagedServer> RestartAsync(ManagedServer server)
+    {
+        await StopCoreAsync(server, persist: false).ConfigureAwait(false);
+        Launch(server);
+        await PersistAsync(CancellationToken.None).ConfigureAwait(false);
+        return server;
+    }
+
+    public async Task<bool> DeleteAsync(SandboxContext sandbox, string slug)
+    {
+        if (!Registry(sandbox).TryRemove(slug, out var server))
+        {
+            return false;
+        }
+
+        _all.TryRemove(server, out _);
+        await StopCoreAsync(server, persist: true).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Stops every server of a sandbox (child sandbox destroyed).</summary>
+    public async Task StopAllAsync(SandboxContext sandbox)
+    {
+        foreach (var server in Registry(sandbox).Values)
+        {
+            _all.TryRemove(server, out _);
+            await StopCoreAsync(server, persist: false).ConfigureAwait(false);
+        }
+
+        Registry(sandbox).Clear();
+        await PersistAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken) => await RestoreAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Agent shutdown: stop servers gracefully (their own stop timeouts) but remember they were running.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await PersistAsync(CancellationToken.None).ConfigureAwait(false);
+        _shuttingDown = true;
+        await Task.WhenAll(_all.Keys.Select(s => StopCoreAsync(s, persist: false))).ConfigureAwait(false);
+    }
+
+    public void Dispose() => _persistGate.Dispose();
+}
