@@ -25,6 +25,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '..', '..');
 
 const READY_TIMEOUT_MS = 60_000;
+/**
+ * Bound for waits that include an interactive shell starting up: bash reads ~/.bashrc (e.g. a
+ * pyenv init costs seconds on a loaded machine), so PTY waits get a generous deadline.
+ */
+export const SLOW_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 const STDERR_KEEP = 256 * 1024;
 
@@ -180,6 +185,20 @@ export class Agent {
     return new Sandbox({ sandboxUrl: this.url, sandboxId: 'x', provider: 'local', token: this.token, ...extra });
   }
 
+  /**
+   * Probes a route with the access token: returns a description if the agent answers 404 with
+   * its unknown-route error (feature not implemented yet), else null.
+   */
+  async missingRoute(method, path) {
+    const res = await withTimeout(
+      fetch(`${this.url}${path}`, { method, headers: { Authorization: `Bearer ${this.token}` } }),
+      10_000,
+      `probe ${method} ${path}`,
+    );
+    const body = await res.text();
+    return res.status === 404 || res.status === 405 ? `${method} ${path} -> ${res.status} ${body.slice(0, 200)}` : null;
+  }
+
   stderrTail(lines = 60) {
     return this.stderr.split('\n').slice(-lines).join('\n');
   }
@@ -218,9 +237,17 @@ export function useAgent() {
     await ctx.agent?.stop();
   });
   function scenario(name, fn, opts = {}) {
-    test(name, opts, async (t) => {
+    const { requires, ...testOpts } = opts;
+    test(name, testOpts, async (t) => {
       const agent = ctx.agent;
       assertAgentAlive(agent);
+      if (requires) {
+        const missing = await agent.missingRoute(...requires);
+        if (missing) {
+          t.skip(`not implemented by the agent yet: ${missing}`);
+          return;
+        }
+      }
       const sandbox = agent.client();
       try {
         await fn({ sandbox, agent, t });

@@ -1,0 +1,64 @@
+// Signals: signal.start / status / stop and the emit routes, delivered over the WebSocket.
+// Every scenario probes GET /signals/status first and is skipped while the agent does not implement it.
+import assert from 'node:assert/strict';
+import { nextEvent, useAgent, waitFor } from './harness.mjs';
+
+const { scenario: base } = useAgent();
+const scenario = (name, fn) => base(name, fn, { requires: ['GET', '/signals/status'] });
+
+scenario('signal.start() returns an active service on channel "signals"; status()/stop()', async ({ sandbox }) => {
+  const svc = await sandbox.signal.start();
+  assert.equal(svc.getStatus(), 'active');
+  assert.equal(svc.isActive(), true);
+  assert.equal(svc.getChannel(), 'signals');
+  const st = await sandbox.signal.status();
+  assert.equal(st.status, 'active');
+  assert.equal(st.channel, 'signals');
+  assert.match(st.wsUrl ?? '', /^wss?:\/\/.+\/ws/);
+  const again = await sandbox.signal.start(); // idempotent
+  assert.equal(again.getStatus(), 'active');
+  await svc.stop();
+  assert.equal(svc.getStatus(), 'stopped');
+  assert.equal((await sandbox.signal.status()).status, 'stopped');
+});
+
+scenario("emitPort() fires 'port' and 'signal' on the service", async ({ sandbox }) => {
+  const svc = await sandbox.signal.start();
+  const port = nextEvent(svc, 'port', 10_000);
+  const signal = nextEvent(svc, 'signal', 10_000);
+  // emitted right after start: must not be lost to the subscribe race
+  await sandbox.signal.emitPort(3123, 'open', 'http://localhost:3123');
+  const [p] = await port;
+  assert.deepEqual(p, { signal: 'port', port: 3123, url: 'http://localhost:3123' });
+  const [s] = await signal;
+  assert.deepEqual(s, p);
+  await svc.stop();
+});
+
+scenario("emitError() fires 'error'; emitServerReady() fires 'port' with signal server-ready", async ({ sandbox }) => {
+  const svc = await sandbox.signal.start();
+  const all = [];
+  svc.on('signal', (e) => all.push(e));
+  const err = nextEvent(svc, 'error', 10_000);
+  await sandbox.signal.emitError('boom ✓');
+  assert.deepEqual((await err)[0], { signal: 'error', message: 'boom ✓' });
+  const ready = nextEvent(svc, 'port', 10_000);
+  await sandbox.signal.emitServerReady(4555, 'http://localhost:4555');
+  assert.deepEqual((await ready)[0], { signal: 'server-ready', port: 4555, url: 'http://localhost:4555' });
+  const alt = nextEvent(svc, 'port', 10_000);
+  const r = await sandbox.emitPortSignalAlt(5666, 'close');
+  assert.equal(r.data.port, 5666);
+  assert.equal(r.data.type, 'close');
+  const [a] = await alt;
+  assert.equal(a.signal, 'port');
+  assert.equal(a.port, 5666);
+  assert.equal(a.url, r.data.url);
+  await waitFor(() => all.length === 3, { timeout: 5_000, what: 'three signal events' });
+  assert.deepEqual(all.map((e) => e.signal), ['error', 'server-ready', 'port']);
+  await svc.stop();
+});
+
+scenario('invalid emits are rejected with 400', async ({ sandbox }) => {
+  await assert.rejects(sandbox.signal.emitPort(3000, 'sideways', 'http://x'), /API request failed \(400\)/);
+  await assert.rejects(sandbox.emitPortSignalAlt('abc', 'open'), /API request failed \(400\)/);
+});
