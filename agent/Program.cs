@@ -5,6 +5,7 @@ using Sandboxd.Hosting;
 using Sandboxd.Info;
 using Sandboxd.Live;
 using Sandboxd.Ports;
+using Sandboxd.Preview;
 using Sandboxd.Processes;
 using Sandboxd.Run;
 using Sandboxd.Sandboxes;
@@ -30,7 +31,7 @@ switch (verb)
 var builder = WebApplication.CreateSlimBuilder();
 builder.AddAgentHosting(options);
 var state = HostingExtensions.CreateStateStore(options);
-builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers();
+builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers().AddPreview();
 
 var app = builder.Build();
 app.UseAgentHosting();

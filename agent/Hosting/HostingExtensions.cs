@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Sandboxd.Auth;
+using Sandboxd.Preview;
 using Sandboxd.Processes;
 using Sandboxd.Protocol;
 using Sandboxd.Sandboxes;
@@ -52,18 +53,19 @@ internal static class HostingExtensions
         return builder;
     }
 
-    /// <summary>The middleware order is the design: errors → CORS → sandbox context → routing → auth → endpoints.</summary>
+    /// <summary>The middleware order is the design: errors → CORS → preview proxy → sandbox context → routing → auth → endpoints.</summary>
     public static WebApplication UseAgentHosting(this WebApplication app)
     {
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.UseMiddleware<CorsMiddleware>();
-        app.UseMiddleware<SandboxRoutingMiddleware>();
         app.UseWebSockets(new WebSocketOptions
         {
             // Protocol-level pings; two missed pongs close a half-open socket (daemon-websocket.md §7).
             KeepAliveInterval = TimeSpan.FromSeconds(30),
             KeepAliveTimeout = TimeSpan.FromSeconds(60),
         });
+        app.UsePreview();
+        app.UseMiddleware<SandboxRoutingMiddleware>();
         app.UseRouting();
         app.UseMiddleware<AuthMiddleware>();
         return app;
@@ -75,6 +77,7 @@ internal static class HostingExtensions
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
+        app.Services.GetRequiredService<PublicUrls>().ListenUrl = url;
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("sandboxd");
         log.Serving(CommandLine.Version, url, options.Root);
         if (options.NoAuth)

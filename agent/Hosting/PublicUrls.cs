@@ -14,9 +14,13 @@ internal sealed class PublicUrls(AgentOptions options)
         return (baseUrl.StartsWith("https", StringComparison.OrdinalIgnoreCase) ? "wss" + baseUrl[5..] : "ws" + baseUrl[4..]) + "/ws";
     }
 
-    /// <summary>Preview URL of a port per <c>--preview-url-template</c> ({port}, {subdomain}, {host}).</summary>
+    /// <summary>The URL the agent listens on (set once serving); used for <c>{public_url}</c> when --public-url is not given.</summary>
+    public string? ListenUrl { get; set; }
+
+    /// <summary>Preview URL of a port per <c>--preview-url-template</c> ({port}, {subdomain}, {host}, {public_url}).</summary>
     public string PreviewUrl(int port, string subdomain, string? host) =>
         options.PreviewUrlTemplate
+            .Replace("{public_url}", options.PublicUrl ?? ListenUrl ?? "http://localhost", StringComparison.Ordinal)
             .Replace("{port}", port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("{subdomain}", subdomain, StringComparison.Ordinal)
             .Replace("{host}", host ?? "localhost", StringComparison.Ordinal);

@@ -35,6 +35,9 @@ internal sealed partial class ServerSupervisor(
     public static ConcurrentDictionary<string, ManagedServer> Registry(SandboxContext sandbox) =>
         sandbox.Feature(() => new ConcurrentDictionary<string, ManagedServer>(StringComparer.Ordinal));
 
+    /// <summary>True when a server started with <c>public: true</c> currently listens on <paramref name="port"/>.</summary>
+    public bool IsPublicPort(int port) => _all.Keys.Any(s => s.Config.Public && s.Port == port);
+
     public static IEnumerable<ManagedServer> List(SandboxContext sandbox) => Registry(sandbox).Values.OrderBy(s => s.CreatedAt);
 
     /// <summary>Starts (or replaces) a server. Null + error when a strict port is taken.</summary>
