@@ -4,6 +4,7 @@ using Sandboxd.Files;
 using Sandboxd.Hosting;
 using Sandboxd.Info;
 using Sandboxd.Live;
+using Sandboxd.Overlays;
 using Sandboxd.Ports;
 using Sandboxd.Preview;
 using Sandboxd.Processes;
@@ -31,7 +32,7 @@ switch (verb)
 var builder = WebApplication.CreateSlimBuilder();
 builder.AddAgentHosting(options);
 var state = HostingExtensions.CreateStateStore(options);
-builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers().AddPreview();
+builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers().AddPreview().AddOverlays();
 
 var app = builder.Build();
 app.UseAgentHosting();
@@ -45,4 +46,5 @@ app.MapEnv();
 app.MapWatch();
 app.MapSignals();
 app.MapServers();
+app.MapOverlays();
 return await app.RunAgentAsync(options);

@@ -17,6 +17,9 @@ internal sealed class AgentOptions
     public long MaxBodyBytes { get; set; } = 64L * 1024 * 1024;
     public bool WsBinaryOut { get; set; }
     public string? LogLevel { get; set; }
+    public IReadOnlyList<string> OverlayPackageDirs { get; set; } = [];
+    public string? SandboxDomain { get; set; }
+    public string? SetupFile { get; set; }
 
     public static string DefaultStateDir()
     {

@@ -33,6 +33,10 @@ internal static class CommandLine
           --preview-url-template T preview URL for ports (default http://localhost:{port})
           --output-cap BYTES       per-stream capture cap of a command (default 10485760)
           --max-body BYTES         largest accepted request body (default 67108864)
+          --overlay-package-dirs L extra directory names an overlay links instead of copying (comma-separated;
+                                   node_modules, .venv and venv always)
+          --sandbox-domain D       also address child sandboxes by Host <subdomain>.D
+          --setup FILE             setup JSON ({overlays, servers}) applied at boot, like COMPUTESDK_SETUP_B64
           --ws-binary-out          send terminal output, file events and signals as binary frames on binary sockets
           --log-level LEVEL        Trace, Debug, Information (default), Warning, Error
           --insecure-no-auth       DANGER: accept every request without a token
@@ -107,6 +111,9 @@ internal static class CommandLine
                     case "--ws-binary-out": options.WsBinaryOut = true; break;
                     case "--log-level": options.LogLevel = Value(); break;
                     case "--insecure-no-auth": options.NoAuth = true; break;
+                    case "--overlay-package-dirs": options.OverlayPackageDirs = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                    case "--sandbox-domain": options.SandboxDomain = Value().Trim('.'); break;
+                    case "--setup": options.SetupFile = Path.GetFullPath(Value()); break;
                     default: return (Verb.Invalid, options, $"unknown option '{arg}' (try: sandboxd --help)");
                 }
             }

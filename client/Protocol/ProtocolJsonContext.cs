@@ -49,4 +49,6 @@ namespace Sandboxd.Protocol;
 [JsonSerializable(typeof(ServerStatusData))]
 [JsonSerializable(typeof(Envelope<ServerStatusData>))]
 [JsonSerializable(typeof(CreateOverlayRequest))]
+[JsonSerializable(typeof(OverlayInfo))]
+[JsonSerializable(typeof(OverlayList))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using Sandboxd.FileSystem;
+using Sandboxd.Hosting;
+using Sandboxd.Protocol;
+using Sandboxd.Sandboxes;
+
+namespace Sandboxd.Overlays;
+
+/// <summary>
+/// Bootstraps directories from templates. <c>smart</c> (default): package directories (node_modules, .venv, venv and
+/// <c>--overlay-package-dirs</c>) become symlinks to the template, small files are copied before answering, large
+/// files in the background. <c>copy</c>: every file outside package directories is copied before answering, package
+/// directories in the background. Failures end in <c>failed</c> with a reason; they never take the agent down.
+/// </summary>
+internal sealed class OverlayService(AgentOptions options, ILogger<OverlayService> logger) : IAsyncDisposable
+{
+    public const long SmallFileBytes = 1024 * 1024;
+    private readonly HashSet<string> _packageNames = new(
+        ["node_modules", ".venv", "venv", .. options.OverlayPackageDirs], StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Overlay, byte> _all = new();
+
+    public static ConcurrentDictionary<string, Overlay> Registry(SandboxContext sandbox) =>
+        sandbox.Feature(() => new ConcurrentDictionary<string, Overlay>(StringComparer.Ordinal));
+
+    public static IEnumerable<Overlay> List(SandboxContext sandbox) => Registry(sandbox).Values.OrderBy(o => o.CreatedAt);
+
+    public async Task<(Overlay? Overlay, int Status, string? Error)> CreateAsync(SandboxContext sandbox, CreateOverlayRequest request, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(request.Source))
+        {
+            return (null, 400, "Field 'source' is required (an absolute template directory).");
+        }
+
+        if (string.IsNullOrEmpty(request.Target))
+        {
+            return (null, 400, "Field 'target' is required (a path relative to the sandbox root).");
+        }
+
+        var strategy = request.Strategy ?? "smart";
+        if (strategy is not ("smart" or "copy"))
+        {
+            return (null, 400, $"Field 'strategy' must be \"smart\" or \"copy\" (got \"{strategy}\").");
+        }
+
+        var source = sandbox.Resolve(request.Source);
+        if (!Directory.Exists(source))
+        {
+            return (null, 400, $"Template directory {request.Source} does not exist or is not a directory.");
+        }
+
+        var target = sandbox.Resolve(request.Target);
+        if (target == source || target.StartsWith(source + "/", StringComparison.Ordinal))
+        {
+            return (null, 400, "The target must not be inside the template.");
+        }
+
+        CopyPlan plan;
+        try
+        {
+            plan = TreeCopier.Plan(source, new Glob(request.Ignore), _packageNames, strategy == "smart" ? SmallFileBytes : long.MaxValue);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return (null, 400, $"Cannot read the template {source}: {e.Message}");
+        }
+
+        var overlay = new Overlay(request.Source, request.Target, target, strategy, plan.Skipped);
+        Registry(sandbox)[overlay.Id] = overlay;
+        _all[overlay] = 0;
+        try
+        {
+            TreeCopier.CreateDirectories(source, target, plan.Directories);
+            TreeCopier.CreateSymlinks(target, plan.Symlinks);
+            if (strategy == "smart")
+            {
+                TreeCopier.LinkDirectories(source, target, plan.PackageDirs);
+                overlay.DirectoriesLinked(plan.PackageDirs.Count);
+            }
+
+            await TreeCopier.CopyFilesAsync(source, target, plan.FilesNow, overlay.FileCopied, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Failed(overlay, e);
+            return (overlay, 201, null);
+        }
+
+        var later = plan.FilesLater;
+        var packages = strategy == "copy" ? plan.PackageDirs : [];
+        if (later.Count == 0 && packages.Count == 0)
+        {
+            TreeCopier.CopyDirectoryTimes(source, target, plan.Directories);
+            overlay.SetStatus("complete");
+            return (overlay, 201, null);
+        }
+
+        overlay.SetStatus("in_progress");
+        overlay.Background = CopyInBackgroundAsync(overlay, source, target, plan, later, packages);
+        return (overlay, 201, null);
+    }
+
+    private async Task CopyInBackgroundAsync(Overlay overlay, string source, string target, CopyPlan plan, List<string> files, List<string> packages)
+    {
+        await Task.Yield();
+        var token = overlay.Cancel.Token;
+        try
+        {
+            await TreeCopier.CopyFilesAsync(source, target, files, overlay.FileCopied, token).ConfigureAwait(false);
+            foreach (var package in packages)
+            {
+                await TreeCopier.CopyTreeAsync(Path.Combine(source, package), Path.Combine(target, package), overlay.FileCopied, token).ConfigureAwait(false);
+                overlay.DirectoryCopied();
+            }
+
+            TreeCopier.CopyDirectoryTimes(source, target, plan.Directories);
+            overlay.SetStatus("complete");
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            overlay.SetStatus("failed", "cancelled: the overlay was destroyed before its copy finished");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Failed(overlay, e);
+        }
+    }
+
+    private void Failed(Overlay overlay, Exception e)
+    {
+        var reason = (e.HResult & 0xFFFF) == 28 ? "no space left on device" : e.Message;
+        overlay.SetStatus("failed", reason);
+        logger.OverlayFailed(overlay.Id, reason);
+    }
+
+    /// <summary>Waits until the overlay's copy is complete (or failed).</summary>
+    public static async Task<string> WaitAsync(Overlay overlay, CancellationToken cancellationToken)
+    {
+        await overlay.Background.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return overlay.Status;
+    }
+
+    public async Task<bool> DestroyAsync(SandboxContext sandbox, string id)
+    {
+        if (!Registry(sandbox).TryRemove(id, out var overlay))
+        {
+            return false;
+        }
+
+        await StopAsync(overlay).ConfigureAwait(false);
+        try
+        {
+            TreeCopier.DeleteEntry(overlay.TargetPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.OverlayFailed(overlay.Id, "removing the target failed: " + e.Message);
+        }
+
+        return true;
+    }
+
+    private async Task StopAsync(Overlay overlay)
+    {
+        _all.TryRemove(overlay, out _);
+        await overlay.Cancel.CancelAsync().ConfigureAwait(false);
+        await overlay.Background.ConfigureAwait(false);
+        overlay.Cancel.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var overlay in _all.Keys)
+        {
+            await StopAsync(overlay).ConfigureAwait(false);
+        }
+    }
+}
