@@ -62,3 +62,37 @@ scenario('invalid emits are rejected with 400', async ({ sandbox }) => {
   await assert.rejects(sandbox.signal.emitPort(3000, 'sideways', 'http://x'), /API request failed \(400\)/);
   await assert.rejects(sandbox.emitPortSignalAlt('abc', 'open'), /API request failed \(400\)/);
 });
+
+scenario('a managed server becoming ready publishes port and server-ready signals automatically', async ({ sandbox, agent, t }) => {
+  const missing = await agent.missingRoute('GET', '/servers');
+  if (missing) {
+    t.skip(`servers not implemented by the agent yet: ${missing}`);
+    return;
+  }
+  const svc = await sandbox.signal.start();
+  const events = [];
+  svc.on('signal', (e) => events.push(e));
+  await sandbox.server.start({
+    slug: 'sig-web',
+    start: `node -e "require('http').createServer((q,s)=>s.end('x')).listen(+process.env.PORT,'127.0.0.1')"`,
+  });
+  let server;
+  await waitFor(
+    async () => {
+      server = await sandbox.server.retrieve('sig-web');
+      return server.status === 'ready' && events.some((e) => e.signal === 'server-ready');
+    },
+    { timeout: 30_000, interval: 100, what: `server ready + server-ready signal (events ${JSON.stringify(events)})` },
+  );
+  const portOpen = events.find((e) => e.signal === 'port');
+  assert.deepEqual(portOpen, { signal: 'port', port: server.port, url: server.url });
+  assert.deepEqual(events.find((e) => e.signal === 'server-ready'), { signal: 'server-ready', port: server.port, url: server.url });
+  const before = events.length;
+  await sandbox.server.stop('sig-web');
+  await waitFor(() => events.slice(before).some((e) => e.signal === 'port' && e.port === server.port), {
+    timeout: 10_000,
+    what: `port close signal after stop (events ${JSON.stringify(events)})`,
+  });
+  await sandbox.server.delete('sig-web');
+  await svc.stop();
+});
