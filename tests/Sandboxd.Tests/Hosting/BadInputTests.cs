@@ -91,14 +91,16 @@ public sealed class BadInputTests(SmallBodyAgentFixture fixture) : IClassFixture
     [InlineData("/run/command")]
     [InlineData("/files")]
     [InlineData("/files/batch")]
+    [InlineData("/env?file=big.env")]
     public async Task An_oversized_body_answers_413_json(string path)
     {
         var ct = TestContext.Current.CancellationToken;
-        var body = $$"""{"command":"echo {{new string('x', 10 * 1024)}}","path":"big.txt","content":"x"}""";
+        var body = Encoding.UTF8.GetBytes($$"""{"command":"echo {{new string('x', 10 * 1024)}}","path":"big.txt","content":"x"}""");
 
-        var response = await Agent.Client.PostJsonAsync(path, body, ct);
+        var reply = await RawHttp.SendRawAsync(Agent, "POST", path, $"Content-Type: application/json\r\nContent-Length: {body.Length}\r\n", body, ct);
 
-        response.ShouldBeError(413);
+        ShouldBeJsonError(reply, 413);
+        File.Exists(Path.Combine(Agent.Root, "big.txt")).Should().BeFalse();
         await ShouldStillServeAsync(ct);
     }
 
@@ -106,19 +108,22 @@ public sealed class BadInputTests(SmallBodyAgentFixture fixture) : IClassFixture
     public async Task An_oversized_chunked_body_answers_413_json()
     {
         var ct = TestContext.Current.CancellationToken;
-        var json = $$"""{"path":"chunked.txt","content":"{{new string('y', 10 * 1024)}}"}""";
-        var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(json)));
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var json = Encoding.UTF8.GetBytes($$"""{"path":"chunked.txt","content":"{{new string('y', 10 * 1024)}}"}""");
 
-        var response = await Agent.Client.SendAsync(HttpMethod.Post, "/files", null, ct, r =>
-        {
-            r.Content = content;
-            r.Headers.TransferEncodingChunked = true;
-        });
+        var reply = await RawHttp.SendRawAsync(Agent, "POST", "/files",
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n", RawHttp.Chunked(json, 512), ct);
 
-        response.ShouldBeError(413);
+        ShouldBeJsonError(reply, 413);
         File.Exists(Path.Combine(Agent.Root, "chunked.txt")).Should().BeFalse();
         await ShouldStillServeAsync(ct);
+    }
+
+    private static void ShouldBeJsonError(RawReply reply, int status)
+    {
+        reply.Status.Should().Be(status, reply.Headers + "\n" + reply.Body);
+        using var json = System.Text.Json.JsonDocument.Parse(reply.Body);
+        json.RootElement.GetProperty("status").GetString().Should().Be("error");
+        json.RootElement.GetProperty("error").GetString().Should().NotBeNullOrEmpty();
     }
 
     [Fact(Timeout = 30_000)]

@@ -12,13 +12,21 @@ public sealed record RawReply(int Status, string Headers, string Body);
 /// </summary>
 public static class RawHttp
 {
-    public static async Task<RawReply> SendAsync(
+    public static Task<RawReply> SendAsync(
         AgentProcess agent, string method, string target, CancellationToken cancellationToken, string? body = null, bool withToken = true)
+    {
+        var bodyBytes = body is null ? [] : Encoding.UTF8.GetBytes(body);
+        var headers = body is null ? "" : $"Content-Type: application/json\r\nContent-Length: {bodyBytes.Length}\r\n";
+        return SendRawAsync(agent, method, target, headers, bodyBytes, cancellationToken, withToken);
+    }
+
+    /// <summary>Sends <paramref name="extraHeaders"/> (CRLF-terminated lines) and <paramref name="body"/> exactly as given.</summary>
+    public static async Task<RawReply> SendRawAsync(
+        AgentProcess agent, string method, string target, string extraHeaders, byte[] body, CancellationToken cancellationToken, bool withToken = true)
     {
         using var client = new TcpClient();
         await client.ConnectAsync(agent.BaseUrl.Host, agent.BaseUrl.Port, cancellationToken);
         await using var stream = client.GetStream();
-        var bodyBytes = body is null ? [] : Encoding.UTF8.GetBytes(body);
         var head = new StringBuilder()
             .Append(method).Append(' ').Append(target).Append(" HTTP/1.1\r\n")
             .Append("Host: ").Append(agent.BaseUrl.Authority).Append("\r\n")
@@ -28,17 +36,21 @@ public static class RawHttp
             head.Append("Authorization: Bearer ").Append(agent.Token).Append("\r\n");
         }
 
-        if (body is not null)
-        {
-            head.Append("Content-Type: application/json\r\nContent-Length: ").Append(bodyBytes.Length).Append("\r\n");
-        }
-
-        head.Append("\r\n");
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()), cancellationToken);
-        await stream.WriteAsync(bodyBytes, cancellationToken);
+        head.Append(extraHeaders).Append("\r\n");
+        // One write: the whole request is in the socket before the agent can answer early and close.
+        byte[] request = [.. Encoding.ASCII.GetBytes(head.ToString()), .. body];
+        await stream.WriteAsync(request, cancellationToken);
 
         using var buffer = new MemoryStream();
-        await stream.CopyToAsync(buffer, cancellationToken);
+        try
+        {
+            await stream.CopyToAsync(buffer, cancellationToken);
+        }
+        catch (IOException) when (buffer.Length > 0)
+        {
+            // A reset after the reply (the agent closed without reading the rest of a rejected body) is fine.
+        }
+
         var bytes = buffer.ToArray();
         var split = bytes.AsSpan().IndexOf("\r\n\r\n"u8);
         var headers = Encoding.ASCII.GetString(bytes, 0, split < 0 ? bytes.Length : split);
@@ -50,6 +62,22 @@ public static class RawHttp
         }
 
         return new RawReply(status, headers, Encoding.UTF8.GetString(payload));
+    }
+
+    /// <summary>Encodes <paramref name="body"/> with chunked transfer encoding, in chunks of <paramref name="chunkSize"/> bytes.</summary>
+    public static byte[] Chunked(byte[] body, int chunkSize)
+    {
+        using var result = new MemoryStream();
+        for (var offset = 0; offset < body.Length; offset += chunkSize)
+        {
+            var size = Math.Min(chunkSize, body.Length - offset);
+            result.Write(Encoding.ASCII.GetBytes($"{size:x}\r\n"));
+            result.Write(body, offset, size);
+            result.Write("\r\n"u8);
+        }
+
+        result.Write("0\r\n\r\n"u8);
+        return result.ToArray();
     }
 
     private static byte[] Dechunk(byte[] chunked)
