@@ -22,7 +22,7 @@ internal static class FilePaths
             raw = raw[..query];
         }
 
-        var prefix = sandbox.BasePath + "/files/";
+        var prefix = http.Request.PathBase.Value + "/files/"; // the /s/<subdomain> prefix, if any (URL-safe, so raw = decoded)
         if (!raw.StartsWith(prefix, StringComparison.Ordinal))
         {
             error = "The file path must follow /files/.";

@@ -21,6 +21,15 @@ internal sealed class LiveHub(ILogger<LiveHub> logger)
 
     public void Broadcast(SandboxContext sandbox, LiveMessage message) => Channels(sandbox).Broadcast(message);
 
+    /// <summary>Sends to every socket of every sandbox (sandbox.created / sandbox.deleted).</summary>
+    public void BroadcastAll(LiveMessage message)
+    {
+        foreach (var connection in _connections.Values)
+        {
+            connection.Send(message);
+        }
+    }
+
     public bool HasSubscribers(SandboxContext sandbox, string channel) => Channels(sandbox).HasSubscribers(channel);
 
     public void SetSource(SandboxContext sandbox, StreamSource source) => Channels(sandbox).SetSource(source);

@@ -12,8 +12,19 @@ namespace Sandboxd.Overlays;
 /// files in the background. <c>copy</c>: every file outside package directories is copied before answering, package
 /// directories in the background. Failures end in <c>failed</c> with a reason; they never take the agent down.
 /// </summary>
-internal sealed class OverlayService(AgentOptions options, ILogger<OverlayService> logger) : IAsyncDisposable
+internal sealed class OverlayService(AgentOptions options, ILogger<OverlayService> logger) : IAsyncDisposable, ISandboxScoped
 {
+    /// <summary>A destroyed sandbox: stop background copies (its files are the sandbox's to delete or keep).</summary>
+    public async Task CloseAsync(SandboxContext sandbox)
+    {
+        foreach (var (_, overlay) in Registry(sandbox))
+        {
+            await StopAsync(overlay).ConfigureAwait(false);
+        }
+
+        Registry(sandbox).Clear();
+    }
+
     public const long SmallFileBytes = 1024 * 1024;
     private readonly HashSet<string> _packageNames = new(
         ["node_modules", ".venv", "venv", .. options.OverlayPackageDirs], StringComparer.Ordinal);

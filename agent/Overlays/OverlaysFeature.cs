@@ -9,6 +9,7 @@ internal static class OverlaysFeature
     public static IServiceCollection AddOverlays(this IServiceCollection services)
     {
         services.AddSingleton<OverlayService>();
+        services.AddSingleton<ISandboxScoped>(sp => sp.GetRequiredService<OverlayService>());
         services.AddSingleton<IReadinessContributor, OverlaysReadiness>();
         return services;
     }

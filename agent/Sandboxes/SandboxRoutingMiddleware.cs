@@ -6,10 +6,20 @@ namespace Sandboxd.Sandboxes;
 /// Resolves the sandbox context once, before routing: <c>/s/&lt;subdomain&gt;/…</c> addresses a child (the prefix moves
 /// to PathBase so every route works under it, <c>/ws</c> included); anything else is the main sandbox.
 /// </summary>
-internal sealed class SandboxRoutingMiddleware(RequestDelegate next, SandboxRegistry registry)
+internal sealed class SandboxRoutingMiddleware(RequestDelegate next, SandboxRegistry registry, AgentOptions options)
 {
     public Task InvokeAsync(HttpContext context)
     {
+        if (options.SandboxDomain is { } domain && context.Request.Host.Host.EndsWith("." + domain, StringComparison.OrdinalIgnoreCase))
+        {
+            var label = context.Request.Host.Host[..^(domain.Length + 1)];
+            if (registry.TryGetChild(label, out var byHost))
+            {
+                context.Features.Set(byHost);
+                return next(context);
+            }
+        }
+
         var path = context.Request.Path.Value ?? "";
         if (path.StartsWith("/s/", StringComparison.Ordinal))
         {

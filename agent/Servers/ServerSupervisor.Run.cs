@@ -19,6 +19,12 @@ internal sealed partial class ServerSupervisor
         var config = server.Config;
         try
         {
+            if (await PrepareOverlaysAsync(server, cancellationToken).ConfigureAwait(false) is { } overlayProblem)
+            {
+                Fail(server, overlayProblem);
+                return;
+            }
+
             if (config.Install is { } install)
             {
                 var code = await RunInstallAsync(server, install, cancellationToken).ConfigureAwait(false);
@@ -76,6 +82,43 @@ internal sealed partial class ServerSupervisor
         {
             // stop requested: the caller sets the final status
         }
+    }
+
+    /// <summary>Creates the server's own overlays, then waits for them and for <c>depends_on</c> overlays to finish copying.</summary>
+    private async Task<string?> PrepareOverlaysAsync(ManagedServer server, CancellationToken cancellationToken)
+    {
+        var request = server.Config.Request;
+        var waitFor = new List<Overlays.Overlay>();
+        foreach (var spec in (request.Overlay is null ? [] : new[] { request.Overlay }).Concat(request.Overlays ?? []))
+        {
+            var (overlay, _, error) = await overlays.CreateAsync(server.Sandbox, spec, cancellationToken).ConfigureAwait(false);
+            if (overlay is null)
+            {
+                return $"overlay {spec.Source} → {spec.Target} could not be created: {error}";
+            }
+
+            waitFor.Add(overlay);
+        }
+
+        foreach (var id in request.DependsOn ?? [])
+        {
+            if (!Overlays.OverlayService.Registry(server.Sandbox).TryGetValue(id, out var overlay))
+            {
+                return $"depends_on: overlay {id} does not exist in this sandbox";
+            }
+
+            waitFor.Add(overlay);
+        }
+
+        foreach (var overlay in waitFor)
+        {
+            if (await Overlays.OverlayService.WaitAsync(overlay, cancellationToken).ConfigureAwait(false) == "failed")
+            {
+                return $"overlay {overlay.Id} failed: {overlay.ToInfo().CopyError}";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The first restart waits exactly the configured delay; repeated quick crashes double it (with ±10 % jitter) up to 30 s.</summary>

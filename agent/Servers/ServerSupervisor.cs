@@ -21,8 +21,11 @@ internal sealed partial class ServerSupervisor(
     PublicUrls urls,
     StateStore state,
     SandboxRegistry sandboxes,
-    ILogger<ServerSupervisor> logger) : IHostedService, IDisposable
+    Overlays.OverlayService overlays,
+    ILogger<ServerSupervisor> logger) : IHostedService, IDisposable, ISandboxScoped
 {
+    public Task CloseAsync(SandboxContext sandbox) => StopAllAsync(sandbox);
+
     private readonly PortScanner _scanner = scanner;
     private readonly SignalService _signals = signals;
     private readonly PublicUrls _urls = urls;

@@ -10,6 +10,7 @@ internal static class ServersFeature
     {
         services.AddSingleton<ServerSupervisor>();
         services.AddHostedService(sp => sp.GetRequiredService<ServerSupervisor>());
+        services.AddSingleton<ISandboxScoped>(sp => sp.GetRequiredService<ServerSupervisor>());
         services.AddSingleton<IReadinessContributor, ServersReadiness>();
         return services;
     }

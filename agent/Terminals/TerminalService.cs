@@ -8,8 +8,16 @@ namespace Sandboxd.Terminals;
 
 /// <summary>Creates, describes and destroys terminals: exec terminals hold command records, PTY terminals a shell.</summary>
 internal sealed class TerminalService(
-    Spawner spawner, ChildEnvironment environment, CommandExecutor executor, PublicUrls urls, TerminalEvents events)
+    Spawner spawner, ChildEnvironment environment, CommandExecutor executor, PublicUrls urls, TerminalEvents events) : ISandboxScoped
 {
+    public async Task CloseAsync(SandboxContext sandbox)
+    {
+        foreach (var id in CommandExecutor.Registry(sandbox).Terminals.Keys)
+        {
+            await DestroyAsync(sandbox, id).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>PTY scrollback kept per terminal (replayed to a client that subscribes again).</summary>
     public const int ScrollbackBytes = 256 * 1024;
 

@@ -9,6 +9,7 @@ internal static class TerminalsFeature
         services.AddSingleton<TerminalEvents>();
         services.AddSingleton<CommandExecutor>();
         services.AddSingleton<TerminalService>();
+        services.AddSingleton<Sandboxes.ISandboxScoped>(sp => sp.GetRequiredService<TerminalService>());
         services.AddSingleton<TerminalInput>();
         return services;
     }

@@ -2,7 +2,8 @@ namespace Sandboxd.Watch;
 
 internal static class WatchFeature
 {
-    public static IServiceCollection AddWatch(this IServiceCollection services) => services.AddSingleton<WatcherService>();
+    public static IServiceCollection AddWatch(this IServiceCollection services) =>
+        services.AddSingleton<WatcherService>().AddSingleton<Sandboxes.ISandboxScoped>(sp => sp.GetRequiredService<WatcherService>());
 
     public static IEndpointRouteBuilder MapWatch(this IEndpointRouteBuilder routes)
     {

@@ -8,8 +8,16 @@ using Sandboxd.Sandboxes;
 namespace Sandboxd.Watch;
 
 /// <summary>The watchers of every sandbox; publishes <c>file:changed</c> on <c>watcher:&lt;id&gt;</c>.</summary>
-internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<WatcherService> logger) : IAsyncDisposable
+internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<WatcherService> logger) : IAsyncDisposable, ISandboxScoped
 {
+    public async Task CloseAsync(SandboxContext sandbox)
+    {
+        foreach (var id in Registry(sandbox).Keys)
+        {
+            await DestroyAsync(sandbox, id).ConfigureAwait(false);
+        }
+    }
+
     public const long MaxContentBytes = 1024 * 1024;
     private readonly ConcurrentDictionary<Watcher, SandboxContext> _all = new();
 

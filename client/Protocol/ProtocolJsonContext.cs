@@ -51,4 +51,8 @@ namespace Sandboxd.Protocol;
 [JsonSerializable(typeof(CreateOverlayRequest))]
 [JsonSerializable(typeof(OverlayInfo))]
 [JsonSerializable(typeof(OverlayList))]
+[JsonSerializable(typeof(CreateSandboxRequest))]
+[JsonSerializable(typeof(SandboxInfo))]
+[JsonSerializable(typeof(SandboxList))]
+[JsonSerializable(typeof(SetupPayload))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

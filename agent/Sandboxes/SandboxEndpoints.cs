@@ -1,0 +1,52 @@
+using Sandboxd.Hosting;
+using Sandboxd.Protocol;
+
+namespace Sandboxd.Sandboxes;
+
+internal static class SandboxEndpoints
+{
+    public static async Task<IResult> CreateAsync(HttpContext http, SandboxService sandboxes, CancellationToken cancellationToken)
+    {
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateSandboxRequest, optional: true, cancellationToken);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+
+        var (context, created, error) = await sandboxes.CreateAsync(body.Value ?? new CreateSandboxRequest(), cancellationToken);
+        if (context is null)
+        {
+            return Api.BadRequest(error!);
+        }
+
+        if (created)
+        {
+            sandboxes.AnnounceCreated(context, sandboxes.Url(http, context));
+        }
+
+        return Api.Raw(sandboxes.ToInfo(http, context), ProtocolJsonContext.Default.SandboxInfo, created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+    }
+
+    public static IResult List(HttpContext http, SandboxRegistry registry, SandboxService sandboxes) =>
+        Api.Raw(new SandboxList([sandboxes.ToInfo(http, registry.Main), .. registry.Children.Select(c => sandboxes.ToInfo(http, c.Context))]),
+            ProtocolJsonContext.Default.SandboxList);
+
+    public static IResult Get(string subdomain, HttpContext http, SandboxRegistry registry, SandboxService sandboxes)
+    {
+        var context = subdomain == registry.Main.Subdomain ? registry.Main : registry.TryGetChild(subdomain, out var child) ? child : null;
+        return context is null
+            ? Api.NotFound($"No sandbox with subdomain '{subdomain}'.")
+            : Api.Raw(sandboxes.ToInfo(http, context), ProtocolJsonContext.Default.SandboxInfo);
+    }
+
+    public static async Task<IResult> DestroyAsync(string subdomain, HttpContext http, SandboxRegistry registry, SandboxService sandboxes)
+    {
+        if (subdomain == registry.Main.Subdomain)
+        {
+            return Api.BadRequest("The main sandbox cannot be deleted.");
+        }
+
+        var deleteFiles = http.Request.Query["delete_files"].ToString() is "true" or "1";
+        return await sandboxes.DestroyAsync(subdomain, deleteFiles) ? Api.NoContent() : Api.NotFound($"No sandbox with subdomain '{subdomain}'.");
+    }
+}

@@ -1,0 +1,119 @@
+using Sandboxd.Hosting;
+using Sandboxd.Live;
+using Sandboxd.Overlays;
+using Sandboxd.Protocol;
+using Sandboxd.Servers;
+using Sandboxd.State;
+
+namespace Sandboxd.Sandboxes;
+
+/// <summary>Creates and destroys child sandboxes: own root, own env layer, own overlays, servers, terminals and watchers.</summary>
+internal sealed class SandboxService(
+    SandboxRegistry registry,
+    OverlayService overlays,
+    ServerSupervisor servers,
+    IEnumerable<ISandboxScoped> scoped,
+    LiveHub hub,
+    AgentOptions options,
+    StateStore state)
+{
+    public async Task<(SandboxContext? Context, bool Created, string? Error)> CreateAsync(CreateSandboxRequest request, CancellationToken cancellationToken)
+    {
+        var directory = request.Directory;
+        if (directory is not null && (directory.Length == 0 || directory.Contains('\0', StringComparison.Ordinal)))
+        {
+            return (null, false, "Field 'directory' must be a non-empty path.");
+        }
+
+        // Validate servers before creating anything, so a bad definition leaves nothing half-made.
+        foreach (var server in request.Servers ?? [])
+        {
+            if (ServerConfig.TryCreate(server, p => p, out var error) is null)
+            {
+                return (null, false, $"servers[{server.Slug}]: {error}");
+            }
+        }
+
+        var (context, created) = registry.GetOrCreate(request.Name, request.Namespace, subdomain => new ChildRecord(
+            subdomain,
+            directory is null ? Path.Combine(state.Directory, "sandboxes", subdomain) : registry.Main.Resolve(directory),
+            DateTime.UtcNow,
+            request.Name,
+            request.Namespace,
+            request.Envs is null ? null : new Dictionary<string, string>(request.Envs),
+            request.Metadata));
+        if (!created)
+        {
+            return (context, false, null);
+        }
+
+        foreach (var overlay in request.Overlays ?? [])
+        {
+            await overlays.CreateAsync(context, overlay, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var server in request.Servers ?? [])
+        {
+            await servers.StartAsync(context, ServerConfig.TryCreate(server, context.Resolve, out _)!, cancellationToken).ConfigureAwait(false);
+        }
+
+        return (context, true, null);
+    }
+
+    public void AnnounceCreated(SandboxContext context, string url) =>
+        hub.BroadcastAll(new LiveMessage("sandbox.created", null, ("subdomain", context.Subdomain), ("url", url)));
+
+    public async Task<bool> DestroyAsync(string subdomain, bool deleteFiles)
+    {
+        if (!registry.Remove(subdomain, out var context))
+        {
+            return false;
+        }
+
+        foreach (var feature in scoped)
+        {
+            await feature.CloseAsync(context).ConfigureAwait(false);
+        }
+
+        hub.CloseWhere(c => c.Sandbox == context, "sandbox deleted");
+        if (deleteFiles && Directory.Exists(context.Root))
+        {
+            FileSystem.TreeCopier.DeleteEntry(context.Root);
+        }
+
+        hub.BroadcastAll(new LiveMessage("sandbox.deleted", null, ("subdomain", subdomain)));
+        return true;
+    }
+
+    public string Url(HttpContext http, SandboxContext context)
+    {
+        if (context.IsMain)
+        {
+            return options.PublicUrl ?? $"{http.Request.Scheme}://{http.Request.Host}";
+        }
+
+        if (options.SandboxDomain is { } domain)
+        {
+            var scheme = options.PublicUrl is { } p && p.StartsWith("https", StringComparison.Ordinal) ? "https" : http.Request.Scheme;
+            return $"{scheme}://{context.Subdomain}.{domain}{(http.Request.Host.Port is { } port ? ":" + port : "")}";
+        }
+
+        return (options.PublicUrl ?? $"{http.Request.Scheme}://{http.Request.Host}") + "/s/" + context.Subdomain;
+    }
+
+    public SandboxInfo ToInfo(HttpContext http, SandboxContext context)
+    {
+        var record = context.IsMain ? null : registry.Record(context);
+        return new SandboxInfo(
+            context.Subdomain,
+            context.Root,
+            context.IsMain,
+            record?.CreatedAt ?? context.CreatedAt,
+            Url(http, context),
+            [.. OverlayService.List(context).Select(o => new SandboxOverlay(o.Id, o.Source, o.Target, o.Status))],
+            [.. ServerSupervisor.List(context).Select(s => s.ToInfo()).Select(s => new SandboxServer(s.Slug, s.Status, s.Port, s.Url, s.Healthy, s.HealthCheck))],
+            record?.Name,
+            record?.Namespace,
+            record?.Metadata);
+    }
+}
