@@ -120,7 +120,9 @@ function agentCommand() {
 }
 
 export class Agent {
-  constructor() {
+  /** @param {{extraArgs?: string[]}} [options] extra `sandboxd start` arguments */
+  constructor({ extraArgs = [] } = {}) {
+    this.extraArgs = extraArgs;
     this.token = randomBytes(24).toString('hex');
     this.root = realpathSync(mkdtempSync(join(tmpdir(), 'sbx-root-')));
     this.stateDir = realpathSync(mkdtempSync(join(tmpdir(), 'sbx-state-')));
@@ -133,7 +135,7 @@ export class Agent {
 
   async start() {
     const { file, prefix } = agentCommand();
-    const args = [...prefix, 'start', '--port', '0', '--access-token', this.token, '--root', this.root, '--state-dir', this.stateDir];
+    const args = [...prefix, 'start', '--port', '0', '--access-token', this.token, '--root', this.root, '--state-dir', this.stateDir, ...this.extraArgs];
     this.commandLine = [file, ...args].join(' ');
     const started = Date.now();
     this.proc = spawn(file, args, { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -224,14 +226,14 @@ export class Agent {
 }
 
 /**
- * Registers before/after hooks that start one agent for the calling test file and stop it
+ * Registers before/after hooks that start one agent (options: see Agent) for the calling test file and stop it
  * afterwards; returns `{ ctx, scenario }`. `scenario(name, fn, opts)` runs `fn({ sandbox, agent, t })`
  * with a fresh client that is always disconnected, and appends the agent's stderr tail to failures.
  */
-export function useAgent() {
+export function useAgent(options) {
   const ctx = { agent: null };
   before(async () => {
-    ctx.agent = await new Agent().start();
+    ctx.agent = await new Agent(options).start();
   });
   after(async () => {
     await ctx.agent?.stop();
