@@ -29,6 +29,23 @@ public sealed class AccessTokenSourceTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Even_at_trace_level_no_request_logs_the_token_from_any_source()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var agent = await AgentProcess.StartAsync(AgentLaunch.With("--log-level", "Trace"), ct);
+        var token = agent.Token!;
+
+        (await agent.Anonymous.GetAsync($"/files?path=%2F&token={token}", ct)).ShouldHaveStatus(200);
+        (await agent.Anonymous.SendAsync(HttpMethod.Get, "/terminals", null, ct, r => r.Headers.Add("Cookie", "session_token=" + token))).ShouldHaveStatus(200);
+        (await agent.Client.RunAsync("echo hi", ct)).ExitCode.Should().Be(0);
+        (await agent.Anonymous.GetAsync($"/files?path=%2F&token={token}x", ct)).ShouldBeError(401);
+        (await agent.Anonymous.GetAsync($"/no/such/route?token={token}", ct)).ShouldBeError(404);
+        await agent.StopAsync(ct);
+
+        agent.Stderr.Should().NotContain(token[5..], "tokens from the header, the query or the cookie must never reach the log");
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task A_generated_token_is_reused_on_the_next_start_with_the_same_state_dir()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -47,6 +47,58 @@ public sealed partial class CommandLineTests
         result.StandardError.Should().Contain("frobnicate");
     }
 
+    [Theory(Timeout = 30_000)]
+    [InlineData("--port", "70000")]
+    [InlineData("--port", "abc")]
+    [InlineData("--output-cap", "100")]
+    [InlineData("--max-body", "lots")]
+    [InlineData("--port")]
+    public async Task An_invalid_option_value_exits_non_zero_and_names_the_option(params string[] option)
+    {
+        var root = Path.GetTempPath();
+
+        var result = await AgentCli.RunAsync(["start", "--root", root, "--state-dir", root, .. option], TestContext.Current.CancellationToken);
+
+        result.ExitCode.Should().NotBe(0);
+        result.StandardError.Should().Contain(option[0]);
+        result.StandardOutput.Should().NotContain("sandboxd ready");
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_port_already_in_use_exits_non_zero_without_a_ready_line()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var first = await AgentProcess.StartAsync(AgentLaunch.Default, ct);
+        var root = Directory.CreateTempSubdirectory("sandboxd-root-").FullName;
+        try
+        {
+            var port = first.BaseUrl.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var result = await AgentCli.RunAsync(["start", "--port", port, "--root", root, "--state-dir", root, "--access-token", "x"], ct);
+
+            result.ExitCode.Should().NotBe(0);
+            result.StandardOutput.Should().NotContain("sandboxd ready");
+            result.StandardError.Should().Contain(port);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+
+        (await first.Anonymous.GetAsync("/health", ct)).ShouldHaveStatus(200);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Sigint_also_stops_the_agent_cleanly()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var agent = await AgentProcess.StartAsync(AgentLaunch.Default, ct);
+
+        Posix.Kill(agent.Pid, Posix.SIGINT);
+
+        await Eventually.UntilAsync(() => agent.HasExited, TimeSpan.FromSeconds(15), "the agent to exit on SIGINT", ct);
+        agent.ExitCode.Should().Be(0, agent.StderrTail());
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task A_missing_root_directory_exits_non_zero_before_serving()
     {

@@ -5,6 +5,7 @@ namespace Sandboxd.Tests.Infrastructure;
 /// <summary>The few libc calls the tests need to signal real processes.</summary>
 internal static partial class Posix
 {
+    public const int SIGINT = 2;
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;
 
