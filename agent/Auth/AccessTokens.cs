@@ -7,7 +7,7 @@ namespace Sandboxd.Auth;
 internal enum TokenKind { AccessToken, SessionToken, AuthDisabled }
 
 /// <summary>The authenticated caller of a request.</summary>
-internal sealed record AuthPrincipal(TokenKind Kind, string? SessionTokenId = null, DateTime? ExpiresAt = null, string? Token = null);
+internal sealed record AuthPrincipal(TokenKind Kind, string? SessionTokenId = null, DateTime? ExpiresAt = null, TokenSource Source = TokenSource.None);
 
 /// <summary>
 /// The agent's access token(s), held only as SHA-256 hashes and compared in constant time. An <c>--api-key</c> is a

@@ -14,6 +14,8 @@ internal static class AuthFeature
         services.AddSingleton(new Processes.AgentSecrets(secrets));
         services.AddSingleton(state);
         services.AddSingleton<TokenValidator>();
+        services.AddSingleton<SessionTokens>();
+        services.AddSingleton<MagicLinks>();
         return services;
     }
 
@@ -22,6 +24,12 @@ internal static class AuthFeature
         var group = routes.MapGroup("/auth");
         group.MapGet("/status", AuthEndpoints.Status).AllowAnonymousAgent();
         group.MapGet("/info", AuthEndpoints.GetInfo).AllowAnonymousAgent();
+        group.MapPost("/session_tokens", SessionTokenEndpoints.CreateAsync).RequireAccessToken();
+        group.MapGet("/session_tokens", SessionTokenEndpoints.List).RequireAccessToken();
+        group.MapGet("/session_tokens/{id}", SessionTokenEndpoints.Get).RequireAccessToken();
+        group.MapDelete("/session_tokens/{id}", SessionTokenEndpoints.Revoke).RequireAccessToken();
+        group.MapPost("/magic-links", MagicLinkEndpoints.CreateAsync).RequireAccessToken();
+        group.MapGet("/magic/{code}", MagicLinkEndpoints.Land).AllowAnonymousAgent();
         return routes;
     }
 

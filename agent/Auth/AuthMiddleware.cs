@@ -2,31 +2,74 @@ namespace Sandboxd.Auth;
 
 /// <summary>
 /// The one place where tokens are checked, after routing and before any handler (WebSocket upgrades included, so a
-/// bad token never gets a 101). Public endpoints pass; everything else — unknown routes too — needs a valid token.
+/// bad token never gets a 101). Public endpoints pass; everything else — unknown routes too — needs a valid token;
+/// token and magic-link management needs the access token (403 for a session token). A request authenticated only
+/// by the session cookie must come from the agent's own origin when it changes state or opens a WebSocket (CSRF).
 /// </summary>
-internal sealed class AuthMiddleware(RequestDelegate next, TokenValidator validator)
+internal sealed class AuthMiddleware(RequestDelegate next, TokenValidator validator, SessionTokens sessions)
 {
-    public Task InvokeAsync(HttpContext context)
+    public async Task InvokeAsync(HttpContext context)
     {
         var endpoint = context.GetEndpoint();
-        var token = TokenSources.Find(context.Request);
+        var token = TokenSources.Find(context.Request, out var source);
         var principal = validator.Validate(token);
         if (principal is not null)
         {
+            principal = principal with { Source = source };
             context.Features.Set(principal);
         }
 
         if (endpoint?.Metadata.GetMetadata<PublicEndpoint>() is not null)
         {
-            return next(context);
+            await next(context).ConfigureAwait(false);
+            return;
         }
 
         if (principal is null)
         {
-            return Hosting.Api.WriteErrorAsync(context, StatusCodes.Status401Unauthorized,
-                token is null ? "unauthorized: send Authorization: Bearer <token>" : "unauthorized: the token is invalid, expired or revoked");
+            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status401Unauthorized,
+                token is null ? "unauthorized: send Authorization: Bearer <token>" : "unauthorized: the token is invalid, expired or revoked").ConfigureAwait(false);
+            return;
         }
 
-        return next(context);
+        if (principal.Kind == TokenKind.SessionToken && endpoint?.Metadata.GetMetadata<AccessTokenOnlyEndpoint>() is not null)
+        {
+            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
+                "forbidden: managing session tokens and magic links needs the access token, not a session token").ConfigureAwait(false);
+            return;
+        }
+
+        if (source == TokenSource.Cookie && IsUnsafe(context.Request) && !IsSameOrigin(context.Request))
+        {
+            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
+                "forbidden: a cookie-authenticated request that changes state must come from this agent's own origin (Origin header), or send the token as a header").ConfigureAwait(false);
+            return;
+        }
+
+        if (principal.SessionTokenId is { } id)
+        {
+            // Revoking the token cuts this request (a long-poll, a proxied stream) at once.
+            using var revocation = sessions.OnRevoke(id, context.Abort);
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        await next(context).ConfigureAwait(false);
+    }
+
+    private static bool IsUnsafe(HttpRequest request) =>
+        !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method))
+        || request.HttpContext.WebSockets.IsWebSocketRequest;
+
+    internal static bool IsSameOrigin(HttpRequest request)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0)
+        {
+            return request.Headers["Sec-Fetch-Site"].ToString() == "same-origin";
+        }
+
+        return Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+            && string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
     }
 }

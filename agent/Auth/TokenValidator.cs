@@ -1,13 +1,10 @@
 namespace Sandboxd.Auth;
 
-/// <summary>Turns a presented token into a principal (or null). Session tokens plug in through <see cref="SessionTokenLookup"/>.</summary>
-internal sealed class TokenValidator(AccessTokens access)
+/// <summary>Turns a presented token into a principal (or null): the access token(s) first, then live session tokens.</summary>
+internal sealed class TokenValidator(AccessTokens access, SessionTokens sessions)
 {
     private static readonly AuthPrincipal Disabled = new(TokenKind.AuthDisabled);
     private static readonly AuthPrincipal Access = new(TokenKind.AccessToken);
-
-    /// <summary>Set by the session-token feature; returns the principal for a live session token.</summary>
-    public Func<string, AuthPrincipal?>? SessionTokenLookup { get; set; }
 
     public bool AuthEnabled => access.Enabled;
 
@@ -23,11 +20,6 @@ internal sealed class TokenValidator(AccessTokens access)
             return null;
         }
 
-        if (access.Matches(token))
-        {
-            return Access;
-        }
-
-        return SessionTokenLookup?.Invoke(token);
+        return access.Matches(token) ? Access : sessions.Validate(token);
     }
 }

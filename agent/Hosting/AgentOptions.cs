@@ -20,6 +20,7 @@ internal sealed class AgentOptions
     public IReadOnlyList<string> OverlayPackageDirs { get; set; } = [];
     public string? SandboxDomain { get; set; }
     public string? SetupFile { get; set; }
+    public List<string> AllowedRedirectOrigins { get; } = [];
 
     public static string DefaultStateDir()
     {

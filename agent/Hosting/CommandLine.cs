@@ -35,6 +35,7 @@ internal static class CommandLine
           --max-body BYTES         largest accepted request body (default 67108864)
           --overlay-package-dirs L extra directory names an overlay links instead of copying (comma-separated;
                                    node_modules, .venv and venv always)
+          --allowed-redirect-origin O  an origin (https://app.example.com) magic links may redirect to (repeatable)
           --sandbox-domain D       also address child sandboxes by Host <subdomain>.D
           --setup FILE             setup JSON ({overlays, servers}) applied at boot, like COMPUTESDK_SETUP_B64
           --ws-binary-out          send terminal output, file events and signals as binary frames on binary sockets
@@ -114,6 +115,7 @@ internal static class CommandLine
                     case "--overlay-package-dirs": options.OverlayPackageDirs = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                     case "--sandbox-domain": options.SandboxDomain = Value().Trim('.'); break;
                     case "--setup": options.SetupFile = Path.GetFullPath(Value()); break;
+                    case "--allowed-redirect-origin": options.AllowedRedirectOrigins.Add(Value().TrimEnd('/')); break;
                     default: return (Verb.Invalid, options, $"unknown option '{arg}' (try: sandboxd --help)");
                 }
             }

@@ -11,9 +11,10 @@ namespace Sandboxd.Preview;
 /// <c>/preview/&lt;port&gt;/…</c> paths go to the port on 127.0.0.1. A token (header, query or session cookie) is needed
 /// unless a server started with <c>public: true</c> owns the port.
 /// </summary>
-internal sealed class PreviewMiddleware(RequestDelegate next, PreviewRouting routing, PreviewProxy proxy, TokenValidator tokens, ServerSupervisor servers)
+internal sealed class PreviewMiddleware(
+    RequestDelegate next, PreviewRouting routing, PreviewProxy proxy, TokenValidator tokens, SessionTokens sessions, ServerSupervisor servers)
 {
-    public Task InvokeAsync(HttpContext context)
+    public async Task InvokeAsync(HttpContext context)
     {
         int port;
         string pathAndQuery;
@@ -27,7 +28,8 @@ internal sealed class PreviewMiddleware(RequestDelegate next, PreviewRouting rou
         }
         else
         {
-            return next(context);
+            await next(context).ConfigureAwait(false);
+            return;
         }
 
         if (!servers.IsPublicPort(port))
@@ -35,14 +37,22 @@ internal sealed class PreviewMiddleware(RequestDelegate next, PreviewRouting rou
             var principal = tokens.Validate(TokenSources.Find(context.Request));
             if (principal is null)
             {
-                return Api.WriteErrorAsync(context, StatusCodes.Status401Unauthorized,
-                    $"unauthorized: port {port} is private; send a token (header, ?token= or the session cookie) or start its server with public: true");
+                await Api.WriteErrorAsync(context, StatusCodes.Status401Unauthorized,
+                    $"unauthorized: port {port} is private; send a token (header, ?token= or the session cookie) or start its server with public: true").ConfigureAwait(false);
+                return;
             }
 
             context.Features.Set(principal);
+            if (principal.SessionTokenId is { } id)
+            {
+                // Revoking the session token cuts its proxied connections at once.
+                using var revocation = sessions.OnRevoke(id, context.Abort);
+                await proxy.ForwardAsync(context, port, pathAndQuery, context.RequestAborted).ConfigureAwait(false);
+                return;
+            }
         }
 
-        return proxy.ForwardAsync(context, port, pathAndQuery, context.RequestAborted);
+        await proxy.ForwardAsync(context, port, pathAndQuery, context.RequestAborted).ConfigureAwait(false);
     }
 
     private static bool TryMatchPath(HttpRequest request, out int port, out string rest)

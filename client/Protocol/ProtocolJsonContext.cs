@@ -55,4 +55,10 @@ namespace Sandboxd.Protocol;
 [JsonSerializable(typeof(SandboxInfo))]
 [JsonSerializable(typeof(SandboxList))]
 [JsonSerializable(typeof(SetupPayload))]
+[JsonSerializable(typeof(CreateSessionTokenRequest))]
+[JsonSerializable(typeof(SessionTokenCreated))]
+[JsonSerializable(typeof(SessionTokenDetails))]
+[JsonSerializable(typeof(Envelope<SessionTokenList>))]
+[JsonSerializable(typeof(CreateMagicLinkRequest))]
+[JsonSerializable(typeof(Envelope<MagicLinkData>))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json.Serialization;
+using Sandboxd.Hosting;
+using Sandboxd.State;
+
+namespace Sandboxd.Auth;
+
+/// <summary>A session token at rest: only the SHA-256 of the secret is kept.</summary>
+internal sealed record StoredSessionToken(string Id, string Hash, string? Description, DateTime CreatedAt, DateTime ExpiresAt, DateTime? LastUsedAt);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(List<StoredSessionToken>))]
+internal sealed partial class AuthStateJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// Delegated credentials: minted by the access token, hashed at rest (survive a restart), compared in constant time,
+/// expired or revoked ⇒ forgotten. Revocation also cuts what the token still has open (WebSockets, proxied requests).
+/// </summary>
+internal sealed class SessionTokens
+{
+    public const long DefaultLifetimeSeconds = 604800;
+    private const string StateFile = "session-tokens.json";
+    private static readonly TimeSpan LastUsedFlushInterval = TimeSpan.FromSeconds(30);
+
+    private readonly StateStore _state;
+    private readonly TimeProvider _time;
+    private readonly Lock _gate = new();
+    /// <remarks>Guarded by <see cref="_gate"/>. Key = hex SHA-256 of the secret.</remarks>
+    private readonly Dictionary<string, StoredSessionToken> _byHash = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, List<Action>> _onRevoke = new(StringComparer.Ordinal);
+    private DateTime _lastFlush;
+
+    public SessionTokens(StateStore state, TimeProvider time)
+    {
+        _state = state;
+        _time = time;
+        foreach (var token in _state.Read(StateFile, AuthStateJsonContext.Default.ListStoredSessionToken) ?? [])
+        {
+            _byHash[token.Hash] = token;
+        }
+    }
+
+    private DateTime Now => _time.GetUtcNow().UtcDateTime;
+
+    private static string Hash(string token) => Convert.ToHexStringLower(AccessTokens.Hash(token));
+
+    public (StoredSessionToken Stored, string Secret) Create(string? description, long lifetimeSeconds)
+    {
+        var secret = AccessTokens.Generate("sst_");
+        var now = Now;
+        var stored = new StoredSessionToken(Ids.New("st_"), Hash(secret), description, now, now.AddSeconds(lifetimeSeconds), null);
+        lock (_gate)
+        {
+            _byHash[stored.Hash] = stored;
+            SaveUnsynchronized();
+        }
+
+        return (stored, secret);
+    }
+
+    /// <summary>The principal of a live session token, or null. Marks it used.</summary>
+    public AuthPrincipal? Validate(string token)
+    {
+        var hash = Hash(token);
+        lock (_gate)
+        {
+            if (!_byHash.TryGetValue(hash, out var stored)
+                || !CryptographicOperations.FixedTimeEquals(Convert.FromHexString(stored.Hash), Convert.FromHexString(hash)))
+            {
+                return null;
+            }
+
+            var now = Now;
+            if (stored.ExpiresAt <= now)
+            {
+                _byHash.Remove(hash);
+                SaveUnsynchronized();
+                return null;
+            }
+
+            _byHash[hash] = stored with { LastUsedAt = now };
+            if (now - _lastFlush > LastUsedFlushInterval)
+            {
+                SaveUnsynchronized();
+            }
+
+            return new AuthPrincipal(TokenKind.SessionToken, stored.Id, stored.ExpiresAt);
+        }
+    }
+
+    /// <summary>Live tokens, oldest first.</summary>
+    public List<StoredSessionToken> List()
+    {
+        lock (_gate)
+        {
+            PurgeExpiredUnsynchronized();
+            return [.. _byHash.Values.OrderBy(t => t.CreatedAt)];
+        }
+    }
+
+    public StoredSessionToken? Get(string id)
+    {
+        lock (_gate)
+        {
+            PurgeExpiredUnsynchronized();
+            return _byHash.Values.FirstOrDefault(t => t.Id == id);
+        }
+    }
+
+    public bool Revoke(string id)
+    {
+        lock (_gate)
+        {
+            var stored = _byHash.Values.FirstOrDefault(t => t.Id == id);
+            if (stored is null)
+            {
+                return false;
+            }
+
+            _byHash.Remove(stored.Hash);
+            SaveUnsynchronized();
+        }
+
+        if (_onRevoke.TryRemove(id, out var actions))
+        {
+            Action[] copy;
+            lock (actions)
+            {
+                copy = [.. actions];
+            }
+
+            foreach (var action in copy)
+            {
+                action();
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Runs <paramref name="onRevoke"/> if the session token is revoked while the returned handle is alive.</summary>
+    public IDisposable OnRevoke(string id, Action onRevoke)
+    {
+        var list = _onRevoke.GetOrAdd(id, _ => []);
+        lock (list)
+        {
+            list.Add(onRevoke);
+        }
+
+        return new Registration(list, onRevoke);
+    }
+
+    private sealed class Registration(List<Action> list, Action action) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (list)
+            {
+                list.Remove(action);
+            }
+        }
+    }
+
+    public void Flush()
+    {
+        lock (_gate)
+        {
+            SaveUnsynchronized();
+        }
+    }
+
+    private void PurgeExpiredUnsynchronized()
+    {
+        var now = Now;
+        var expired = _byHash.Where(p => p.Value.ExpiresAt <= now).Select(p => p.Key).ToList();
+        foreach (var hash in expired)
+        {
+            _byHash.Remove(hash);
+        }
+
+        if (expired.Count > 0)
+        {
+            SaveUnsynchronized();
+        }
+    }
+
+    private void SaveUnsynchronized()
+    {
+        _lastFlush = Now;
+        _state.Write(StateFile, [.. _byHash.Values], AuthStateJsonContext.Default.ListStoredSessionToken);
+    }
+}
