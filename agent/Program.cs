@@ -14,6 +14,7 @@ using Sandboxd.Servers;
 using Sandboxd.Signals;
 using Sandboxd.Terminals;
 using Sandboxd.Watch;
+using Sandboxd.Workspace;
 
 var (verb, options, error) = CommandLine.Parse(args);
 switch (verb)
@@ -48,4 +49,5 @@ app.MapSignals();
 app.MapServers();
 app.MapOverlays();
 app.MapSandboxes();
+app.MapWorkspace();
 return await app.RunAgentAsync(options);
