@@ -3,7 +3,8 @@
 #   1. publishes agent/ once (native AOT) into tests/.bin/ — the binary under test;
 #   2. the xunit end-to-end suite (tests/Sandboxd.Tests) with SANDBOXD_PATH pointing at it;
 #   3. the conformance suite (tests/conformance) with the official computesdk@2.5.4 client.
-# Usage: tests/run.sh [--no-publish] [--only xunit|conformance] [extra args for dotnet test]
+#   4. the browser suite (tests/browser): the workspace page in headless Chromium via playwright-core.
+# Usage: tests/run.sh [--no-publish] [--only xunit|conformance|browser] [extra args for dotnet test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -35,5 +36,11 @@ fi
 if [ -z "$only" ] || [ "$only" = conformance ]; then
   echo "== conformance suite (computesdk@2.5.4)"
   (cd tests/conformance && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && node --test --test-concurrency=1 --test-timeout=120000) || status=1
+fi
+if [ -z "$only" ] || [ "$only" = browser ]; then
+  if [ -d tests/browser ]; then
+    echo "== browser suite (headless Chromium)"
+    (cd tests/browser && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && node --test --test-concurrency=1 --test-timeout=180000) || status=1
+  fi
 fi
 exit $status
