@@ -4,7 +4,7 @@ using System.Reflection;
 namespace Sandboxd.Hosting;
 
 /// <summary>What <c>sandboxd</c> was asked to do.</summary>
-internal enum Verb { Start, Help, Version, Invalid }
+internal enum Verb { Start, Help, Version, Invalid, Client }
 
 /// <summary>Parses <c>sandboxd start …</c>, compatible with ComputeSDK's <c>compute start</c>.</summary>
 internal static class CommandLine
@@ -18,6 +18,10 @@ internal static class CommandLine
 
         Usage:
           sandboxd start [options]     run the agent
+          sandboxd exec [--url U] [--token T] -- CMD ARGS   run a command in a sandbox (exit code passes through)
+          sandboxd shell [--url U] [--token T]              an interactive terminal in a sandbox
+          sandboxd cp [--url U] [--token T] SRC DST         copy files; prefix sandbox paths with ':' (e.g. :/tmp/a)
+                                       (URL and token also from SANDBOXD_URL / SANDBOXD_TOKEN)
           sandboxd --version           print the version
           sandboxd --help              print this help
 
@@ -63,6 +67,8 @@ internal static class CommandLine
                 return (Verb.Version, options, null);
             case "start":
                 break;
+            case "exec" or "shell" or "cp":
+                return (Verb.Client, options, null);
             default:
                 return (Verb.Invalid, options, $"unknown command '{args[0]}' (try: sandboxd --help)");
         }
