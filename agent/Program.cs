@@ -25,6 +25,8 @@ switch (verb)
     case Verb.Version:
         Console.WriteLine($"sandboxd {CommandLine.Version}");
         return 0;
+    case Verb.Health:
+        return await HealthCheck.RunAsync(args);
     case Verb.Client:
         return await Sandboxd.Cli.ClientCommands.RunAsync(args);
     case Verb.Invalid:

@@ -4,7 +4,7 @@ using System.Reflection;
 namespace Sandboxd.Hosting;
 
 /// <summary>What <c>sandboxd</c> was asked to do.</summary>
-internal enum Verb { Start, Help, Version, Invalid, Client }
+internal enum Verb { Start, Help, Version, Invalid, Client, Health }
 
 /// <summary>Parses <c>sandboxd start …</c>, compatible with ComputeSDK's <c>compute start</c>.</summary>
 internal static class CommandLine
@@ -22,6 +22,7 @@ internal static class CommandLine
           sandboxd shell [--url U] [--token T]              an interactive terminal in a sandbox
           sandboxd cp [--url U] [--token T] SRC DST         copy files; prefix sandbox paths with ':' (e.g. :/tmp/a)
                                        (URL and token also from SANDBOXD_URL / SANDBOXD_TOKEN)
+          sandboxd health [--url U]    exit 0 if the agent at U (default http://127.0.0.1:18080) is healthy
           sandboxd --version           print the version
           sandboxd --help              print this help
 
@@ -67,6 +68,8 @@ internal static class CommandLine
                 return (Verb.Version, options, null);
             case "start":
                 break;
+            case "health":
+                return (Verb.Health, options, null);
             case "exec" or "shell" or "cp":
                 return (Verb.Client, options, null);
             default:

@@ -44,6 +44,7 @@ internal static class WorkspaceFeature
             ".svg" => "image/svg+xml",
             ".png" => "image/png",
             ".json" => "application/json",
+            ".txt" => "text/plain; charset=utf-8",
             _ => "application/octet-stream",
         };
         return TypedResults.Stream(stream, type);
