@@ -44,6 +44,7 @@ if [ -z "${SANDBOXD_PATH:-}" ]; then
   export SANDBOXD_PATH="$bin/sandboxd"
 fi
 [ -x "$SANDBOXD_PATH" ] || { echo "SANDBOXD_PATH=$SANDBOXD_PATH is not an executable" >&2; exit 1; }
+export SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
 echo "== agent: $SANDBOXD_PATH ($("$SANDBOXD_PATH" --version 2>/dev/null || echo '?'))"
 
 status=0

@@ -41,15 +41,18 @@ internal static class Program
     {
         Console.Error.WriteLine("""
             usage:
-              ExecLatency http --url URL --token T --iterations N --warmup W --out FILE [--command CMD]
-              ExecLatency report --json FILE --floor FILE --ours FILE --ssh FILE [--meta key=value ...]
+              ExecLatency http --url URL --token T --iterations N --warmup W --out FILE [--command CMD | --get PATH]
+                  [--floor SPAWNLAT --floor-out FILE [--rounds R]]
+              ExecLatency report --json FILE --floor FILE --ours FILE --ssh FILE [--http-only FILE] [--meta key=value ...]
             """);
         return 2;
     }
 
     private static async Task<int> HttpAsync(Options options)
     {
-        var url = new Uri(new Uri(options.Get("url").TrimEnd('/') + "/"), "run/command");
+        // --get PATH times a plain GET instead (e.g. /health: the HTTP round trip alone, no spawn).
+        var getPath = options.GetOrDefault("get", "");
+        var url = new Uri(new Uri(options.Get("url").TrimEnd('/') + "/"), getPath.Length > 0 ? getPath.TrimStart('/') : "run/command");
         var iterations = options.GetInt("iterations");
         var warmup = options.GetInt("warmup");
         var command = options.GetOrDefault("command", "true");
@@ -69,7 +72,15 @@ internal static class Program
         client.DefaultRequestVersion = HttpVersion.Version11;
         client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
 
-        var body = Encoding.UTF8.GetBytes("{\"command\":" + JsonSerializer.Serialize(command, ReportJson.Default.String) + "}");
+        var body = getPath.Length > 0 ? null : Encoding.UTF8.GetBytes("{\"command\":" + JsonSerializer.Serialize(command, ReportJson.Default.String) + "}");
+
+        // --floor SPAWNLAT --floor-out FILE: the measured calls are split into --rounds blocks, and before each block the
+        // C floor measurer times as many `sh -c true` spawns (plus a short warm-up of its own), so a change in machine
+        // load during the run weighs on both figures alike instead of skewing their ratio. Only the HTTP calls and the
+        // spawns themselves are timed; starting spawnlat is not.
+        var floorCommand = options.GetOrDefault("floor", "");
+        var rounds = floorCommand.Length > 0 ? Math.Max(1, options.GetInt("rounds", 10)) : 1;
+        var floorSamples = new List<string>();
 
         for (var i = 0; i < warmup; i++)
         {
@@ -77,21 +88,73 @@ internal static class Program
         }
 
         var samples = new double[iterations];
-        for (var i = 0; i < iterations; i++)
+        for (var round = 0; round < rounds; round++)
         {
-            samples[i] = await CallAsync(client, url, body).ConfigureAwait(false);
+            var from = iterations * round / rounds;
+            var to = iterations * (round + 1) / rounds;
+            if (floorCommand.Length > 0)
+            {
+                floorSamples.AddRange(await RunFloorAsync(floorCommand, to - from, Math.Max(10, warmup / rounds)).ConfigureAwait(false));
+            }
+
+            for (var i = from; i < to; i++)
+            {
+                samples[i] = await CallAsync(client, url, body).ConfigureAwait(false);
+            }
         }
 
         await File.WriteAllLinesAsync(options.Get("out"), samples.Select(s => s.ToString("F6", CultureInfo.InvariantCulture))).ConfigureAwait(false);
+        if (floorCommand.Length > 0)
+        {
+            await File.WriteAllLinesAsync(options.Get("floor-out"), floorSamples).ConfigureAwait(false);
+        }
+
         return 0;
     }
 
-    /// <summary>One round trip: request out, whole response in. The result is checked after the clock stops.</summary>
-    private static async Task<double> CallAsync(HttpClient client, Uri url, byte[] body)
+    /// <summary>Runs <c>spawnlat COUNT WARMUP FILE /bin/sh -c true</c> (bounded to two minutes) and returns its samples.</summary>
+    private static async Task<string[]> RunFloorAsync(string spawnlat, int count, int warmup)
     {
-        using var content = new ByteArrayContent(body);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+        var file = Path.GetTempFileName();
+        try
+        {
+            var start = new ProcessStartInfo(spawnlat) { UseShellExecute = false };
+            foreach (var arg in new[] { count.ToString(CultureInfo.InvariantCulture), warmup.ToString(CultureInfo.InvariantCulture), file, "/bin/sh", "-c", "true" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {spawnlat}");
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill();
+                throw new TimeoutException($"{spawnlat} took more than two minutes");
+            }
+
+            return process.ExitCode == 0
+                ? (await File.ReadAllLinesAsync(file).ConfigureAwait(false)).Where(l => l.Length > 0).ToArray()
+                : throw new InvalidOperationException($"{spawnlat} exited with {process.ExitCode}");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>One round trip: request out, whole response in. The result is checked after the clock stops.</summary>
+    private static async Task<double> CallAsync(HttpClient client, Uri url, byte[]? body)
+    {
+        using var request = new HttpRequestMessage(body is null ? HttpMethod.Get : HttpMethod.Post, url);
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
 
         var start = Stopwatch.GetTimestamp();
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead).ConfigureAwait(false);
@@ -100,7 +163,12 @@ internal static class Program
 
         if (response.StatusCode != HttpStatusCode.OK)
         {
-            throw new InvalidOperationException($"POST {url} answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
+            throw new InvalidOperationException($"{request.Method} {url} answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
+        }
+
+        if (body is null)
+        {
+            return elapsed.TotalMilliseconds;
         }
 
         using var doc = JsonDocument.Parse(bytes);
@@ -115,10 +183,14 @@ internal static class Program
 
     private static int Report(Options options)
     {
-        var floor = Stats.Load("spawn floor: posix_spawn+waitpid `sh -c true`", options.Get("floor"));
-        var ours = Stats.Load("sandboxd run.command(\"true\") HTTP keep-alive", options.Get("ours"));
-        var ssh = Stats.Load("ssh ControlMaster exec `true`", options.Get("ssh"));
-        var rows = new[] { floor, ours, ssh };
+        var floor = Stats.Load("floor", "spawn floor: posix_spawn+waitpid `sh -c true`", options.Get("floor"));
+        var ours = Stats.Load("ours", "sandboxd run.command(\"true\") HTTP keep-alive", options.Get("ours"));
+        var ssh = Stats.Load("ssh", "ssh ControlMaster exec `true`", options.Get("ssh"));
+        var rows = new List<Stats> { floor, ours, ssh };
+        if (options.GetOrDefault("http-only", "") is { Length: > 0 } httpOnly)
+        {
+            rows.Add(Stats.Load("http_only", "(detail) sandboxd GET /health, no spawn", httpOnly));
+        }
 
         var nameWidth = rows.Max(r => r.Name.Length);
         var header = $"{"name".PadRight(nameWidth)}  {"calls",6}  {"p50 ms",8}  {"p99 ms",8}  {"mean ms",8}  {"p50/floor",9}  {"p50/ours",8}";
@@ -143,10 +215,16 @@ internal static class Program
             Console.WriteLine(string.Join("; ", meta.Select(kv => $"{kv.Key}: {kv.Value}")));
         }
 
+        if (Busy(meta))
+        {
+            Console.WriteLine("WARNING: the machine was busy (1-min load average above half the CPU count): other work competed for the CPU, so the figures are noisy and the ratios unreliable.");
+            meta["warning"] = "machine busy during the run (load average above nproc/2): figures are noisy";
+        }
+
         var result = new ExecLatencyResult(
             "exec-latency",
             meta,
-            rows.Select(r => new ResultRow(r.Key(floor, ours, ssh), r.Name, r.Count, Round(r.P50), Round(r.P99), Round(r.Mean), Round(r.Min), Round(r.Max))).ToList(),
+            rows.Select(r => new ResultRow(r.Key, r.Name, r.Count, Round(r.P50), Round(r.P99), Round(r.Mean), Round(r.Min), Round(r.Max))).ToList(),
             new Ratios(Round(oursOverFloor), Round(sshOverOurs)),
             new Target("ours p50 <= 2x floor p50", target));
         File.WriteAllText(options.Get("json"), JsonSerializer.Serialize(result, ReportJson.Default.ExecLatencyResult) + "\n");
@@ -154,12 +232,28 @@ internal static class Program
     }
 
     private static double Round(double value) => Math.Round(value, 4);
+
+    private static readonly string[] LoadKeys = ["loadavg_before", "loadavg_after"];
+
+    /// <summary>True when a 1-minute load average in <c>loadavg_before</c>/<c>loadavg_after</c> exceeds nproc / 2.</summary>
+    private static bool Busy(Dictionary<string, string> meta)
+    {
+        if (!meta.TryGetValue("nproc", out var n) || !int.TryParse(n, CultureInfo.InvariantCulture, out var nproc))
+        {
+            return false;
+        }
+
+        return LoadKeys.Any(key =>
+            meta.TryGetValue(key, out var load)
+            && double.TryParse(load.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var oneMinute)
+            && oneMinute > nproc / 2.0);
+    }
 }
 
 /// <summary>Summary of one sample file (latencies in ms, one per line). Percentiles are nearest-rank.</summary>
-internal sealed record Stats(string Name, int Count, double P50, double P99, double Mean, double Min, double Max)
+internal sealed record Stats(string Key, string Name, int Count, double P50, double P99, double Mean, double Min, double Max)
 {
-    public static Stats Load(string name, string path)
+    public static Stats Load(string key, string name, string path)
     {
         var samples = File.ReadAllLines(path)
             .Where(l => l.Length > 0)
@@ -171,12 +265,10 @@ internal sealed record Stats(string Name, int Count, double P50, double P99, dou
             throw new ArgumentException($"{path}: no samples");
         }
 
-        return new Stats(name, samples.Length, Percentile(samples, 0.50), Percentile(samples, 0.99), samples.Average(), samples[0], samples[^1]);
+        return new Stats(key, name, samples.Length, Percentile(samples, 0.50), Percentile(samples, 0.99), samples.Average(), samples[0], samples[^1]);
     }
 
     private static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-
-    public string Key(Stats floor, Stats ours, Stats ssh) => ReferenceEquals(this, floor) ? "floor" : ReferenceEquals(this, ours) ? "ours" : ReferenceEquals(this, ssh) ? "ssh" : Name;
 }
 
 /// <summary><c>--name value</c> pairs; a name may repeat (<c>--meta</c>).</summary>
@@ -204,9 +296,10 @@ internal sealed class Options
 
     public string GetOrDefault(string name, string fallback) => GetAll(name).LastOrDefault() ?? fallback;
 
-    public int GetInt(string name)
+    public int GetInt(string name, int? fallback = null)
     {
-        var value = int.Parse(Get(name), CultureInfo.InvariantCulture);
+        var text = GetAll(name).LastOrDefault();
+        var value = text is null && fallback is { } f ? f : int.Parse(Get(name), CultureInfo.InvariantCulture);
         return value >= 0 ? value : throw new ArgumentException($"--{name} must be >= 0");
     }
 

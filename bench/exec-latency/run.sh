@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # exec-latency: how long one `run.command("true")` takes, against the two things it can be compared with.
 #   floor  — posix_spawn + waitpid of `/bin/sh -c true` on this machine (spawnlat.c): what any exec costs here.
+#            Measured in blocks interleaved with ours (EXEC_LATENCY_ROUNDS) so load drift hits both alike.
 #   ours   — sequential POST /run/command {"command":"true"} round trips on one keep-alive HTTP/1.1 connection
 #            to the AOT agent (bench/ExecLatency, a Stopwatch around each call).
 #   ssh    — `ssh ... true` through a ControlMaster connection to a private sshd on 127.0.0.1 started here.
@@ -8,16 +9,18 @@
 #
 # Needs SANDBOXD_PATH (the published agent), gcc, dotnet, /usr/sbin/sshd, ssh, ssh-keygen: bench/run.sh provides them.
 # Tunables (env): EXEC_LATENCY_CALLS (1000), EXEC_LATENCY_WARMUP (100), EXEC_LATENCY_SSH_CALLS (200),
-#                 EXEC_LATENCY_SSH_WARMUP (20), SSHD (/usr/sbin/sshd).
+#                 EXEC_LATENCY_SSH_WARMUP (20), EXEC_LATENCY_ROUNDS (10), SSHD (/usr/sbin/sshd).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bench=$(dirname "$here")
 repo=$(dirname "$bench")
 : "${SANDBOXD_PATH:?set SANDBOXD_PATH to the published sandboxd (bench/run.sh does)}"
+SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
 calls=${EXEC_LATENCY_CALLS:-1000}
 warmup=${EXEC_LATENCY_WARMUP:-100}
 ssh_calls=${EXEC_LATENCY_SSH_CALLS:-200}
 ssh_warmup=${EXEC_LATENCY_SSH_WARMUP:-20}
+rounds=${EXEC_LATENCY_ROUNDS:-10}
 sshd_bin=${SSHD:-/usr/sbin/sshd}
 results="$bench/results"
 mkdir -p "$results"
@@ -82,30 +85,26 @@ execlat=(dotnet "$work/execlat/ExecLatency.dll")
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# --- floor -----------------------------------------------------------------------------------------------------------
-# Measured twice, right before and right after ours, and pooled: a drift in machine load during the run then
-# weighs on both figures alike instead of on the ratio.
-floor() {
-  echo "== floor ($1): posix_spawn+waitpid of /bin/sh -c true ($calls calls after $warmup warm-up)"
-  timeout 300 "$work/spawnlat" "$calls" "$warmup" "$work/floor-$1.txt" /bin/sh -c true
-}
-floor before
-
-# --- ours ------------------------------------------------------------------------------------------------------------
+# --- ours and the floor -----------------------------------------------------------------------------------------------
 echo "== ours: POST /run/command {\"command\":\"true\"} over HTTP keep-alive ($calls calls after $warmup warm-up)"
+echo "   floor: posix_spawn+waitpid of /bin/sh -c true ($calls spawns), interleaved with ours in $rounds rounds"
 mkdir -p "$work/root" "$work/state"
 token="bench-$RANDOM$RANDOM"
-"$SANDBOXD_PATH" start --port 0 --host 127.0.0.1 --access-token "$token" --root "$work/root" --state-dir "$work/state" \
-  --log-level Warning >"$work/agent.out" 2>"$work/agent.err" </dev/null &
+# Started from its (empty) root: the agent's host watches its working directory recursively for config changes, so
+# starting it in a busy tree (this repository while something builds) would make it do unrelated work during the run.
+(cd "$work/root" && exec "$SANDBOXD_PATH" start --port 0 --host 127.0.0.1 --access-token "$token" --root "$work/root" \
+  --state-dir "$work/state" --log-level Warning >"$work/agent.out" 2>"$work/agent.err" </dev/null) &
 agent_pid=$!
 wait_until "$agent_pid" 'grep -q "^sandboxd ready " "$work/agent.out"' 30 || { echo "agent did not become ready" >&2; exit 1; }
 url=$(awk '/^sandboxd ready /{print $3; exit}' "$work/agent.out")
-timeout 600 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --out "$work/ours.txt"
+timeout 900 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --out "$work/ours.txt" \
+  --floor "$work/spawnlat" --floor-out "$work/floor.txt" --rounds "$rounds"
+# Detail row: the same client and connection pattern against GET /health — the HTTP stack alone, no spawn.
+echo "== detail: GET /health on the same agent ($calls calls after $warmup warm-up)"
+timeout 600 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --get /health --out "$work/http-only.txt"
 agent_rss_kb=$(awk '/^VmRSS:/{print $2}' "/proc/$agent_pid/status" 2>/dev/null || echo "?")
 stop_pid "$agent_pid"
 agent_pid=""
-floor after
-cat "$work/floor-before.txt" "$work/floor-after.txt" >"$work/floor.txt"
 
 # --- ssh -------------------------------------------------------------------------------------------------------------
 echo "== ssh: ssh -o ControlMaster=auto ... true to a private sshd on 127.0.0.1 ($ssh_calls calls after $ssh_warmup warm-up)"
@@ -181,7 +180,7 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git -C "$repo" status --porcelain -- agent client 2>/dev/null)" ]; then commit="$commit+dirty"; fi
 echo
 "${execlat[@]}" report --json "$results/exec-latency.json" \
-  --floor "$work/floor.txt" --ours "$work/ours.txt" --ssh "$work/ssh.txt" \
+  --floor "$work/floor.txt" --ours "$work/ours.txt" --ssh "$work/ssh.txt" --http-only "$work/http-only.txt" \
   --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --meta "nproc=$(nproc)" \
   --meta "kernel=$(uname -sr)" \
