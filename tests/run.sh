@@ -3,8 +3,9 @@
 #   1. publishes agent/ once (native AOT) into tests/.bin/ — the binary under test;
 #   2. the xunit end-to-end suite (tests/Sandboxd.Tests) with SANDBOXD_PATH pointing at it;
 #   3. the conformance suite (tests/conformance) with the official computesdk@2.5.4 client.
+#   5. the shipping suite (tests/ship, as root): release archive, install.sh on a bare rootfs, image, PID 1.
 #   4. the browser suite (tests/browser): the workspace page in headless Chromium via playwright-core.
-# Usage: tests/run.sh [--no-publish] [--only xunit|conformance|browser] [extra args for dotnet test]
+# Usage: tests/run.sh [--no-publish] [--only xunit|conformance|browser|ship] [extra args for dotnet test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -41,6 +42,15 @@ if [ -z "$only" ] || [ "$only" = browser ]; then
   if [ -d tests/browser ]; then
     echo "== browser suite (headless Chromium)"
     (cd tests/browser && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && node --test --test-concurrency=1 --test-timeout=180000) || status=1
+  fi
+fi
+if [ -z "$only" ] || [ "$only" = ship ]; then
+  # The shipping tests need root (chroot, unshare, podman); CI runs as root. Elsewhere: opt in with --only ship.
+  if [ "$(id -u)" = 0 ]; then
+    echo "== shipping suite (release archive, install.sh on a bare rootfs, container image, PID 1)"
+    tests/ship/run.sh || status=1
+  elif [ "$only" = ship ]; then
+    echo "tests/ship needs root" >&2; status=1
   fi
 fi
 exit $status

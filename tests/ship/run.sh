@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Shipping tests: the release archive, install.sh on a bare Debian rootfs (no .NET inside), the container image from
+# Dockerfile.agent under podman (agent as PID 1), and PID-1 behaviour in a new PID namespace.
+# Needs root (chroot, unshare, podman). Slow the first time (debootstrap ≈ 3 min, cached in tests/.cache/).
+# Usage: SANDBOXD_PATH=/path/to/sandboxd tests/ship/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+: "${SANDBOXD_PATH:?set SANDBOXD_PATH to the published agent binary}"
+[ "$(id -u)" = 0 ] || { echo "tests/ship needs root" >&2; exit 1; }
+cache="$repo/tests/.cache"
+mkdir -p "$cache"
+work=$(mktemp -d /tmp/sandboxd-ship.XXXXXX)
+pids=()
+cleanup() {
+  set +e
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  umount -l "$work/rootfs/proc" "$work/rootfs/dev" 2>/dev/null
+  podman rm -f sandboxd-ship-test >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+wait_for() { # wait_for SECONDS CMD...
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.2; done
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+need=()
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v unshare >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" uidmap >/dev/null
+fi
+
+echo "== install.sh is POSIX sh (shellcheck)"
+shellcheck -s sh install.sh && pass "shellcheck install.sh"
+
+echo "== release archive"
+.ci/release.sh --binary "$SANDBOXD_PATH" --out "$work/release" > "$work/release.path"
+archive=$(cat "$work/release.path")
+.ci/release.sh --binary "$SANDBOXD_PATH" --out "$work/release2" > /dev/null
+cmp -s "$archive" "$work/release2/$(basename "$archive")" || fail "the release archive is not reproducible"
+(cd "$(dirname "$archive")" && sha256sum -c "$(basename "$archive").sha256" >/dev/null) || fail "checksum file does not match"
+[ "$(tar -tzf "$archive" | sed 's:^[^/]*/::' | grep -v '^$' | sort | tr '\n' ' ')" = "LICENSE sandboxd sandboxd.service " ] || fail "archive content: $(tar -tzf "$archive")"
+pass "release archive $(basename "$archive") is reproducible and verified"
+
+echo "== bare Debian rootfs"
+if [ ! -f "$cache/rootfs.tar" ]; then
+  debootstrap --variant=minbase bookworm "$work/bootstrap" http://deb.debian.org/debian > "$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log"; fail "debootstrap"; }
+  tar -C "$work/bootstrap" -cf "$cache/rootfs.tar" . && rm -rf "$work/bootstrap"
+fi
+mkdir -p "$work/rootfs" && tar -C "$work/rootfs" -xf "$cache/rootfs.tar"
+[ ! -e "$work/rootfs/usr/bin/dotnet" ] || fail "the rootfs has .NET"
+mount --bind /proc "$work/rootfs/proc" && mount --bind /dev "$work/rootfs/dev"
+cp install.sh "$archive" "$archive.sha256" "$work/rootfs/tmp/"
+inroot() { chroot "$work/rootfs" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
+inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" > "$work/install1.log" 2>&1 || { cat "$work/install1.log"; fail "install.sh --archive"; }
+grep -q "start the agent with" "$work/install1.log" || fail "install.sh did not say how to start the agent without systemd"
+[ "$(stat -c %a "$work/rootfs/etc/sandboxd/access-token")" = 600 ] || fail "token file mode"
+token=$(cat "$work/rootfs/etc/sandboxd/access-token")
+port=$(free_port)
+inroot /usr/local/bin/sandboxd start --port "$port" --root /srv/sandbox --state-dir /var/lib/sandboxd --access-token-file /etc/sandboxd/access-token > "$work/chroot-agent.out" 2> "$work/chroot-agent.err" &
+pids+=($!)
+wait_for 20 grep -q "sandboxd ready" "$work/chroot-agent.out" || { cat "$work/chroot-agent.err"; fail "agent in the rootfs did not start"; }
+curl -fsS "http://127.0.0.1:$port/health" | grep -q '"ok"' || fail "/health from outside the rootfs"
+out=$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"command":"cat /etc/debian_version; test -e /usr/bin/dotnet || echo no-dotnet"}' "http://127.0.0.1:$port/run/command")
+echo "$out" | grep -q 'no-dotnet' || fail "run.command in the rootfs: $out"
+pass "install.sh --archive on a bare rootfs: agent answers /health and run.command"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" > "$work/install2.log" 2>&1 || { cat "$work/install2.log"; fail "re-run (upgrade)"; }
+grep -q "upgraded" "$work/install2.log" || fail "re-run did not upgrade in place"
+[ "$(cat "$work/rootfs/etc/sandboxd/access-token")" = "$token" ] || fail "upgrade changed the token"
+pass "re-running install.sh upgrades in place and keeps the token"
+sha=$(cut -d' ' -f1 < "$archive.sha256")
+bad=$(printf '%s' "$sha" | tr '0-9a-f' 'f0-9a-e' | cut -c1-64)
+if inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" --sha256 "$bad" > "$work/install3.log" 2>&1; then fail "a checksum mismatch was accepted"; fi
+grep -q "checksum mismatch" "$work/install3.log" || fail "no clear checksum message: $(cat "$work/install3.log")"
+pass "a checksum mismatch is refused with a clear message"
+inroot sh /tmp/install.sh --uninstall --purge > "$work/uninstall.log" 2>&1 || { cat "$work/uninstall.log"; fail "--uninstall"; }
+for f in usr/local/bin/sandboxd etc/sandboxd var/lib/sandboxd; do [ ! -e "$work/rootfs/$f" ] || fail "--uninstall --purge left $f"; done
+pass "--uninstall --purge removes the binary, token and state"
+umount -l "$work/rootfs/proc" "$work/rootfs/dev"
+
+echo "== PID 1 in a new PID namespace"
+port=$(free_port)
+mkdir -p "$work/pidns-root" "$work/pidns-state"
+unshare --pid --fork --mount-proc "$SANDBOXD_PATH" start --port "$port" --access-token T --root "$work/pidns-root" --state-dir "$work/pidns-state" > "$work/pidns.out" 2> "$work/pidns.err" &
+unshare_pid=$!
+pids+=($unshare_pid)
+wait_for 20 grep -q "sandboxd ready" "$work/pidns.out" || { cat "$work/pidns.err"; fail "agent did not start in a PID namespace"; }
+api() { curl -fsS -H "Authorization: Bearer T" -H 'Content-Type: application/json' "$@"; }
+api -d '{"command":"echo $$ > /dev/null; cat /proc/1/comm"}' "http://127.0.0.1:$port/run/command" | grep -q '"stdout":"sandboxd' || fail "the agent is not PID 1 in the namespace"
+api -d '{"command":"( (sleep 0.3; exit 3) & ) ; (sh -c \"sleep 0.2 &\") ; echo forked"}' "http://127.0.0.1:$port/run/command" | grep -q forked || fail "double fork command"
+zombies() { api -d '{"command":"for s in /proc/[0-9]*/stat; do cut -d\" \" -f3 $s; done | grep -c Z || true"}' "http://127.0.0.1:$port/run/command" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["stdout"].strip())'; }
+no_zombies() { [ "$(zombies)" = 0 ]; }
+wait_for 10 no_zombies || fail "zombies remain in the PID namespace: $(zombies)"
+pass "as PID 1 the agent reaps double-forked orphans (no zombies)"
+api -d '{"slug":"sleeper","start":"trap \"echo got-term; exit 0\" TERM; echo started; while :; do sleep 0.1; done","stop_timeout_ms":5000}' "http://127.0.0.1:$port/servers" > /dev/null
+wait_for 10 sh -c "curl -fsS -H 'Authorization: Bearer T' http://127.0.0.1:$port/servers/sleeper/logs | grep -q started" || fail "server did not start"
+agent_pid=$(pgrep -P "$unshare_pid" -x sandboxd || true)
+[ -n "$agent_pid" ] || fail "cannot find the agent's host pid"
+kill -TERM "$agent_pid"
+code=0; wait "$unshare_pid" || code=$?
+[ "$code" = 0 ] || { cat "$work/pidns.err"; fail "agent exited with $code after SIGTERM"; }
+grep -q "got-term" "$work/pidns-state/../pidns.err" 2>/dev/null || true
+pass "SIGTERM to the PID-1 agent stops its servers and exits 0"
+
+echo "== container image (podman + runc)"
+export CONTAINERS_CONF="$work/containers.conf"
+printf '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n' > "$CONTAINERS_CONF"
+if ! podman image exists localhost/debian:bookworm-slim; then
+  podman import "$cache/rootfs.tar" localhost/debian:bookworm-slim > /dev/null
+fi
+mkdir -p "$work/ctx" && cp "$SANDBOXD_PATH" "$work/ctx/sandboxd"
+podman build --pull=never -f Dockerfile.agent --build-arg BINARY_FROM=prebuilt --build-arg RUNTIME_IMAGE=localhost/debian:bookworm-slim \
+  -t localhost/sandboxd:test "$work/ctx" > "$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "podman build"; }
+pass "image builds from Dockerfile.agent"
+port=$(free_port)
+podman run -d --name sandboxd-ship-test -p "127.0.0.1:$port:18080" -e COMPUTESDK_ACCESS_TOKEN=CT localhost/sandboxd:test > /dev/null || fail "podman run"
+wait_for 30 curl -fsS "http://127.0.0.1:$port/health" || { podman logs sandboxd-ship-test; fail "/health through the published port"; }
+out=$(curl -fsS -H "Authorization: Bearer CT" -H 'Content-Type: application/json' -d '{"command":"id -un; cat /proc/1/cmdline | tr \"\\0\" \" \""}' "http://127.0.0.1:$port/run/command")
+echo "$out" | grep -q '"stdout":"sandbox\\n/usr/local/bin/sandboxd start' || fail "in the container: not non-root or not PID 1: $out"
+pass "container: /health and run.command through the published port; agent is PID 1 as user sandbox"
+curl -fsS -H "Authorization: Bearer CT" -H 'Content-Type: application/json' -d '{"command":"( (sleep 0.2) & ) ; echo ok"}' "http://127.0.0.1:$port/run/command" > /dev/null
+czombies() { podman exec sandboxd-ship-test sh -c 'for s in /proc/[0-9]*/stat; do cut -d" " -f3 $s; done | grep -c Z || true'; }
+cno_zombies() { [ "$(czombies)" = 0 ]; }
+wait_for 10 cno_zombies || fail "zombies in the container"
+pass "container: no zombies after a double fork"
+start=$SECONDS
+podman stop -t 20 sandboxd-ship-test > /dev/null
+[ "$(podman inspect -f '{{.State.ExitCode}}' sandboxd-ship-test)" = 0 ] || fail "agent exit code after podman stop: $(podman inspect -f '{{.State.ExitCode}}' sandboxd-ship-test)"
+[ $((SECONDS - start)) -lt 15 ] || fail "podman stop took $((SECONDS - start)) s (SIGTERM not handled?)"
+pass "podman stop stops the agent cleanly (exit 0 in $((SECONDS - start)) s)"
+echo "all shipping tests passed"
