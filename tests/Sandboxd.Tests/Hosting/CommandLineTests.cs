@@ -144,6 +144,34 @@ public sealed partial class CommandLineTests
         await Eventually.UntilAsync(() => !ProcFs.IsAlive(sleeper), TimeSpan.FromSeconds(5), $"sleep {sleeper} to die with the agent", ct);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task Sigterm_during_a_foreground_request_stops_the_command_and_exits_zero_promptly()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var agent = await AgentProcess.StartAsync(AgentLaunch.Default, ct);
+        var pidFile = Path.Combine(agent.Root, "fg.pid");
+        var request = agent.Client.Http.PostAsync("/run/command",
+            new StringContent($$"""{"command":"sleep 300 & echo $! > {{pidFile}}.tmp; mv {{pidFile}}.tmp {{pidFile}}; wait"}""",
+                System.Text.Encoding.UTF8, "application/json"), ct);
+        await Eventually.UntilAsync(() => File.Exists(pidFile), TimeSpan.FromSeconds(10), "the command to start", ct);
+        var sleeper = ProcFs.ParsePids(await File.ReadAllTextAsync(pidFile, ct))[0];
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var exitCode = await agent.StopAsync(ct);
+
+        exitCode.Should().Be(0, agent.StderrTail());
+        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10), "shutdown stops children (TERM, 2 s grace, KILL) instead of waiting for them");
+        await Eventually.UntilAsync(() => !ProcFs.IsAlive(sleeper), TimeSpan.FromSeconds(5), $"sleep {sleeper} to die with the agent", ct);
+        try
+        {
+            using var response = await request;
+        }
+        catch (HttpRequestException)
+        {
+            // The connection may be closed under the request; either outcome is fine once the agent is gone.
+        }
+    }
+
     private static async Task<int> WaitForBackgroundPidAsync(AgentProcess agent, Sandboxd.Protocol.CommandResult started, CancellationToken ct)
     {
         var response = await Eventually.UntilAsync(

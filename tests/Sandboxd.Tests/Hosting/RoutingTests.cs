@@ -72,4 +72,18 @@ public sealed class RoutingTests(AgentFixture fixture) : IClassFixture<AgentFixt
         response.ShouldHaveStatus(200);
         response.Headers.GetValues("Access-Control-Allow-Origin").Should().Contain("http://page.test");
     }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Error_responses_also_carry_the_allow_origin_header_so_browsers_can_read_them()
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        var unauthorized = await Agent.Anonymous.SendAsync(HttpMethod.Get, "/files?path=/", null, ct, r => r.Headers.Add("Origin", "http://page.test"));
+        var notFound = await Agent.Client.SendAsync(HttpMethod.Get, "/nope", null, ct, r => r.Headers.Add("Origin", "http://page.test"));
+
+        unauthorized.ShouldBeError(401);
+        unauthorized.Headers.GetValues("Access-Control-Allow-Origin").Should().Contain("http://page.test");
+        notFound.ShouldBeError(404);
+        notFound.Headers.GetValues("Access-Control-Allow-Origin").Should().Contain("http://page.test");
+    }
 }

@@ -47,6 +47,27 @@ public sealed class HealthInfoReadyTests(AgentFixture fixture) : IClassFixture<A
         response.Json.GetProperty("servers").GetArrayLength().Should().Be(0);
         response.Json.GetProperty("overlays").ValueKind.Should().Be(JsonValueKind.Array);
         response.Json.TryGetProperty("data", out _).Should().BeFalse("/ready is not wrapped in an envelope");
+        response.Json.TryGetProperty("healthy", out _).Should().BeFalse("healthy is present only when a server has a health check");
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Info_reports_the_same_version_as_the_command_line()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var cli = await AgentCli.RunAsync(["--version"], ct);
+
+        var info = await Agent.Anonymous.GetAsync("/info", ct);
+
+        cli.StandardOutput.Trim().Should().Be("sandboxd " + info.Data.GetProperty("version").GetString());
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Info_derives_the_sandbox_url_from_the_host_header()
+    {
+        var response = await Agent.Anonymous.SendAsync(HttpMethod.Get, "/info", null, TestContext.Current.CancellationToken,
+            r => r.Headers.Host = "sandbox.example.test:4321");
+
+        response.Data.GetProperty("sandbox_url").GetString().Should().Be("http://sandbox.example.test:4321");
     }
 
     [Fact(Timeout = 30_000)]

@@ -19,6 +19,7 @@ public sealed class AgentProcess : IAsyncDisposable
     private readonly List<string> _stdout = [];
     private readonly bool _ownsStateDir;
     private bool _disposed;
+    private bool _stopFailureReported;
 
     private AgentProcess(Process process, string root, string stateDir, bool ownsStateDir, string? token, IReadOnlyList<string> arguments)
     {
@@ -220,6 +221,7 @@ public sealed class AgentProcess : IAsyncDisposable
             catch (TimeoutException)
             {
                 await KillQuietlyAsync();
+                _stopFailureReported = true;
                 throw new InvalidOperationException(
                     $"The agent (pid {Pid}) did not exit within {StopTimeout.TotalSeconds} s of SIGTERM and was killed.\nstderr:\n{StderrTail()}");
             }
@@ -259,7 +261,8 @@ public sealed class AgentProcess : IAsyncDisposable
             Client?.Dispose();
             Anonymous?.Dispose();
             var exitCode = await StopAsync();
-            if (exitCode != 0)
+            // A stop that already failed the test (and killed the agent) must not be hidden behind a second error.
+            if (exitCode != 0 && !_stopFailureReported)
             {
                 throw new InvalidOperationException($"The agent exited with {exitCode} after SIGTERM (expected 0).\nstderr:\n{StderrTail()}");
             }

@@ -63,6 +63,19 @@ public sealed class BackgroundCommandTests(AgentFixture fixture) : IClassFixture
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Wait_with_timeout_zero_means_no_limit()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var started = await Client.RunAsync(new RunCommandRequest("sleep 0.3; echo zero", Background: true), ct);
+
+        var response = await Client.SendAsync(HttpMethod.Get, $"/terminals/{started.TerminalId}/commands/{started.CmdId}/wait?timeout=0", null, ct,
+            r => r.Headers.Add("X-Request-Timeout", "0"));
+
+        response.ShouldHaveStatus(200);
+        response.Data.GetProperty("stdout").GetString().Should().Be("zero\n");
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Wait_on_an_already_finished_command_returns_at_once()
     {
         var ct = TestContext.Current.CancellationToken;
