@@ -47,10 +47,28 @@ fi
 export SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
 echo "== agent: $SANDBOXD_PATH ($("$SANDBOXD_PATH" --version 2>/dev/null || echo '?'))"
 
+# Each benchmark cleans up after itself (trap). On INT/TERM here, the running one gets TERM (a background child of a
+# script ignores INT) and we wait for its cleanup.
+child=""
+forward() {
+  if [ -n "$child" ]; then
+    kill -TERM "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
+  exit "$1"
+}
+trap 'forward 130' INT
+trap 'forward 143' TERM
+
 status=0
 for b in "${benchmarks[@]}"; do
   [ -x "bench/$b/run.sh" ] || { echo "no such benchmark: $b" >&2; exit 2; }
   echo "== benchmark $b"
-  "bench/$b/run.sh" || { echo "benchmark $b FAILED" >&2; status=1; }
+  "bench/$b/run.sh" &
+  child=$!
+  rc=0
+  wait "$child" || rc=$?
+  child=""
+  [ $rc = 0 ] || { echo "benchmark $b FAILED (exit $rc)" >&2; status=1; }
 done
 exit $status

@@ -227,9 +227,15 @@ internal static class Program
             rows.Select(r => new ResultRow(r.Key, r.Name, r.Count, Round(r.P50), Round(r.P99), Round(r.Mean), Round(r.Min), Round(r.Max))).ToList(),
             new Ratios(Round(oursOverFloor), Round(sshOverOurs)),
             new Target("ours p50 <= 2x floor p50", target));
-        File.WriteAllText(options.Get("json"), JsonSerializer.Serialize(result, ReportJson.Default.ExecLatencyResult) + "\n");
+        File.WriteAllText(options.Get("json"), JsonSerializer.Serialize(result, ReadableJson.ExecLatencyResult) + "\n");
         return 0;
     }
+
+    /// <summary>The report's JSON, without escaping '+', '`' or '"' as \uXXXX (it is a file, not HTML).</summary>
+    private static readonly ReportJson ReadableJson = new(new JsonSerializerOptions(ReportJson.Default.Options)
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
 
     private static double Round(double value) => Math.Round(value, 4);
 

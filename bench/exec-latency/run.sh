@@ -29,7 +29,19 @@ work=$(mktemp -d /tmp/sandboxd-bench.XXXXXX)
 agent_pid=""
 sshd_pid=""
 ssh_master_pid=""
+step_pid=""
 ssh_opts=()
+
+# Runs a long step as a background child and waits for it, so a TERM/INT to this script is handled at once (bash
+# defers traps while a foreground child runs) and cleanup can stop the step too.
+step() {
+  "$@" &
+  step_pid=$!
+  local rc=0
+  wait "$step_pid" || rc=$?
+  step_pid=""
+  return $rc
+}
 
 # Stops a child we started: SIGTERM, up to 5 s, then SIGKILL; reaps it if it is ours.
 stop_pid() {
@@ -50,6 +62,7 @@ cleanup() {
   if [ ${#ssh_opts[@]} -gt 0 ]; then
     timeout 5 ssh "${ssh_opts[@]}" -O exit "$(id -un)@127.0.0.1" >/dev/null 2>&1 || true
   fi
+  stop_pid "$step_pid"
   stop_pid "$ssh_master_pid"
   stop_pid "$sshd_pid"
   stop_pid "$agent_pid"
@@ -78,7 +91,7 @@ wait_until() {
 
 echo "== exec-latency: building the measurers"
 gcc -O2 -Wall -Wextra -Werror -o "$work/spawnlat" "$here/spawnlat.c"
-timeout 600 dotnet build "$bench/ExecLatency/ExecLatency.csproj" -c Release -o "$work/execlat" \
+step timeout 600 dotnet build "$bench/ExecLatency/ExecLatency.csproj" -c Release -o "$work/execlat" \
   --artifacts-path "$bench/.artifacts" -nologo -clp:NoSummary -v:q >"$work/build.log" 2>&1 \
   || { cat "$work/build.log" >&2; exit 1; }
 execlat=(dotnet "$work/execlat/ExecLatency.dll")
@@ -97,11 +110,11 @@ token="bench-$RANDOM$RANDOM"
 agent_pid=$!
 wait_until "$agent_pid" 'grep -q "^sandboxd ready " "$work/agent.out"' 30 || { echo "agent did not become ready" >&2; exit 1; }
 url=$(awk '/^sandboxd ready /{print $3; exit}' "$work/agent.out")
-timeout 900 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --out "$work/ours.txt" \
+step timeout 900 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --out "$work/ours.txt" \
   --floor "$work/spawnlat" --floor-out "$work/floor.txt" --rounds "$rounds"
 # Detail row: the same client and connection pattern against GET /health — the HTTP stack alone, no spawn.
 echo "== detail: GET /health on the same agent ($calls calls after $warmup warm-up)"
-timeout 600 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --get /health --out "$work/http-only.txt"
+step timeout 600 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --get /health --out "$work/http-only.txt"
 agent_rss_kb=$(awk '/^VmRSS:/{print $2}' "/proc/$agent_pid/status" 2>/dev/null || echo "?")
 stop_pid "$agent_pid"
 agent_pid=""
@@ -149,7 +162,7 @@ LogLevel ERROR
 # otherwise sources for sshd sessions), so the figure is ssh + shell + true, not the user's shell start-up files.
 SetEnv SHLVL=1
 CFG
-  "$sshd_bin" -t -f "$work/ssh/sshd_config"
+  "$sshd_bin" -t -f "$work/ssh/sshd_config" || { echo "$sshd_bin -t rejected $work/ssh/sshd_config" >&2; exit 1; }
   "$sshd_bin" -D -e -f "$work/ssh/sshd_config" >"$work/sshd.log" 2>&1 </dev/null &
   sshd_pid=$!
   if wait_until "$sshd_pid" "port_in_use $candidate" 10 && kill -0 "$sshd_pid" 2>/dev/null; then
@@ -172,7 +185,7 @@ timeout 30 ssh "${ssh_opts[@]}" -n "$user@127.0.0.1" true >"$work/ssh-master.log
   || { echo "ssh to the private sshd failed" >&2; exit 1; }
 ssh_master_pid=$(timeout 5 ssh "${ssh_opts[@]}" -O check "$user@127.0.0.1" 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
 [ -n "$ssh_master_pid" ] || { echo "ssh ControlMaster is not running" >&2; exit 1; }
-timeout 600 "$work/spawnlat" "$ssh_calls" "$ssh_warmup" "$work/ssh.txt" ssh "${ssh_opts[@]}" -n "$user@127.0.0.1" true
+step timeout 600 "$work/spawnlat" "$ssh_calls" "$ssh_warmup" "$work/ssh.txt" ssh "${ssh_opts[@]}" -n "$user@127.0.0.1" true
 
 # --- report ----------------------------------------------------------------------------------------------------------
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
