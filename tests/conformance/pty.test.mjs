@@ -2,6 +2,7 @@
 // destroy, a shell exiting by itself, retrieve from a second client, encodings.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { collectOutput, nextEvent, plain, SLOW_MS, useAgent, waitFor } from './harness.mjs';
 
 const { scenario } = useAgent();
@@ -174,6 +175,35 @@ scenario('multi-byte UTF-8 output is never split into U+FFFD; large output arriv
   const nums = text.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
   const start = nums.indexOf(1);
   assert.deepEqual(nums.slice(start), Array.from({ length: 20000 }, (_, i) => i + 1));
+  await t.destroy();
+});
+
+scenario('typed-ahead input is kept while the program is busy (PTY input back-pressure)', async ({ sandbox, agent }) => {
+  // A user pastes ~230 KB while the foreground job (`sleep 6`) is not reading: the tty input
+  // buffer (4 KB) fills, so the agent must keep the rest queued and deliver it once `cat` reads —
+  // not give up after a few seconds and drop it.
+  const t = await sandbox.terminal.create({ pty: true });
+  const out = collectOutput(t);
+  const errors = [];
+  t.on('error', (e) => errors.push(e));
+  await waitText(out, (s) => PROMPT.test(s), 'the shell prompt');
+  const file = join(agent.root, 'paste.txt');
+  const lines = Array.from({ length: 4000 }, (_, i) => `line ${String(i).padStart(5, '0')} ${'x'.repeat(40)} ü✓`);
+  const text = `${lines.join('\n')}\n`;
+  t.write(`stty -echo; sleep 6; cat > '${file}'; echo "PA""STED"\n`);
+  t.write(text);
+  t.write('\x04'); // ^D ends cat's input
+  try {
+    await waitText(out, (s) => s.includes('PASTED\n'), 'end of paste');
+  } catch (e) {
+    const size = existsSync(file) ? readFileSync(file).length : 'missing';
+    e.message += `\n--- paste.txt has ${size} of ${Buffer.byteLength(text)} bytes; terminal errors: ${JSON.stringify(errors)}`;
+    throw e;
+  }
+  const got = readFileSync(file, 'utf8');
+  assert.equal(Buffer.byteLength(got), Buffer.byteLength(text));
+  assert.equal(got, text);
+  assert.deepEqual(errors, []);
   await t.destroy();
 });
 
