@@ -193,3 +193,15 @@ scenario('a large file round-trips byte for byte', async ({ sandbox, agent }) =>
   assert.equal(back.length, content.length);
   assert.equal(back, content);
 });
+
+scenario('file.exists() follows symlinks: a dangling symlink does not exist (like filesystem.exists)', async ({ sandbox, agent }) => {
+  symlinkSync(join(agent.root, 'nowhere'), join(agent.root, 'dangling'));
+  symlinkSync(join(agent.root, 'r2.txt'), join(agent.root, 'good-link'));
+  writeFileSync(join(agent.root, 'r2.txt'), 'target');
+  assert.equal(await sandbox.file.exists('good-link'), true);
+  assert.equal(await sandbox.filesystem.exists(join(agent.root, 'dangling')), false, '`test -e` follows the link');
+  assert.equal(await sandbox.file.exists('dangling'), false, 'HEAD /files must follow symlinks (daemon-http.md §7.4)');
+  // deleting removes the link itself, never the target
+  await sandbox.file.destroy('good-link');
+  assert.equal(readFileSync(join(agent.root, 'r2.txt'), 'utf8'), 'target');
+});

@@ -213,6 +213,11 @@ scenario("terminal.create({pty:true, encoding:'base64'}) output is decoded by th
   const out = collectOutput(t);
   t.write('echo "b64-$((3*3))-héllo ✓"\n');
   await waitText(out, (s) => s.includes('\nb64-9-héllo ✓\n'), 'decoded base64 output');
+  // chunks are decoded one by one by the client: they must be cut on UTF-8 boundaries
+  t.write("stty -echo; for i in $(seq 1 3000); do printf '✓é€😀'; done; echo; echo END-$((6*7))\n");
+  await waitText(out, (s) => s.includes('\nEND-42\n'), 'END marker', 2 * SLOW_MS);
+  assert.ok(!out.text.includes('\uFFFD'), 'replacement character in base64-decoded output');
+  assert.ok(plain(out.text).includes('✓é€😀'.repeat(3000)));
   await t.destroy();
 });
 
