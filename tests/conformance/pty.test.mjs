@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectOutput, nextEvent, plain, SLOW_MS, useAgent, waitFor } from './harness.mjs';
+import { collectOutput, nextEvent, plain, SLOW_MS, useAgent, waitFor, withTimeout } from './harness.mjs';
 
 const { scenario } = useAgent();
 
@@ -205,6 +205,28 @@ scenario('typed-ahead input is kept while the program is busy (PTY input back-pr
   assert.equal(got, text);
   assert.deepEqual(errors, []);
   await t.destroy();
+});
+
+scenario('a PTY that is not reading input does not stall other terminals or streams on the same socket', async ({ sandbox }) => {
+  const busy = await sandbox.terminal.create({ pty: true });
+  const other = await sandbox.terminal.create({ pty: true });
+  const busyOut = collectOutput(busy);
+  const out = collectOutput(other);
+  await waitText(busyOut, (s) => PROMPT.test(s), 'prompt of the busy terminal');
+  await waitText(out, (s) => PROMPT.test(s), 'prompt of the other terminal');
+  busy.write('stty -echo; sleep 8; cat >/dev/null\n');
+  busy.write(`${'y'.repeat(63)}\n`.repeat(1024)); // 64 KB of lines: fills the busy PTY's input buffer
+  const started = Date.now();
+  other.write('echo "oth""er-ok"\n');
+  await waitText(out, (s) => s.includes('\nother-ok\n'), 'output of the other terminal');
+  const took = Date.now() - started;
+  assert.ok(took < 3_000, `input to another terminal waited ${took} ms behind the blocked one`);
+  const streamStarted = Date.now();
+  const r = await withTimeout(sandbox.runCommand('echo streamed', { onStdout: () => {} }), SLOW_MS, 'streamed command');
+  assert.equal(r.stdout, 'streamed\n');
+  assert.ok(Date.now() - streamStarted < 3_000, `command:start waited ${Date.now() - streamStarted} ms`);
+  await busy.destroy();
+  await other.destroy();
 });
 
 scenario("terminal.create({pty:true, encoding:'base64'}) output is decoded by the client", async ({ sandbox }) => {
