@@ -15,11 +15,16 @@ namespace Sandboxd.Live;
 internal sealed class LiveConnection(WebSocket socket, SandboxContext sandbox, AuthPrincipal? principal, bool binaryProtocol, bool binaryOut)
     : IDisposable
 {
-    public const int QueueCapacity = 512;
+    public const int MessageQueueCapacity = 1024;
+    public const int StreamQueueCapacity = 64;
     private const int MaxInboundBytes = 4 * 1024 * 1024;
 
-    private readonly Channel<LiveMessage> _outbound = Channel.CreateBounded<LiveMessage>(
-        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    // Two queues: discrete messages (never awaited: full ⇒ the client is not reading ⇒ drop it) and stream chunks
+    // (pumps wait for room, ≤ 64 × 32 KiB in flight per socket). Pumps therefore never starve discrete messages.
+    private readonly Channel<LiveMessage> _messages = Channel.CreateBounded<LiveMessage>(
+        new BoundedChannelOptions(MessageQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Channel<LiveMessage> _stream = Channel.CreateBounded<LiveMessage>(
+        new BoundedChannelOptions(StreamQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly CancellationTokenSource _closed = new();
     private readonly Lock _gate = new();
     /// <remarks>Guarded by <see cref="_gate"/>: channel → the cancellation of its pump (or of nothing, for message channels).</remarks>
@@ -35,21 +40,22 @@ internal sealed class LiveConnection(WebSocket socket, SandboxContext sandbox, A
     /// <summary>Queues a discrete message; a full queue means the client is not reading: drop it.</summary>
     public void Send(LiveMessage message)
     {
-        if (!_outbound.Writer.TryWrite(message))
+        if (!_messages.Writer.TryWrite(message))
         {
             Abort("send queue full");
         }
     }
 
     /// <summary>Queues a stream message, waiting for room (per-subscription back-pressure).</summary>
-    public ValueTask SendAsync(LiveMessage message, CancellationToken cancellationToken) => _outbound.Writer.WriteAsync(message, cancellationToken);
+    public ValueTask SendAsync(LiveMessage message, CancellationToken cancellationToken) => _stream.Writer.WriteAsync(message, cancellationToken);
 
     public string? CloseReason { get; private set; }
 
     public void Abort(string reason)
     {
         CloseReason ??= reason;
-        _outbound.Writer.TryComplete();
+        _messages.Writer.TryComplete();
+        _stream.Writer.TryComplete();
         _closed.Cancel();
     }
 
@@ -247,10 +253,11 @@ internal sealed class LiveConnection(WebSocket socket, SandboxContext sandbox, A
 
     private async Task SendLoopAsync(CancellationToken cancellationToken)
     {
-        var reader = _outbound.Reader;
-        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        var messages = _messages.Reader;
+        var stream = _stream.Reader;
+        while (true)
         {
-            while (reader.TryRead(out var message))
+            if (messages.TryRead(out var message) || stream.TryRead(out message))
             {
                 if (binaryOut && binaryProtocol && message.BinaryCapable)
                 {
@@ -260,6 +267,14 @@ internal sealed class LiveConnection(WebSocket socket, SandboxContext sandbox, A
                 {
                     await socket.SendAsync(message.Json, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
                 }
+
+                continue;
+            }
+
+            var either = await Task.WhenAny(messages.WaitToReadAsync(cancellationToken).AsTask(), stream.WaitToReadAsync(cancellationToken).AsTask()).ConfigureAwait(false);
+            if (!await either.ConfigureAwait(false) && messages.Completion.IsCompleted && stream.Completion.IsCompleted)
+            {
+                return;
             }
         }
     }

@@ -51,7 +51,10 @@ const STATUS_TEXT = {
   'signed-out': 'not signed in',
 };
 
+const statusHistory = []; // every state shown, in order (for tests)
+
 function setStatus(state) {
+  statusHistory.push(state);
   $('status').dataset.state = state;
   $('status').textContent = STATUS_TEXT[state];
 }
@@ -449,6 +452,7 @@ window.__sandboxd = {
   },
   get terminalId() { return shell?.id; },
   get state() { return $('status').dataset.state; },
+  statusHistory,
   term,
 };
 
