@@ -1,6 +1,7 @@
 // health(), getServerInfo(), ready(), auth.status(), auth.info(), and the auth boundary.
 import assert from 'node:assert/strict';
-import { Sandbox, useAgent } from './harness.mjs';
+import WS from 'ws';
+import { Sandbox, useAgent, withTimeout } from './harness.mjs';
 
 const { ctx, scenario } = useAgent();
 
@@ -102,4 +103,45 @@ scenario('getInfo()/getSandboxUrl() are local and reflect the config', async ({ 
   assert.equal(info.id, 'x');
   assert.equal(info.provider, 'local');
   assert.equal(ctx.agent, agent);
+});
+
+scenario('the WebSocket upgrade is refused (401) for a wrong token; the client call rejects', async ({ agent }) => {
+  const bad = new Sandbox({ sandboxUrl: agent.url, sandboxId: 'x', provider: 'local', token: 'wrong-token' });
+  try {
+    await assert.rejects(withTimeout(bad.runCommand('echo never', { onStdout: () => {} }), 10_000, 'streamed call with a bad token'));
+  } finally {
+    await bad.disconnect();
+  }
+  const status = await withTimeout(
+    new Promise((resolve, reject) => {
+      const ws = new WS(`${agent.url.replace(/^http/, 'ws')}/ws?token=wrong-token&protocol=binary`);
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ code: res.statusCode, body }));
+      });
+      ws.on('open', () => {
+        ws.terminate();
+        reject(new Error('upgrade with a wrong token was accepted'));
+      });
+      ws.on('error', () => {});
+    }),
+    10_000,
+    'raw upgrade attempt',
+  );
+  assert.equal(status.code, 401);
+  assert.equal(typeof JSON.parse(status.body).error, 'string');
+  // and the right token in the query is accepted
+  await withTimeout(
+    new Promise((resolve, reject) => {
+      const ws = new WS(`${agent.url.replace(/^http/, 'ws')}/ws?token=${agent.token}&protocol=json`);
+      ws.on('open', () => {
+        ws.close();
+        resolve();
+      });
+      ws.on('error', reject);
+    }),
+    10_000,
+    'raw upgrade with the access token',
+  );
 });
