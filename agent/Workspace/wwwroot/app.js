@@ -313,7 +313,7 @@ function onFileEvent({ type, data = {} }) {
     const known = listing.get(basename(path));
     listing.set(basename(path), {
       name: basename(path), path, is_dir: event === 'addDir' || Boolean(known?.is_dir),
-      size: known?.size ?? 0, fresh: !known,
+      size: known?.size, fresh: !known,
     });
     scheduleRelist(parent); // picks up sizes (events carry none)
   }
