@@ -121,7 +121,7 @@ class Live {
     this.delay = 500;
     this.opens = 0;
     this.stopped = false;
-    this.onReconnect = () => {};
+    this.onOpen = () => {}; // called with `reconnected` after every successful open
   }
 
   connect() {
@@ -138,7 +138,7 @@ class Live {
       setStatus('connected');
       for (const channel of this.channels.keys()) this.sendSubscribe(channel);
       for (const message of this.outbox.splice(0)) this.send(message);
-      if (this.opens++ > 0) this.onReconnect();
+      this.onOpen(this.opens++ > 0);
     };
     ws.onmessage = (event) => {
       let message;
@@ -470,10 +470,12 @@ async function main() {
 
   $('workspace').hidden = false;
   startTerminal();
-  live.onReconnect = () => {
-    sendResize();
-    reloadListings();
-    refreshServers();
+  live.onOpen = (reconnected) => {
+    sendResize(); // the window may have changed size meanwhile (or since the terminal was created, after a reload)
+    if (reconnected) {
+      reloadListings(); // watcher events may have been missed while the socket was down
+      refreshServers();
+    }
   };
   live.connect();
   $('files-refresh').addEventListener('click', reloadListings);
