@@ -42,7 +42,31 @@ internal static class FileOps
         return new FileEntry(name.Length == 0 ? "/" : name, path, size, isDir, modified);
     }
 
-    public static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
+    /// <summary>True if the path exists, following symlinks (a dangling link does not exist).</summary>
+    public static bool Exists(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.LinkTarget is null)
+        {
+            return info.Exists || Directory.Exists(path);
+        }
+
+        try
+        {
+            return info.ResolveLinkTarget(returnFinalTarget: true)?.Exists == true;
+        }
+        catch (IOException)
+        {
+            return false; // a link loop
+        }
+    }
+
+    /// <summary>The final target of a symlink (writes go through links, as with open(2)); the path itself otherwise.</summary>
+    private static string ThroughLinks(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is null ? path : info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+    }
 
     /// <summary>Lists direct children (dot-files included), sorted by name (ordinal).</summary>
     public static IReadOnlyList<FileEntry> List(string directory)
@@ -92,6 +116,8 @@ internal static class FileOps
             throw new FileOpException(400, $"{path} is a directory.");
         }
 
+        var requested = path;
+        path = ThroughLinks(path);
         return Guard(path, () =>
         {
             var directory = Path.GetDirectoryName(path) ?? "/";
@@ -105,7 +131,7 @@ internal static class FileOps
                     }
                 }
 
-                return Describe(path);
+                return Describe(requested);
             }
 
             var existing = File.Exists(path) ? File.GetUnixFileMode(path) : (UnixFileMode?)null;
@@ -135,7 +161,7 @@ internal static class FileOps
                 throw;
             }
 
-            return Describe(path);
+            return Describe(requested);
         });
     }
 

@@ -43,7 +43,7 @@ internal static class FileEndpoints
             return Api.BadRequest(error!);
         }
 
-        if (!FileOps.Exists(path) && new FileInfo(path).LinkTarget is null)
+        if (!FileOps.Exists(path))
         {
             return Api.NotFound($"{path} does not exist.");
         }

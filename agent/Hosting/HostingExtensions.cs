@@ -47,6 +47,8 @@ internal static class HostingExtensions
 
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ProtocolJsonContext.Default));
         builder.Services.AddSingleton(options);
+        // Servers stop with their own stop timeouts (10 s by default) at shutdown; leave room for that.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PublicUrls>();
         builder.Services.Configure<ProcessesOptions>(o => o.OutputCapBytes = options.OutputCapBytes);

@@ -23,6 +23,9 @@ internal sealed class ChildProcess
 
     public int Pid => _native.Pid;
 
+    /// <summary>Stopped when agent shutdown begins (see <see cref="ProcessSpec.StopEarly"/>).</summary>
+    public bool StopEarly { get; init; } = true;
+
     /// <summary>stdout, or the PTY output.</summary>
     public OutputLog Output { get; }
 

@@ -203,7 +203,15 @@ internal sealed class OutputLog(int capacity) : IFdReader
             try
             {
                 CopyUnsynchronized(_start, bytes.AsSpan(0, count));
-                return Encoding.UTF8.GetString(bytes, 0, count);
+                // After eviction the kept tail may begin inside a multi-byte character: start at the next character.
+                var skip = 0;
+                while (_start > 0 && skip < 3 && skip < count && (bytes[skip] & 0xC0) == 0x80)
+                {
+                    skip++;
+                }
+
+                evicted += skip;
+                return Encoding.UTF8.GetString(bytes, skip, count - skip);
             }
             finally
             {

@@ -2,10 +2,13 @@ using Sandboxd.Native;
 
 namespace Sandboxd.Processes;
 
-/// <summary>What to start. <see cref="Argv"/>[0] is the program (searched in PATH when it has no slash).</summary>
+/// <summary>What to start. <see cref="Argv"/>[0] is the program (searched in PATH when it has no slash).
+/// <see cref="StopEarly"/>: stopped as soon as the agent begins to shut down (commands, terminals), so open requests
+/// waiting on it finish at once; false for children whose owner stops them gracefully (servers).</summary>
 internal sealed record ProcessSpec(
     IReadOnlyList<string> Argv,
     string WorkingDirectory,
     IReadOnlyDictionary<string, string> Environment,
     StdinKind Stdin = StdinKind.Null,
-    (int Cols, int Rows)? PtySize = null);
+    (int Cols, int Rows)? PtySize = null,
+    bool StopEarly = true);

@@ -3,8 +3,11 @@ using Sandboxd.Native;
 namespace Sandboxd.Processes;
 
 /// <summary>Reaps orphans once a second, and at shutdown stops every child group still alive (TERM → grace → KILL).</summary>
-internal sealed class ProcessSupervisorService(Spawner spawner, ILogger<ProcessSupervisorService> logger) : BackgroundService
+internal sealed class ProcessSupervisorService(Spawner spawner, IHostApplicationLifetime lifetime, ILogger<ProcessSupervisorService> logger)
+    : BackgroundService
 {
+    private Task _earlyStop = Task.CompletedTask;
+
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         if (!ProcessTable.TryBecomeSubreaper())
@@ -12,6 +15,10 @@ internal sealed class ProcessSupervisorService(Spawner spawner, ILogger<ProcessS
             logger.NoSubreaper();
         }
 
+        // Shutdown begins: stop commands and terminals right away, so requests waiting on them (foreground commands,
+        // waits, WebSockets) end now instead of holding the web server's drain. Servers are stopped gracefully later
+        // by their supervisor, with their own stop timeouts.
+        lifetime.ApplicationStopping.Register(() => _earlyStop = StopAllAsync(spawner.Live.Where(c => c.StopEarly).ToArray()));
         return base.StartAsync(cancellationToken);
     }
 
@@ -38,7 +45,12 @@ internal sealed class ProcessSupervisorService(Spawner spawner, ILogger<ProcessS
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        var live = spawner.Live.ToArray();
+        await _earlyStop.ConfigureAwait(false);
+        await StopAllAsync(spawner.Live.ToArray()).ConfigureAwait(false);
+    }
+
+    private async Task StopAllAsync(ChildProcess[] live)
+    {
         if (live.Length == 0)
         {
             return;

@@ -65,9 +65,9 @@ internal static class RunEndpoints
             return Api.BadRequest("Field 'code' is required and must be a string.");
         }
 
-        if (request.TimeoutMs is <= 0)
+        if (request.TimeoutMs is <= 0 or > ExecSpecFactory.MaxTimeoutMs)
         {
-            return Api.BadRequest("Field 'timeout_ms' must be a positive number of milliseconds.");
+            return Api.BadRequest($"Field 'timeout_ms' must be a positive number of milliseconds, at most {ExecSpecFactory.MaxTimeoutMs} (49 days).");
         }
 
         var language = CodeLanguages.Resolve(request.Language, request.Code);

@@ -6,7 +6,7 @@ namespace Sandboxd.Sandboxes;
 /// Resolves the sandbox context once, before routing: <c>/s/&lt;subdomain&gt;/…</c> addresses a child (the prefix moves
 /// to PathBase so every route works under it, <c>/ws</c> included); anything else is the main sandbox.
 /// </summary>
-internal sealed class SandboxRoutingMiddleware(RequestDelegate next, SandboxRegistry registry, AgentOptions options)
+internal sealed class SandboxRoutingMiddleware(RequestDelegate next, SandboxRegistry registry, AgentOptions options, Auth.TokenValidator tokens)
 {
     public Task InvokeAsync(HttpContext context)
     {
@@ -27,7 +27,10 @@ internal sealed class SandboxRoutingMiddleware(RequestDelegate next, SandboxRegi
             var subdomain = end < 0 ? path[3..] : path[3..end];
             if (!registry.TryGetChild(subdomain, out var child))
             {
-                return Api.WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No sandbox with subdomain '{subdomain}'.");
+                // Without a valid token, do not reveal which subdomains exist.
+                return tokens.Validate(Auth.TokenSources.Find(context.Request)) is null
+                    ? Api.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, "unauthorized: send Authorization: Bearer <token>")
+                    : Api.WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No sandbox with subdomain '{subdomain}'.");
             }
 
             context.Request.PathBase = context.Request.PathBase.Add(path[..(end < 0 ? path.Length : end)]);

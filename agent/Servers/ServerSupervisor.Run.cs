@@ -180,7 +180,7 @@ internal sealed partial class ServerSupervisor
         ChildProcess child;
         try
         {
-            child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", install], server.Config.WorkingDirectory, BuildEnvironment(server, null)),
+            child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", install], server.Config.WorkingDirectory, BuildEnvironment(server, null), StopEarly: false),
                 Tee(server, server.Stdout), Tee(server, server.Stderr));
         }
         catch (SpawnException e)
@@ -229,7 +229,7 @@ internal sealed partial class ServerSupervisor
         ChildProcess child;
         try
         {
-            child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", config.Start], config.WorkingDirectory, BuildEnvironment(server, port)),
+            child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", config.Start], config.WorkingDirectory, BuildEnvironment(server, port), StopEarly: false),
                 Tee(server, server.Stdout), Tee(server, server.Stderr));
         }
         catch (SpawnException e)

@@ -7,6 +7,9 @@ internal static class ExecSpecFactory
 {
     public const string DefaultShell = "/bin/sh";
 
+    /// <summary>The longest run timeout a timer can hold (uint.MaxValue - 1 ms ≈ 49.7 days), rounded down to 49 days.</summary>
+    public const long MaxTimeoutMs = 49L * 24 * 3600 * 1000;
+
     public static ExecSpec? TryCreate(
         SandboxContext context, string? command, string? shell, string? cwd, IReadOnlyDictionary<string, string>? env,
         double? timeoutSeconds, long? timeoutMs, out string? error)
@@ -63,9 +66,9 @@ internal static class ExecSpecFactory
         TimeSpan? timeout = null;
         if (timeoutMs is { } ms)
         {
-            if (ms <= 0)
+            if (ms <= 0 || ms > MaxTimeoutMs)
             {
-                error = "Field 'timeout_ms' must be a positive number of milliseconds.";
+                error = $"Field 'timeout_ms' must be a positive number of milliseconds, at most {MaxTimeoutMs} (49 days); omit it for no limit.";
                 return null;
             }
 
@@ -73,13 +76,13 @@ internal static class ExecSpecFactory
         }
         else if (timeoutSeconds is { } s)
         {
-            if (s <= 0 || double.IsNaN(s) || s > TimeSpan.MaxValue.TotalSeconds / 2)
+            if (s <= 0 || double.IsNaN(s) || s * 1000 > MaxTimeoutMs)
             {
-                error = "Field 'timeout' must be a positive number of seconds.";
+                error = $"Field 'timeout' must be a positive number of seconds, at most {MaxTimeoutMs / 1000} (49 days); omit it for no limit.";
                 return null;
             }
 
-            timeout = TimeSpan.FromSeconds(s);
+            timeout = TimeSpan.FromMilliseconds(s * 1000);
         }
 
         return new ExecSpec(command, string.IsNullOrEmpty(shell) ? DefaultShell : shell, workingDirectory, env, timeout);

@@ -15,7 +15,10 @@ internal static class WorkspaceFeature
     {
         foreach (var root in new[] { "/play", "/workspace" })
         {
-            routes.MapGet(root, (HttpContext http) => TypedResults.Redirect(root + "/" + http.Request.QueryString)).AllowAnonymousAgent();
+            // Routing ignores a trailing slash, so "/play" also matches "/play/": serve the page there, redirect only "/play".
+            routes.MapGet(root, (HttpContext http) => http.Request.Path.Value!.EndsWith('/')
+                ? Serve(null)
+                : TypedResults.Redirect(root + "/" + http.Request.QueryString)).AllowAnonymousAgent();
             routes.MapGet(root + "/{**asset}", Serve).AllowAnonymousAgent();
         }
 
