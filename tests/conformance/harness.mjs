@@ -119,6 +119,28 @@ function agentCommand() {
   return { file: 'dotnet', prefix: [dll] };
 }
 
+// Agents started by this test-file process. If the process ends without the `after` hook having
+// run (the runner kills a file that exceeds --test-timeout, Ctrl-C, a crash), the agents must not
+// outlive it: SIGTERM them on exit, and on a termination signal stop them properly first.
+const liveAgents = new Set();
+process.on('exit', () => {
+  for (const a of liveAgents) {
+    try {
+      a.proc.kill('SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+});
+for (const [sig, num] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]]) {
+  process.once(sig, () => {
+    const stops = [...liveAgents].map((a) => a.stop().catch(() => {}));
+    withTimeout(Promise.all(stops), 15_000, 'stopping agents')
+      .catch(() => {})
+      .finally(() => process.exit(128 + num));
+  });
+}
+
 export class Agent {
   /** @param {{extraArgs?: string[]}} [options] extra `sandboxd start` arguments */
   constructor({ extraArgs = [] } = {}) {
@@ -139,8 +161,10 @@ export class Agent {
     this.commandLine = [file, ...args].join(' ');
     const started = Date.now();
     this.proc = spawn(file, args, { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    liveAgents.add(this);
     this.exited = new Promise((res) => {
       this.proc.on('exit', (code, signal) => {
+        liveAgents.delete(this);
         this.exit = { code, signal };
         res(this.exit);
       });
