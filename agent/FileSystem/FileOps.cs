@@ -12,7 +12,8 @@ internal sealed class FileOpException(int status, string message, Exception? inn
 /// <summary>
 /// The one helper every file write and read goes through (Files endpoints, env files, overlays): parents created,
 /// writes atomic (temp file in the same directory + rename, mode of the replaced file kept) so no reader ever sees
-/// half a file, and OS errors turned into clear 4xx/5xx.
+/// half a file — except files with several hard links, rewritten in place so every name sees the new content —
+/// writes go through symlinks, and OS errors are turned into clear 4xx/5xx.
 /// </summary>
 internal static class FileOps
 {
@@ -131,6 +132,15 @@ internal static class FileOps
                     }
                 }
 
+                return Describe(requested);
+            }
+
+            if (File.Exists(path) && Native.LibC.HardLinkCount(path) > 1)
+            {
+                // A file with other hard links is rewritten in place (what editors do): a rename would leave the other
+                // names on the old content. Everything else is replaced atomically.
+                using var inPlace = new FileStream(path, FileMode.Truncate, FileAccess.Write);
+                inPlace.Write(bytes);
                 return Describe(requested);
             }
 

@@ -45,9 +45,9 @@ public sealed class FileReadWriteTests(AgentFixture fixture) : IClassFixture<Age
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task Overwriting_writes_in_place_so_the_inode_and_hard_links_are_kept()
+    public async Task Overwriting_a_file_with_hard_links_writes_in_place_so_every_link_sees_it()
     {
-        // Spec §7.2: write in place (open/truncate, write, close), no temp file + rename.
+        // Files are replaced atomically (temp + rename, docs/protocol-notes.md) unless other hard links exist.
         var ct = TestContext.Current.CancellationToken;
         var path = Path.Combine(Agent.Root, "in-place.txt");
         var link = Path.Combine(Agent.Root, "in-place-hardlink.txt");
@@ -58,6 +58,36 @@ public sealed class FileReadWriteTests(AgentFixture fixture) : IClassFixture<Age
         (await PostFileAsync(path, "new")).ShouldHaveStatus(200);
 
         (await File.ReadAllTextAsync(link, ct)).Should().Be("new", "a hard link sees an in-place write; a rename would leave it on the old inode");
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Overwriting_replaces_the_file_atomically_and_leaves_no_temp_file()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var path = Path.Combine(Agent.Root, "atomic.txt");
+        await File.WriteAllTextAsync(path, "old", ct);
+        var inodeBefore = (await Agent.Client.RunAsync($"stat -c %i {path}", ct)).Stdout.Trim();
+
+        (await PostFileAsync(path, "new")).ShouldHaveStatus(200);
+
+        (await File.ReadAllTextAsync(path, ct)).Should().Be("new");
+        (await Agent.Client.RunAsync($"stat -c %i {path}", ct)).Stdout.Trim().Should().NotBe(inodeBefore, "a new file is renamed into place");
+        Directory.GetFiles(Agent.Root, "*.tmp").Should().BeEmpty();
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Writing_through_a_symlink_updates_its_target_and_keeps_the_link()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var target = Path.Combine(Agent.Root, "link-target.txt");
+        var link = Path.Combine(Agent.Root, "link.txt");
+        await File.WriteAllTextAsync(target, "old", ct);
+        File.CreateSymbolicLink(link, target);
+
+        (await PostFileAsync(link, "new")).ShouldHaveStatus(200);
+
+        new FileInfo(link).LinkTarget.Should().Be(target);
+        (await File.ReadAllTextAsync(target, ct)).Should().Be("new");
     }
 
     [Fact(Timeout = 30_000)]

@@ -1,0 +1,20 @@
+using System.Runtime.InteropServices;
+
+namespace Sandboxd.Native;
+
+internal static unsafe partial class LibC
+{
+    // struct stat on x86_64: st_dev (8), st_ino (8), st_nlink (8) … 144 bytes in all.
+    private const int StatSize = 144;
+    private const int StatNlinkOffset = 16;
+
+    [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int StatCore(string path, byte* buffer);
+
+    /// <summary>The number of hard links of <paramref name="path"/> (following symlinks), or 0 if it cannot be read.</summary>
+    internal static ulong HardLinkCount(string path)
+    {
+        var buffer = stackalloc byte[StatSize];
+        return StatCore(path, buffer) == 0 ? *(ulong*)(buffer + StatNlinkOffset) : 0;
+    }
+}
