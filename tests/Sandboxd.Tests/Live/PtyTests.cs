@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using FluentAssertions;
+using Sandboxd.Tests.Infrastructure;
+
+namespace Sandboxd.Tests.Live;
+
+/// <summary>PTY terminals over the socket (http §6.1/§6.4, ws §5.2).</summary>
+public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<AgentFixture>
+{
+    private AgentProcess Agent => fixture.Agent;
+    private AgentClient Client => fixture.Client;
+
+    [GeneratedRegex(@"shell-pid:(\d+)")]
+    private static partial Regex ShellPid();
+
+    private static async Task<int> ShellPidAsync(LiveSocket socket, string id, CancellationToken ct)
+    {
+        await socket.InputAsync(id, "echo shell-pid:$$\n", ct);
+        var text = await socket.WaitOutputAsync("terminal:output", "terminal:" + id, o => ShellPid().IsMatch(o), LiveApi.Quick, "the shell pid", ct);
+        return int.Parse(ShellPid().Match(text).Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Terminal_created_reaches_an_unsubscribed_socket_within_a_second_of_the_post()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var socket = await LiveSocket.ConnectAsync(Agent, ct, "binary");
+
+        var clock = Stopwatch.StartNew();
+        var id = await LiveApi.CreatePtyAsync(Client, ct);
+        var answered = clock.Elapsed;
+        var created = await socket.WaitForAsync(f => f.Is("terminal:created", "terminal:" + id) && f.Str("id") == id, TimeSpan.FromSeconds(5), "terminal:created", ct);
+        var arrived = clock.Elapsed;
+
+        created.Binary.Should().BeFalse("terminal:created MUST be a JSON text frame");
+        created.Str("status").Should().Be("running");
+        (arrived - answered).Should().BeLessThan(TimeSpan.FromSeconds(1), "it is re-sent to every socket from +100 ms on");
+
+        // A socket opened after the POST still hears a re-send (+300 ms, +1 s, …) as long as nobody subscribed.
+        await using var late = await LiveSocket.ConnectAsync(Agent, ct, "json");
+        await late.WaitForAsync(f => f.Is("terminal:created") && f.Str("id") == id, TimeSpan.FromSeconds(5), "terminal:created on a later socket", ct);
+
+        await socket.SubscribeAsync("terminal:" + id, ct);
+        await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task After_subscribe_the_shell_output_arrives_and_tty_names_a_dev_pts_device()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = await LiveApi.CreatePtyAsync(Client, ct);
+        await using var socket = await LiveSocket.ConnectAsync(Agent, ct);
+        await socket.SubscribeAsync("terminal:" + id, ct);
+
+        await socket.InputAsync(id, "tty; echo tty-$((5+5))\n", ct);
+
+        var text = await socket.WaitOutputAsync("terminal:output", "terminal:" + id, o => o.Contains("tty-10", StringComparison.Ordinal), LiveApi.Quick, "tty output", ct);
+        text.Should().MatchRegex(@"/dev/pts/\d+");
+        socket.Frames.Where(f => f.Is("terminal:output")).Should().AllSatisfy(f => f.Num("next_offset").Should().BePositive());
+        await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task When_the_shell_exits_terminal_destroyed_is_published_and_the_terminal_is_listed_as_stopped()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = await LiveApi.CreatePtyAsync(Client, ct);
+        await using var socket = await LiveSocket.ConnectAsync(Agent, ct);
+        await socket.SubscribeAsync("terminal:" + id, ct);
+
+        await socket.InputAsync(id, "exit 7\n", ct);
+
+        var destroyed = await socket.WaitForAsync("terminal:destroyed", "terminal:" + id, LiveApi.Quick, ct);
+        destroyed.Str("id").Should().Be(id);
+        var list = await Client.GetAsync("/terminals", ct);
+        list.Data.GetProperty("terminals").EnumerateArray().Should()
+            .ContainSingle(t => t.GetProperty("id").GetString() == id).Which.GetProperty("status").GetString().Should().Be("stopped");
+        await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
+    }
+
+    [Fact(Timeout = 40_000)]
+    public async Task Delete_kills_every_process_of_the_terminal_session_including_background_jobs_that_ignore_sighup()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = await LiveApi.CreatePtyAsync(Client, ct);
+        await using var socket = await LiveSocket.ConnectAsync(Agent, ct);
+        await socket.SubscribeAsync("terminal:" + id, ct);
+        var shell = await ShellPidAsync(socket, id, ct);
+        LiveApi.SessionOf(shell).Should().Be(shell, "the PTY shell leads its own session");
+
+        await socket.InputAsync(id, "sleep 300 & (trap '' HUP TERM; sleep 301) & sleep 302 | cat & echo jobs-$((2+2))\n", ct);
+        await socket.WaitOutputAsync("terminal:output", "terminal:" + id, o => o.Contains("jobs-4", StringComparison.Ordinal), LiveApi.Quick, "jobs started", ct);
+        await Eventually.UntilAsync(() => LiveApi.ProcessesInSession(shell), p => p.Count >= 5, LiveApi.Quick, "shell + background jobs in the session", ct);
+
+        var delete = await Client.DeleteAsync($"/terminals/{id}", ct);
+        delete.Code.Should().BeOneOf([200, 204], delete.Describe());
+
+        await socket.WaitForAsync("terminal:destroyed", "terminal:" + id, LiveApi.Quick, ct);
+        await Eventually.UntilAsync(() => LiveApi.ProcessesInSession(shell), p => p.Count == 0, TimeSpan.FromSeconds(10), $"no process left in session {shell}", ct);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Input_to_an_unknown_terminal_publishes_terminal_error_on_its_channel()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var socket = await LiveSocket.ConnectAsync(Agent, ct);
+        await socket.SubscribeAsync("terminal:term_nope", ct);
+
+        await socket.InputAsync("term_nope", "ls\n", ct);
+
+        var error = await socket.WaitForAsync("terminal:error", "terminal:term_nope", LiveApi.Quick, ct);
+        error.Str("error").Should().NotBeNullOrWhiteSpace();
+    }
+}
