@@ -30,7 +30,7 @@ public sealed class BinaryFrameTests(AgentFixture fixture) : IClassFixture<Agent
         WireFrames.CommandStart("cmd_1").Should().Equal(WireFrames.FromHex(StartExample)).And.HaveCount(42);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task A_binary_subscribe_and_a_binary_terminal_input_reach_the_pty_and_its_output_comes_back_as_json_text()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -48,7 +48,7 @@ public sealed class BinaryFrameTests(AgentFixture fixture) : IClassFixture<Agent
         await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task The_exact_example_frames_with_the_real_id_spliced_in_work_when_the_id_has_the_example_length()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -75,7 +75,7 @@ public sealed class BinaryFrameTests(AgentFixture fixture) : IClassFixture<Agent
         await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task A_binary_resize_with_float64_numbers_makes_stty_size_print_40_120()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -92,7 +92,7 @@ public sealed class BinaryFrameTests(AgentFixture fixture) : IClassFixture<Agent
         await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task A_binary_command_start_starts_the_streamed_command_whose_stdout_and_exit_arrive_as_json_text_frames()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -114,7 +114,7 @@ public sealed class BinaryFrameTests(AgentFixture fixture) : IClassFixture<Agent
         socket.Frames.Last(f => f.Channel == channel).Type.Should().Be("command:exit", "command:exit is the last message of the command");
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Malformed_and_short_binary_frames_are_ignored_and_the_socket_keeps_working()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -159,7 +159,7 @@ public sealed class BinaryOutAgentFixture : AgentFixture
 /// <summary>Daemon → client binary frames (§3.2 policy, §4.2 layout) with <c>--ws-binary-out</c>.</summary>
 public sealed class BinaryOutTests(BinaryOutAgentFixture fixture) : IClassFixture<BinaryOutAgentFixture>
 {
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task With_ws_binary_out_a_binary_socket_gets_terminal_output_as_binary_frames_that_decode_per_section_4()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -7,7 +7,7 @@ namespace Sandboxd.Tests.Live;
 /// <summary>HTTP calls the live tests share: PTY terminals and pending streamed commands.</summary>
 internal static class LiveApi
 {
-    public static readonly TimeSpan Quick = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan Quick = TimeSpan.FromSeconds(30);
 
     /// <summary><c>POST /terminals {"pty":true}</c>; returns the id (channel = terminal:id).</summary>
     public static async Task<string> CreatePtyAsync(AgentClient client, CancellationToken cancellationToken, string extra = "")
@@ -83,3 +83,7 @@ internal static class LiveApi
     public static IReadOnlyList<int> ProcessesInSession(int session) =>
         ProcFs.All().Where(p => p.State is not ('Z' or 'X') && SessionOf(p.Pid) == session).Select(p => p.Pid).ToList();
 }
+
+/// <summary>Tests that load the machine heavily (100 shells, floods) run alone, after the parallel ones.</summary>
+[CollectionDefinition(nameof(HeavyLiveCollection), DisableParallelization = true)]
+public sealed class HeavyLiveCollection;

@@ -6,11 +6,12 @@ using Sandboxd.Tests.Infrastructure;
 namespace Sandboxd.Tests.Live;
 
 /// <summary>Many PTYs at once on one socket: each output on its own channel, all gone after delete.</summary>
+[Collection(nameof(HeavyLiveCollection))]
 public sealed class ManyPtysTests(AgentFixture fixture) : IClassFixture<AgentFixture>
 {
     private const int Count = 100;
 
-    [Fact(Timeout = 120_000)]
+    [Fact(Timeout = 300_000)]
     public async Task One_hundred_concurrent_ptys_each_echo_on_their_own_channel_and_leave_no_process_after_delete()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -40,11 +41,16 @@ public sealed class ManyPtysTests(AgentFixture fixture) : IClassFixture<AgentFix
                 await socket.InputAsync(ids[i], $"echo pty-$((1000+{i})):$$\n", ct);
             }
 
+            TestContext.Current.TestOutputHelper?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} created and typed into {Count} PTYs");
+            await Eventually.UntilAsync(
+                () => Enumerable.Range(0, Count).Where(i => !Regex.IsMatch(socket.Output("terminal:output", "terminal:" + ids[i]), $@"pty-{1000 + i}:\d+")).Select(i => ids[i]).ToList(),
+                missing => missing.Count == 0, TimeSpan.FromSeconds(150), "every PTY's echo on its own channel", ct);
+            TestContext.Current.TestOutputHelper?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} all outputs seen");
+
             var shells = new int[Count];
             for (var i = 0; i < Count; i++)
             {
-                var text = await socket.WaitOutputAsync("terminal:output", "terminal:" + ids[i],
-                    o => o.Contains($"pty-{1000 + i}:", StringComparison.Ordinal), TimeSpan.FromSeconds(60), $"pty-{1000 + i} on its channel", ct);
+                var text = socket.Output("terminal:output", "terminal:" + ids[i]);
                 var match = Regex.Match(text, $@"pty-{1000 + i}:(\d+)");
                 match.Success.Should().BeTrue(text);
                 shells[i] = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);

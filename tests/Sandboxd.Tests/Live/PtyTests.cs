@@ -22,7 +22,7 @@ public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<Agent
         return int.Parse(ShellPid().Match(text).Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Terminal_created_reaches_an_unsubscribed_socket_within_a_second_of_the_post()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -46,7 +46,7 @@ public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<Agent
         await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task After_subscribe_the_shell_output_arrives_and_tty_names_a_dev_pts_device()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -62,7 +62,7 @@ public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<Agent
         await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task When_the_shell_exits_terminal_destroyed_is_published_and_the_terminal_is_listed_as_stopped()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -80,7 +80,7 @@ public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<Agent
         await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
     }
 
-    [Fact(Timeout = 40_000)]
+    [Fact(Timeout = 90_000)]
     public async Task Delete_kills_every_process_of_the_terminal_session_including_background_jobs_that_ignore_sighup()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -101,7 +101,7 @@ public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<Agent
         await Eventually.UntilAsync(() => LiveApi.ProcessesInSession(shell), p => p.Count == 0, TimeSpan.FromSeconds(10), $"no process left in session {shell}", ct);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Input_to_an_unknown_terminal_publishes_terminal_error_on_its_channel()
     {
         var ct = TestContext.Current.CancellationToken;

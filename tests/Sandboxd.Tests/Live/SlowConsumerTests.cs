@@ -5,6 +5,7 @@ using Sandboxd.Tests.Infrastructure;
 namespace Sandboxd.Tests.Live;
 
 /// <summary>A socket that never reads must not block the agent, other sockets, or the flooding process itself.</summary>
+[Collection(nameof(HeavyLiveCollection))]
 public sealed class SlowConsumerTests(AgentFixture fixture) : IClassFixture<AgentFixture>
 {
     private AgentProcess Agent => fixture.Agent;

@@ -14,7 +14,7 @@ public sealed class WsAuthTests(AgentFixture fixture) : IClassFixture<AgentFixtu
     private const string UpgradeHeaders =
         "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
 
-    [Theory(Timeout = 30_000)]
+    [Theory(Timeout = 60_000)]
     [InlineData("/ws?protocol=binary")]
     [InlineData("/ws?token=wrong-token&protocol=binary")]
     [InlineData("/ws?token=&protocol=json")]
@@ -29,7 +29,7 @@ public sealed class WsAuthTests(AgentFixture fixture) : IClassFixture<AgentFixtu
         body.RootElement.GetProperty("error").GetString().Should().NotBeNullOrWhiteSpace();
     }
 
-    [Theory(Timeout = 30_000)]
+    [Theory(Timeout = 60_000)]
     [InlineData(null)]
     [InlineData("wrong-token")]
     public async Task A_client_websocket_without_a_valid_token_is_refused_with_401(string? token)
@@ -43,7 +43,7 @@ public sealed class WsAuthTests(AgentFixture fixture) : IClassFixture<AgentFixtu
         socket.HttpStatusCode.Should().Be(HttpStatusCode.Unauthorized);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task The_token_in_the_query_opens_a_working_socket_without_any_header_or_subprotocol()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -58,7 +58,7 @@ public sealed class WsAuthTests(AgentFixture fixture) : IClassFixture<AgentFixtu
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", ct);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Several_sockets_with_the_same_token_are_allowed_at_once()
     {
         var ct = TestContext.Current.CancellationToken;
