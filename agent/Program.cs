@@ -34,7 +34,7 @@ switch (verb)
         return 2;
 }
 
-var builder = WebApplication.CreateSlimBuilder();
+var builder = HostingExtensions.CreateBuilder();
 builder.AddAgentHosting(options);
 var state = HostingExtensions.CreateStateStore(options);
 builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers().AddPreview().AddOverlays().AddBootSetup();

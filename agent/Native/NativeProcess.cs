@@ -294,21 +294,22 @@ internal sealed unsafe class NativeProcess
         }
     }
 
-    /// <summary>Writes all of <paramref name="data"/> to the child's stdin (or PTY). Blocks briefly if the buffer is full.</summary>
-    /// <returns>false when the input side is closed.</returns>
-    public bool Write(ReadOnlySpan<byte> data)
+    /// <summary>What a non-blocking write achieved.</summary>
+    internal enum WriteStatus { Done, WouldBlock, Closed }
+
+    /// <summary>Writes as much of <paramref name="data"/> as the kernel takes now, never blocking.</summary>
+    public WriteStatus TryWrite(ReadOnlySpan<byte> data, out int written)
     {
+        written = 0;
         lock (_inGate)
         {
             if (_inFd < 0)
             {
-                return false;
+                return WriteStatus.Closed;
             }
 
             fixed (byte* p = data)
             {
-                var written = 0;
-                var deadline = Environment.TickCount64 + 5000;
                 while (written < data.Length)
                 {
                     var n = LibC.Write(_inFd, p + written, data.Length - written);
@@ -319,18 +320,16 @@ internal sealed unsafe class NativeProcess
                     }
 
                     var errno = LibC.LastErrno;
-                    // A child that never reads its input must not wedge the caller forever.
-                    if (errno is LibC.EINTR or LibC.EAGAIN && Environment.TickCount64 < deadline)
+                    if (errno == LibC.EINTR)
                     {
-                        Thread.Sleep(1);
                         continue;
                     }
 
-                    return false;
+                    return errno == LibC.EAGAIN ? WriteStatus.WouldBlock : WriteStatus.Closed;
                 }
             }
 
-            return true;
+            return WriteStatus.Done;
         }
     }
 

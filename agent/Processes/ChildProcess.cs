@@ -36,7 +36,70 @@ internal sealed class ChildProcess
 
     public bool HasExited => _exited.Task.IsCompleted;
 
-    public bool Write(ReadOnlySpan<byte> data) => _native.Write(data);
+    /// <summary>Input accepted but not yet taken by the child, per child (a paste into a shell that is busy).</summary>
+    public const int MaxPendingInputBytes = 16 * 1024 * 1024;
+    private readonly System.Threading.Channels.Channel<byte[]> _input =
+        System.Threading.Channels.Channel.CreateUnbounded<byte[]>(new() { SingleReader = true });
+    private long _pendingInput;
+    private int _inputPumpStarted;
+
+    /// <summary>The task that feeds queued input to the child (owned here; ends when the child's input closes).</summary>
+    public Task InputPump { get; private set; } = Task.CompletedTask;
+
+    /// <summary>
+    /// Queues input for the child without ever blocking the caller (a WebSocket receive loop serving other terminals):
+    /// a child that does not read just accumulates input, up to <see cref="MaxPendingInputBytes"/>. False when the
+    /// queue is full or the input side is closed.
+    /// </summary>
+    public bool EnqueueInput(byte[] data)
+    {
+        if (HasExited || Interlocked.Add(ref _pendingInput, data.Length) > MaxPendingInputBytes)
+        {
+            Interlocked.Add(ref _pendingInput, -data.Length);
+            return false;
+        }
+
+        _input.Writer.TryWrite(data);
+        if (Interlocked.Exchange(ref _inputPumpStarted, 1) == 0)
+        {
+            InputPump = PumpInputAsync();
+        }
+
+        return true;
+    }
+
+    private async Task PumpInputAsync()
+    {
+        var delay = 1;
+        await foreach (var chunk in _input.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            var offset = 0;
+            while (offset < chunk.Length)
+            {
+                var status = _native.TryWrite(chunk.AsSpan(offset), out var written);
+                offset += written;
+                if (status == NativeProcess.WriteStatus.Closed)
+                {
+                    _input.Writer.TryComplete();
+                    Interlocked.Exchange(ref _pendingInput, 0);
+                    return;
+                }
+
+                if (status == NativeProcess.WriteStatus.WouldBlock)
+                {
+                    // The child is not reading: wait a little and try again (back-pressure stays here, per child).
+                    await Task.Delay(delay).ConfigureAwait(false);
+                    delay = Math.Min(delay * 2, 50);
+                }
+                else
+                {
+                    delay = 1;
+                }
+            }
+
+            Interlocked.Add(ref _pendingInput, -chunk.Length);
+        }
+    }
 
     public void CloseInput() => _native.CloseInput();
 

@@ -19,9 +19,9 @@ internal sealed class TerminalInput(TerminalEvents events, CommandExecutor execu
         if (message.Data.TryGetValue("input", out var raw) && raw is byte[] bytes)
         {
             input = null;
-            if (TryGetPty(connection, id, out var t))
+            if (TryGetPty(connection, id, out var t) && !t.Process!.EnqueueInput(bytes))
             {
-                t.Process!.Write(bytes);
+                events.Error(connection.Sandbox, id, $"Terminal {id} is not taking input (its shell exited, or 16 MiB of input are already waiting).");
             }
 
             return ValueTask.CompletedTask;
@@ -34,9 +34,9 @@ internal sealed class TerminalInput(TerminalEvents events, CommandExecutor execu
 
         if (TryGetPty(connection, id, out var terminal))
         {
-            if (!terminal.Process!.Write(TerminalEvents.InputBytes(input)))
+            if (!terminal.Process!.EnqueueInput(TerminalEvents.InputBytes(input)))
             {
-                events.Error(connection.Sandbox, id, $"Terminal {id} does not accept input (its shell has exited).");
+                events.Error(connection.Sandbox, id, $"Terminal {id} is not taking input (its shell exited, or 16 MiB of input are already waiting).");
             }
         }
 
