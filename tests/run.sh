@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite against the real, AOT-published agent:
 #   1. publishes agent/ once (native AOT) into tests/.bin/ — the binary under test;
-#   2. the xunit end-to-end suite (tests/Sandboxd.Tests) with SANDBOXD_PATH pointing at it;
+#   2. the xunit end-to-end suites (tests/Sandboxd.Tests, tests/Sandboxd.Client.Tests) with SANDBOXD_PATH pointing at it;
 #   3. the conformance suite (tests/conformance) with the official computesdk@2.5.4 client.
 #   5. the shipping suite (tests/ship, as root): release archive, install.sh on a bare rootfs, image, PID 1.
 #   4. the browser suite (tests/browser): the workspace page in headless Chromium via playwright-core.
@@ -33,6 +33,8 @@ status=0
 if [ -z "$only" ] || [ "$only" = xunit ]; then
   echo "== xunit end-to-end suite"
   dotnet test tests/Sandboxd.Tests/Sandboxd.Tests.csproj -c Release --nologo "$@" || status=1
+  echo "== C# client suite"
+  dotnet test tests/Sandboxd.Client.Tests/Sandboxd.Client.Tests.csproj -c Release --nologo "$@" || status=1
 fi
 if [ -z "$only" ] || [ "$only" = conformance ]; then
   echo "== conformance suite (computesdk@2.5.4)"
