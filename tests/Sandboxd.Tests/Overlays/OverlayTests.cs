@@ -184,31 +184,6 @@ public sealed class OverlayTests(AgentFixture fixture) : IClassFixture<AgentFixt
     }
 
     [Fact(Timeout = 60_000)]
-    public async Task A_fifo_in_the_template_does_not_hang_the_overlay()
-    {
-        var template = NewTemplate();
-        Write(template, "a.txt", "a");
-        var mkfifo = await Client.RunAsync($"mkfifo {template}/pipe", Ct);
-        mkfifo.ExitCode.Should().Be(0);
-        var target = "fifo-" + Guid.NewGuid().ToString("N")[..6];
-
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(15));
-        var response = await Client.PostJsonAsync("/filesystem/overlays",
-            new JsonObject { ["source"] = template, ["target"] = target }.ToJsonString(), timeout.Token);
-
-        response.Code.Should().BeOneOf([201, 400], response.Describe());
-        if (response.Code == 201)
-        {
-            var done = await WaitAsync(response.Json.GetProperty("id").GetString()!, "complete");
-            done.GetProperty("copy_status").GetString().Should().BeOneOf("complete", "failed");
-            File.ReadAllText(Path.Combine(Agent.Root, target, "a.txt")).Should().Be("a");
-        }
-
-        (await Agent.Anonymous.GetAsync("/health", Ct)).ShouldHaveStatus(200);
-    }
-
-    [Fact(Timeout = 60_000)]
     public async Task Delete_removes_the_target_tree_but_never_follows_the_node_modules_link_into_the_template()
     {
         var template = NewTemplate();

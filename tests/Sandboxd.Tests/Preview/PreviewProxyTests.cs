@@ -137,12 +137,26 @@ public sealed class PreviewProxyTests(PreviewAgentFixture fixture) : IClassFixtu
         var buffer = new byte[64 * 1024];
         while (!seen.ToString().Contains("via-42-proxy"))
         {
-            var result = await socket.ReceiveAsync(buffer, timeout.Token);
+            WebSocketReceiveResult result;
+            try
+            {
+                result = await socket.ReceiveAsync(buffer, timeout.Token);
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+            {
+                throw new InvalidOperationException(
+                    $"The proxied WebSocket failed after receiving '{seen}': {e.Message}\n--- proxy agent ---\n{Agent.StderrTail()}\n--- upstream agent ---\n{upstream.StderrTail()}", e);
+            }
+
+
             result.MessageType.Should().NotBe(WebSocketMessageType.Close, "the proxied socket stays open; so far: " + seen);
             seen.Append(Encoding.UTF8.GetString(buffer, 0, result.Count));
         }
 
-        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", Ct);
+        // A close from the browser side must travel upstream and the upstream's close reply must come back.
+        var close = async () => await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", timeout.Token);
+        await close.Should().NotThrowAsync("the proxy relays the close handshake in both directions");
+        socket.CloseStatus.Should().Be(WebSocketCloseStatus.NormalClosure);
     }
 
     [Fact(Timeout = 30_000)]

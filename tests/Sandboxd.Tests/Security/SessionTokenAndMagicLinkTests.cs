@@ -129,7 +129,9 @@ public sealed class SessionTokenAndMagicLinkTests(MagicLinkAgentFixture fixture)
         var first = await Agent.Anonymous.GetAsync(new Uri(url).PathAndQuery, Ct);
         first.ShouldHaveStatus(302);
         var cookie = first.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("session_token=", StringComparison.Ordinal));
-        cookie.Should().Contain("HttpOnly").And.Contain("SameSite=Lax").And.Contain("Path=/");
+        // Cookie attribute names are case-insensitive (RFC 6265 §5.2).
+        var attributes = cookie.Split(';').Skip(1).Select(a => a.Trim().ToLowerInvariant()).ToList();
+        attributes.Should().Contain(["httponly", "samesite=lax", "path=/", "max-age=604800"]);
         var token = cookie["session_token=".Length..].Split(';')[0];
         var location = first.Headers.Location!.ToString();
         location.Should().StartWith("/play/?x=1&session_token=" + Uri.EscapeDataString(token) + "&sandbox_url=");
