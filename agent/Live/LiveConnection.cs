@@ -268,6 +268,7 @@ internal sealed class LiveConnection(WebSocket socket, SandboxContext sandbox, A
                     await socket.SendAsync(message.Json, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
                 }
 
+                message.Sent?.Invoke();
                 continue;
             }
 

@@ -68,8 +68,13 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
                     {
                         var text = stream.Base64 ? Convert.ToBase64String(chunk.Bytes, 0, length) : Encoding.UTF8.GetString(chunk.Bytes, 0, length);
                         offsets[i] = chunk.Offset + length;
-                        await connection.SendAsync(stream.Message(text, offsets[i]), cancellationToken).ConfigureAwait(false);
-                        MarkDelivered(i, offsets[i]);
+                        var index = i;
+                        var delivered = offsets[i];
+                        // Counted as delivered only once written to the socket: chunks still queued when a socket
+                        // dies are resent to the next subscriber that resumes without an offset.
+                        var message = stream.Message(text, delivered);
+                        await connection.SendAsync(new LiveMessage(message.Type, message.Channel, [.. message.Data]) { Sent = () => MarkDelivered(index, delivered) },
+                            cancellationToken).ConfigureAwait(false);
                         progressed = true;
                     }
 
