@@ -57,6 +57,12 @@ internal static class TreeCopier
                 }
                 else if (entry is FileInfo file)
                 {
+                    if (!Native.LibC.IsRegularFile(file.FullName))
+                    {
+                        plan.Skipped.Add(relative); // fifos, sockets, devices: opening one would block or make no sense
+                        continue;
+                    }
+
                     (file.Length <= smallFileLimit ? plan.FilesNow : plan.FilesLater).Add(relative);
                 }
             }

@@ -11,6 +11,18 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int StatCore(string path, byte* buffer);
 
+    [LibraryImport("libc", EntryPoint = "lstat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int LStatCore(string path, byte* buffer);
+
+    private const int StatModeOffset = 24;
+
+    /// <summary>True if <paramref name="path"/> itself (not following a symlink) is a regular file — not a fifo, socket or device.</summary>
+    internal static bool IsRegularFile(string path)
+    {
+        var buffer = stackalloc byte[StatSize];
+        return LStatCore(path, buffer) == 0 && (*(uint*)(buffer + StatModeOffset) & 0xF000) == 0x8000;
+    }
+
     /// <summary>The number of hard links of <paramref name="path"/> (following symlinks), or 0 if it cannot be read.</summary>
     internal static ulong HardLinkCount(string path)
     {

@@ -123,8 +123,16 @@ internal sealed class PreviewProxy : IDisposable
         var a = PumpAsync(downstream, upstream, both);
         var b = PumpAsync(upstream, downstream, both);
         await Task.WhenAny(a, b).ConfigureAwait(false);
-        await both.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(a, b).ConfigureAwait(false);
+        // One side sent Close (forwarded): give the other side a moment to answer it, so the close handshake completes.
+        try
+        {
+            await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await both.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(a, b).ConfigureAwait(false);
+        }
     }
 
     private static async Task PumpAsync(WebSocket from, WebSocket to, CancellationTokenSource both)
