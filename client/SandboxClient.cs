@@ -69,7 +69,7 @@ public sealed class SandboxClient : IAsyncDisposable
         Sandboxes = new SandboxesClient(this);
     }
 
-    /// <summary>The sandbox URL (no trailing slash); every route is appended to it.</summary>
+    /// <summary>The sandbox URL; every route is appended to it (after removing one trailing slash).</summary>
     public Uri BaseUrl { get; }
 
     /// <summary>The token this client authenticates with.</summary>
@@ -131,7 +131,7 @@ public sealed class SandboxClient : IAsyncDisposable
     public SandboxClient OpenChild(string subdomain)
     {
         ArgumentException.ThrowIfNullOrEmpty(subdomain);
-        return new SandboxClient(_http, ownsHttp: false, new Uri(BaseUrl + "/s/" + Uri.EscapeDataString(subdomain)), Token, Options);
+        return new SandboxClient(_http, ownsHttp: false, new Uri(Transport.BaseUrl + "/s/" + Uri.EscapeDataString(subdomain)), Token, Options);
     }
 
     /// <summary>The WebSocket URL: <c>ws(s)://…/ws?token=T&amp;protocol=json</c>.</summary>

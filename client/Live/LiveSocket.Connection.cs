@@ -51,11 +51,15 @@ internal sealed partial class LiveSocket
                     connectTimeout.CancelAfter(ConnectTimeout);
                     await socket.ConnectAsync(Url, connectTimeout.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (!cancellationToken.IsCancellationRequested
-                    && e is WebSocketException or HttpRequestException or IOException or OperationCanceledException)
+                catch (Exception e) when (e is WebSocketException or HttpRequestException or IOException or OperationCanceledException)
                 {
                     var status = socket.HttpStatusCode;
                     socket.Dispose();
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        return; // disposed while connecting
+                    }
+
                     if (status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.NotFound)
                     {
                         GiveUp(new SandboxdException(
@@ -84,6 +88,11 @@ internal sealed partial class LiveSocket
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // disposed
+        }
+        catch (Exception e)
+        {
+            // An unexpected failure: end every stream with it rather than leave consumers waiting forever.
+            GiveUp(new SandboxdException($"The WebSocket to {Redacted} failed unexpectedly: {e.Message}", e));
         }
     }
 

@@ -9,7 +9,7 @@ public sealed class CliTests(SharedAgent shared)
 
     private string[] Connection => ["--url", _agent.BaseUrl.ToString(), "--token", _agent.Token];
 
-    [Fact(Timeout = 90_000)]
+    [Fact(Timeout = 180_000)]
     public async Task Exec_streams_stdout_and_stderr_separately_and_exits_with_the_remote_exit_code()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -21,7 +21,7 @@ public sealed class CliTests(SharedAgent shared)
         result.Stderr.Should().Be("err\n");
     }
 
-    [Fact(Timeout = 90_000)]
+    [Fact(Timeout = 180_000)]
     public async Task Exec_quotes_every_argument_for_the_remote_shell()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -33,7 +33,7 @@ public sealed class CliTests(SharedAgent shared)
         result.StdoutText.Should().Be("a b|it's|$HOME||ü*|");
     }
 
-    [Fact(Timeout = 90_000)]
+    [Fact(Timeout = 180_000)]
     public async Task Exec_takes_url_and_token_from_the_environment()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -45,7 +45,7 @@ public sealed class CliTests(SharedAgent shared)
         result.StdoutText.Should().Be("from-env\n");
     }
 
-    [Fact(Timeout = 90_000)]
+    [Fact(Timeout = 180_000)]
     public async Task Exec_with_a_wrong_token_fails_with_255_and_says_why()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -56,7 +56,7 @@ public sealed class CliTests(SharedAgent shared)
         result.Stderr.Should().Contain("401");
     }
 
-    [Fact(Timeout = 90_000)]
+    [Fact(Timeout = 180_000)]
     public async Task Cp_copies_local_to_sandbox_and_back_including_into_directories_and_stdio()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -87,7 +87,7 @@ public sealed class CliTests(SharedAgent shared)
         }
     }
 
-    [Fact(Timeout = 90_000)]
+    [Fact(Timeout = 180_000)]
     public async Task Cp_refuses_a_file_that_is_not_UTF8_text_instead_of_corrupting_it()
     {
         var ct = TestContext.Current.CancellationToken;

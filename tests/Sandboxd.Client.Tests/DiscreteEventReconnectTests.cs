@@ -9,7 +9,7 @@ public sealed class DiscreteEventReconnectTests(DebugAgent fixture) : IClassFixt
 {
     private readonly Agent _agent = fixture.Agent;
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Signals_emitted_while_the_socket_is_down_arrive_after_the_reconnect()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -32,7 +32,7 @@ public sealed class DiscreteEventReconnectTests(DebugAgent fixture) : IClassFixt
         client.Live.ConnectCount.Should().Be(2);
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Watcher_events_produced_while_the_socket_is_down_arrive_once_and_in_order_after_the_reconnect()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -41,7 +41,7 @@ public sealed class DiscreteEventReconnectTests(DebugAgent fixture) : IClassFixt
         await using var watcher = await client.Watchers.CreateAsync(dir, cancellationToken: ct);
         await File.WriteAllTextAsync(Path.Combine(dir, "0.txt"), "0", ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(40));
+        timeout.CancelAfter(TimeSpan.FromSeconds(90));
         var events = watcher.ReadEventsAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
         await using (events)
         {

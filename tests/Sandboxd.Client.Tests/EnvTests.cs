@@ -6,7 +6,7 @@ public sealed class EnvTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Env_files_are_created_merged_read_and_trimmed()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -26,7 +26,7 @@ public sealed class EnvTests(SharedAgent shared)
         (await File.ReadAllTextAsync(file, ct)).Should().Be("A=uno\n");
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Reading_a_missing_env_file_throws_404()
     {
         var ct = TestContext.Current.CancellationToken;

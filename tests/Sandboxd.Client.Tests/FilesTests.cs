@@ -7,7 +7,7 @@ public sealed class FilesTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Text_written_is_read_back_and_lands_on_disk_as_UTF8()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -24,7 +24,7 @@ public sealed class FilesTests(SharedAgent shared)
         (await File.ReadAllBytesAsync(path, ct)).Should().Equal(Encoding.UTF8.GetBytes("hello\nwörld ✓\n"));
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Relative_paths_resolve_against_the_sandbox_root()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -37,7 +37,7 @@ public sealed class FilesTests(SharedAgent shared)
         (await client.Files.ReadTextAsync($"{dir}/a.txt", ct)).Should().Be("rel");
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Bytes_round_trip_when_they_are_UTF8_and_are_refused_when_they_are_not()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -53,7 +53,7 @@ public sealed class FilesTests(SharedAgent shared)
         File.Exists(Path.Combine(dir, "bin.dat")).Should().BeFalse();
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Listing_exists_info_touch_and_delete()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -79,7 +79,7 @@ public sealed class FilesTests(SharedAgent shared)
         (await client.Files.ListAsync(dir, ct)).Files.Select(f => f.Name).Should().Equal("a.txt");
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Reading_or_deleting_a_missing_file_throws_404()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -93,7 +93,7 @@ public sealed class FilesTests(SharedAgent shared)
         (await delete.Should().ThrowAsync<SandboxdException>()).Which.StatusCode.Should().Be(HttpStatusCode.NotFound);
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task A_batch_reports_each_path_and_partial_failure_is_not_an_exception()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -6,7 +6,7 @@ public sealed class InfoAndAuthTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Health_info_and_ready_describe_the_agent()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -24,7 +24,7 @@ public sealed class InfoAndAuthTests(SharedAgent shared)
         ready.Overlays.Should().NotBeNull();
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Auth_status_reports_the_access_token_and_auth_info_lists_the_endpoints()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -41,7 +41,7 @@ public sealed class InfoAndAuthTests(SharedAgent shared)
         info.Endpoints.CreateSessionToken.Should().Be("POST /auth/session_tokens");
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task A_wrong_token_throws_SandboxdException_with_401_and_the_agents_error_text()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -55,7 +55,7 @@ public sealed class InfoAndAuthTests(SharedAgent shared)
         error.Message.Should().Contain("401").And.Contain(error.Error!);
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task A_wrong_token_fails_a_stream_explicitly_instead_of_retrying_forever()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -16,7 +16,7 @@ public sealed class OutputLostTests(OutputLostTests.SmallCapAgent fixture) : ICl
         public ValueTask DisposeAsync() => Agent?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 
-    [Fact(Timeout = 120_000)]
+    [Fact(Timeout = 180_000)]
     public async Task A_command_stream_reports_output_evicted_while_disconnected_then_continues_to_the_exit()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -58,7 +58,7 @@ public sealed class OutputLostTests(OutputLostTests.SmallCapAgent fixture) : ICl
         }
     }
 
-    [Fact(Timeout = 120_000)]
+    [Fact(Timeout = 180_000)]
     public async Task A_pty_stream_throws_OutputLostException_once_for_evicted_output_and_then_keeps_reading()
     {
         var ct = TestContext.Current.CancellationToken;

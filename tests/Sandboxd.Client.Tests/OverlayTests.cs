@@ -6,7 +6,7 @@ public sealed class OverlayTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task An_overlay_copies_a_template_and_can_be_waited_for_listed_and_deleted()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -7,7 +7,7 @@ public sealed class RunTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task A_foreground_command_returns_stdout_stderr_and_a_non_zero_exit_code_without_throwing()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -21,7 +21,7 @@ public sealed class RunTests(SharedAgent shared)
         result.Status.Should().Be("failed");
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Cwd_and_env_apply_to_the_command()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -34,14 +34,14 @@ public sealed class RunTests(SharedAgent shared)
         result.Stdout.Should().Be($"{dir}\nhi there\n");
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task A_background_command_can_be_waited_for()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var client = _agent.Client();
 
         var started = await client.Run.StartAsync("sleep 0.2; echo done", ct);
-        var finished = await client.Run.WaitAsync(started, TimeSpan.FromSeconds(30), ct);
+        var finished = await client.Run.WaitAsync(started, TimeSpan.FromSeconds(60), ct);
 
         started.Status.Should().Be("running");
         started.CmdId.Should().NotBeNull();
@@ -50,7 +50,7 @@ public sealed class RunTests(SharedAgent shared)
         finished.Stdout.Should().Be("done\n");
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Waiting_past_the_timeout_throws_408()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -62,7 +62,7 @@ public sealed class RunTests(SharedAgent shared)
         (await act.Should().ThrowAsync<SandboxdException>()).Which.StatusCode.Should().Be(HttpStatusCode.RequestTimeout);
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task A_streamed_command_yields_started_then_stdout_and_stderr_then_its_exit_code_last()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -81,7 +81,7 @@ public sealed class RunTests(SharedAgent shared)
         events.OfType<OutputLostCommandEvent>().Should().BeEmpty();
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Streamed_output_keeps_multibyte_characters_intact()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -100,7 +100,7 @@ public sealed class RunTests(SharedAgent shared)
         stdout.ToString().Should().Be(text);
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Two_streams_run_concurrently_over_the_one_socket()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -127,7 +127,7 @@ public sealed class RunTests(SharedAgent shared)
         client.Live.ConnectCount.Should().Be(1);
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Code_runs_with_the_given_language_and_execute_is_the_legacy_alias()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -143,7 +143,7 @@ public sealed class RunTests(SharedAgent shared)
         legacy.Stdout.Should().Be("legacy\n");
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task An_unsupported_language_throws_400_with_the_reason()
     {
         var ct = TestContext.Current.CancellationToken;

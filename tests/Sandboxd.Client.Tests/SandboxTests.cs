@@ -8,7 +8,7 @@ public sealed class SandboxTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 90_000)]
+    [Fact(Timeout = 180_000)]
     public async Task A_child_sandbox_gets_its_own_client_on_its_base_url_with_files_commands_and_streams()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -20,7 +20,7 @@ public sealed class SandboxTests(SharedAgent shared)
         await using var childClient = client.ForChild(child);
         await using var byName = client.OpenChild(child.Subdomain);
 
-        childClient.BaseUrl.ToString().Should().Be(client.BaseUrl.ToString().TrimEnd('/') + "/s/" + child.Subdomain);
+        childClient.BaseUrl.ToString().TrimEnd('/').Should().Be(client.BaseUrl.ToString().TrimEnd('/') + "/s/" + child.Subdomain);
         again.Subdomain.Should().Be(child.Subdomain, "creation is idempotent by name and namespace");
         await childClient.Files.WriteTextAsync("hello.txt", "from the child", ct);
         File.ReadAllText(Path.Combine(child.Directory, "hello.txt")).Should().Be("from the child");
@@ -49,7 +49,7 @@ public sealed class SandboxTests(SharedAgent shared)
         Directory.Exists(child.Directory).Should().BeFalse();
     }
 
-    [Fact(Timeout = 120_000)]
+    [Fact(Timeout = 180_000)]
     public async Task The_announcements_all_together_example_runs_through_the_client()
     {
         var ct = TestContext.Current.CancellationToken;

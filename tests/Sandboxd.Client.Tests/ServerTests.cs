@@ -10,7 +10,7 @@ public sealed class ServerTests(SharedAgent shared)
     private const string NodeServer =
         "node -e \"require('http').createServer((q,s)=>s.end('pong')).listen(+process.env.PORT,'127.0.0.1',()=>console.log('listening'))\"";
 
-    [Fact(Timeout = 120_000)]
+    [Fact(Timeout = 180_000)]
     public async Task A_server_goes_through_start_ready_logs_status_restart_stop_and_delete()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -24,7 +24,7 @@ public sealed class ServerTests(SharedAgent shared)
         using var http = new HttpClient();
         var body = await http.GetStringAsync(new Uri($"http://127.0.0.1:{ready.Port}/"), ct);
         var logs = await Eventually.UntilAsync(() => client.Servers.LogsAsync(slug, "stdout", ct), l => l.Logs.Contains("listening", StringComparison.Ordinal),
-            TimeSpan.FromSeconds(30), "the server's log line", ct);
+            TimeSpan.FromSeconds(60), "the server's log line", ct);
 
         started.Slug.Should().Be(slug);
         started.Status.Should().BeOneOf("installing", "starting", "running");

@@ -6,7 +6,7 @@ public sealed class SessionTokenTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task A_session_token_works_until_revoked_but_cannot_manage_tokens()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -34,7 +34,7 @@ public sealed class SessionTokenTests(SharedAgent shared)
         (await revoked.Should().ThrowAsync<SandboxdException>()).Which.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Revoking_a_session_token_ends_its_open_streams_with_an_explicit_error()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -53,11 +53,11 @@ public sealed class SessionTokenTests(SharedAgent shared)
             {
             }
         };
-        (await act.Should().ThrowAsync<SandboxdException>().WaitAsync(TimeSpan.FromSeconds(30), ct)).Which.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        (await act.Should().ThrowAsync<SandboxdException>().WaitAsync(TimeSpan.FromSeconds(60), ct)).Which.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         await admin.Terminals.DeleteAsync(terminal.Id, ct);
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task A_magic_link_points_at_this_agent_and_keeps_the_redirect()
     {
         var ct = TestContext.Current.CancellationToken;

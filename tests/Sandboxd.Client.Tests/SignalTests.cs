@@ -5,7 +5,7 @@ public sealed class SignalTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Emitted_signals_arrive_in_order_on_the_listener()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -31,7 +31,7 @@ public sealed class SignalTests(SharedAgent shared)
     internal static async Task<List<SignalEvent>> ReadAsync(SignalListener listener, int count, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
         var mine = new List<SignalEvent>();
         await foreach (var signal in listener.ReadAllAsync(timeout.Token))
         {

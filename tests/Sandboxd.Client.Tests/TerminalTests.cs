@@ -7,7 +7,7 @@ public sealed class TerminalTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task An_exec_terminal_runs_foreground_and_background_commands_and_keeps_their_records()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -16,7 +16,7 @@ public sealed class TerminalTests(SharedAgent shared)
         var terminal = await client.Terminals.CreateAsync(ct);
         var foreground = await client.Terminals.ExecuteAsync(terminal.Id, "echo hi", cancellationToken: ct);
         var background = await client.Terminals.ExecuteAsync(terminal.Id, "sleep 0.2; echo bg", background: true, ct);
-        var waited = await client.Terminals.WaitCommandAsync(terminal.Id, background.CmdId!, TimeSpan.FromSeconds(30), ct);
+        var waited = await client.Terminals.WaitCommandAsync(terminal.Id, background.CmdId!, TimeSpan.FromSeconds(60), ct);
         var list = await client.Terminals.ListCommandsAsync(terminal.Id, ct);
         var fetched = await client.Terminals.GetCommandAsync(terminal.Id, foreground.CmdId!, ct);
 
@@ -37,7 +37,7 @@ public sealed class TerminalTests(SharedAgent shared)
         (await gone.Should().ThrowAsync<SandboxdException>()).Which.StatusCode.Should().Be(HttpStatusCode.NotFound);
     }
 
-    [Fact(Timeout = 90_000)]
+    [Fact(Timeout = 180_000)]
     public async Task A_pty_is_a_pipe_input_and_resize_reach_the_shell_and_its_exit_code_ends_the_stream()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -61,14 +61,14 @@ public sealed class TerminalTests(SharedAgent shared)
         await output.WaitForAsync("after42", ct, seconds: 20);
 
         await terminal.WriteAsync("exit 5\n", ct);
-        (await terminal.Exited.WaitAsync(TimeSpan.FromSeconds(30), ct)).Should().Be(5);
-        await Eventually.UntilAsync(() => output.Ended, TimeSpan.FromSeconds(30), "the end of the stream", ct);
+        (await terminal.Exited.WaitAsync(TimeSpan.FromSeconds(60), ct)).Should().Be(5);
+        await Eventually.UntilAsync(() => output.Ended, TimeSpan.FromSeconds(60), "the end of the stream", ct);
         output.Lost.Should().BeEmpty();
         (await client.Terminals.GetAsync(terminal.Id, ct)).Status.Should().Be("stopped");
         await terminal.DestroyAsync(ct);
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task A_second_client_attaches_to_a_running_pty_from_its_first_byte_and_destroy_ends_both()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -87,12 +87,12 @@ public sealed class TerminalTests(SharedAgent shared)
 
         await attached.DestroyAsync(ct);
 
-        await terminal.Exited.WaitAsync(TimeSpan.FromSeconds(30), ct);
-        await attached.Exited.WaitAsync(TimeSpan.FromSeconds(30), ct);
-        await Eventually.UntilAsync(() => firstOutput.Ended && secondOutput.Ended, TimeSpan.FromSeconds(30), "both streams to end", ct);
+        await terminal.Exited.WaitAsync(TimeSpan.FromSeconds(60), ct);
+        await attached.Exited.WaitAsync(TimeSpan.FromSeconds(60), ct);
+        await Eventually.UntilAsync(() => firstOutput.Ended && secondOutput.Ended, TimeSpan.FromSeconds(60), "both streams to end", ct);
     }
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Pty_input_that_is_not_UTF8_reaches_the_shell_byte_for_byte()
     {
         var ct = TestContext.Current.CancellationToken;

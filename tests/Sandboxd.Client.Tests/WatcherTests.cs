@@ -4,7 +4,7 @@ public sealed class WatcherTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 60_000)]
+    [Fact(Timeout = 120_000)]
     public async Task A_watcher_streams_changes_with_content_and_ends_when_destroyed()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -17,7 +17,7 @@ public sealed class WatcherTests(SharedAgent shared)
 
         var events = new List<FileChangedEvent>();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
         await foreach (var e in watcher.ReadEventsAsync(timeout.Token))
         {
             events.Add(e);

@@ -58,7 +58,7 @@ public sealed class Agent : IAsyncDisposable
 
     /// <summary>Waits until the agent has noticed that one more WebSocket closed than <paramref name="before"/>.</summary>
     public Task WaitForClosedWebSocketAsync(int before, CancellationToken cancellationToken) =>
-        Eventually.UntilAsync(() => ClosedWebSockets > before, TimeSpan.FromSeconds(30), "the agent to notice the dropped WebSocket", cancellationToken);
+        Eventually.UntilAsync(() => ClosedWebSockets > before, TimeSpan.FromSeconds(60), "the agent to notice the dropped WebSocket", cancellationToken);
 
     public static async Task<Agent> StartAsync(IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
     {

@@ -31,7 +31,7 @@ public sealed class TerminalReader : IAsyncDisposable
     /// <summary>Gaps reported by the stream.</summary>
     public List<OutputLostException> Lost { get; } = [];
 
-    public Task WaitForAsync(string text, CancellationToken cancellationToken, int seconds = 30) =>
+    public Task WaitForAsync(string text, CancellationToken cancellationToken, int seconds = 60) =>
         Eventually.UntilAsync(() => Text.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(seconds), $"'{text}' in the terminal output", cancellationToken);
 
     private async Task PumpAsync(Stream stream)

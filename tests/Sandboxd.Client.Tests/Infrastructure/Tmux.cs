@@ -27,12 +27,12 @@ public sealed class Tmux : IAsyncDisposable
         RunAsync(cancellationToken, "resize-window", "-t", Session, "-x", cols.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-y", rows.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    /// <summary>"1 &lt;status&gt;" once the pane's command has exited (remain-on-exit keeps the pane), "0 " while it runs.</summary>
+    /// <summary>"1 &lt;status&gt;" once the pane's command has exited (remain-on-exit keeps the pane), "0" while it runs.</summary>
     public async Task<string> PaneStateAsync(CancellationToken cancellationToken) =>
         (await RunAsync(cancellationToken, "display-message", "-p", "-t", Session, "#{pane_dead} #{pane_dead_status}")).Trim();
 
     /// <summary>Waits until some line of the pane, trimmed, equals <paramref name="line"/>.</summary>
-    public Task WaitForLineAsync(string line, CancellationToken cancellationToken, int seconds = 30) =>
+    public Task WaitForLineAsync(string line, CancellationToken cancellationToken, int seconds = 60) =>
         Eventually.UntilAsync(async () => (await CaptureAsync(cancellationToken)).Split('\n').Any(l => l.Trim() == line),
             TimeSpan.FromSeconds(seconds), $"a line '{line}' in the tmux pane", cancellationToken);
 
