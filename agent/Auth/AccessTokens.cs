@@ -41,5 +41,5 @@ internal sealed class AccessTokens
 
     /// <summary>A new random URL-safe token with 256 bits of entropy.</summary>
     public static string Generate(string prefix) =>
-        prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        prefix + Convert.ToBase64String(Native.LibC.RandomBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -59,6 +59,7 @@ mkdir -p "$work/rootfs" && tar -C "$work/rootfs" -xf "$cache/rootfs.tar"
 [ ! -e "$work/rootfs/usr/bin/dotnet" ] || fail "the rootfs has .NET"
 mount --bind /proc "$work/rootfs/proc" && mount --bind /dev "$work/rootfs/dev"
 cp install.sh "$archive" "$archive.sha256" "$work/rootfs/tmp/"
+cp /etc/resolv.conf "$work/rootfs/etc/resolv.conf"  # install.sh fetches libssl3 with apt inside the rootfs
 inroot() { chroot "$work/rootfs" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
 inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" > "$work/install1.log" 2>&1 || { cat "$work/install1.log"; fail "install.sh --archive"; }
 grep -q "start the agent with" "$work/install1.log" || fail "install.sh did not say how to start the agent without systemd"
@@ -119,7 +120,7 @@ if ! podman image exists localhost/debian:bookworm-slim; then
 fi
 mkdir -p "$work/ctx" && cp "$SANDBOXD_PATH" "$work/ctx/sandboxd"
 podman build --pull=never -f Dockerfile.agent --build-arg BINARY_FROM=prebuilt --build-arg RUNTIME_IMAGE=localhost/debian:bookworm-slim \
-  -t localhost/sandboxd:test "$work/ctx" > "$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "podman build"; }
+  --network host -t localhost/sandboxd:test "$work/ctx" > "$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "podman build"; }
 pass "image builds from Dockerfile.agent"
 port=$(free_port)
 podman run -d --name sandboxd-ship-test -p "127.0.0.1:$port:18080" -e COMPUTESDK_ACCESS_TOKEN=CT localhost/sandboxd:test > /dev/null || fail "podman run"
