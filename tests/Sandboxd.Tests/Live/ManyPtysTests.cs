@@ -26,7 +26,9 @@ public sealed class ManyPtysTests(AgentFixture fixture) : IClassFixture<AgentFix
                 await throttle.WaitAsync(ct);
                 try
                 {
-                    ids[i] = await LiveApi.CreatePtyAsync(client, ct);
+                    // /bin/sh: the test is about the agent holding 100 PTYs, not about 100 interactive bash start-ups
+                    // (a login user's ~/.bashrc, e.g. pyenv init, costs seconds of CPU each).
+                    ids[i] = await LiveApi.CreatePtyAsync(client, ct, ",\"shell\":\"/bin/sh\"");
                 }
                 finally
                 {
