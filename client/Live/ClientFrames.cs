@@ -20,14 +20,14 @@ internal static class ClientFrames
 
     public static OutgoingFrame TerminalInput(string terminalId, string input, TaskCompletionSource sent) =>
         Json(new ClientMessage<TerminalInputData>("terminal:input", new TerminalInputData(terminalId, input)),
-            LiveJsonContext.Default.ClientMessageTerminalInputData) with { Sent = sent };
+            LiveJsonContext.Default.ClientMessageTerminalInputData, sent);
 
     public static OutgoingFrame TerminalResize(string terminalId, int cols, int rows, TaskCompletionSource sent) =>
         Json(new ClientMessage<TerminalResizeData>("terminal:resize", new TerminalResizeData(terminalId, cols, rows)),
-            LiveJsonContext.Default.ClientMessageTerminalResizeData) with { Sent = sent };
+            LiveJsonContext.Default.ClientMessageTerminalResizeData, sent);
 
-    private static OutgoingFrame Json<T>(T message, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
-        new(JsonSerializer.SerializeToUtf8Bytes(message, type), WebSocketMessageType.Text);
+    private static OutgoingFrame Json<T>(T message, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, TaskCompletionSource? sent = null) =>
+        new(JsonSerializer.SerializeToUtf8Bytes(message, type), WebSocketMessageType.Text, sent);
 
     /// <summary>
     /// <c>terminal:input</c> as a binary data frame (daemon-websocket.md §4) whose <c>input</c> is a bytes value (0x04):

@@ -21,43 +21,43 @@ internal sealed class CommandStreamSubscription(string channel, int capacity) : 
         switch (type)
         {
             case "command:stdout" or "command:stderr":
-            {
-                var chunk = data.Deserialize(LiveJsonContext.Default.CommandOutputEvent)!;
-                var isStdout = type == "command:stdout";
-                var current = isStdout ? Interlocked.Read(ref _stdout) : Interlocked.Read(ref _stderr);
-                if (chunk.NextOffset is { } n && n <= current)
                 {
-                    return; // already received before a reconnect
-                }
+                    var chunk = data.Deserialize(LiveJsonContext.Default.CommandOutputEvent)!;
+                    var isStdout = type == "command:stdout";
+                    var current = isStdout ? Interlocked.Read(ref _stdout) : Interlocked.Read(ref _stderr);
+                    if (chunk.NextOffset is { } n && n <= current)
+                    {
+                        return; // already received before a reconnect
+                    }
 
-                var next = chunk.NextOffset ?? current + Encoding.UTF8.GetByteCount(chunk.Output);
-                CommandEvent item = isStdout ? new StandardOutputCommandEvent(chunk.Output) : new StandardErrorCommandEvent(chunk.Output);
-                if (await WriteAsync(item, cancellationToken).ConfigureAwait(false))
-                {
-                    SetOffset(isStdout, next);
-                }
+                    var next = chunk.NextOffset ?? current + Encoding.UTF8.GetByteCount(chunk.Output);
+                    CommandEvent item = isStdout ? new StandardOutputCommandEvent(chunk.Output) : new StandardErrorCommandEvent(chunk.Output);
+                    if (await WriteAsync(item, cancellationToken).ConfigureAwait(false))
+                    {
+                        SetOffset(isStdout, next);
+                    }
 
-                break;
-            }
+                    break;
+                }
 
             case "output:lost":
-            {
-                var lost = data.Deserialize(LiveJsonContext.Default.OutputLostEvent)!;
-                if (await WriteAsync(new OutputLostCommandEvent(lost.Stream, lost.LostBytes, lost.FirstAvailable), cancellationToken).ConfigureAwait(false))
                 {
-                    SetOffset(lost.Stream != "stderr", lost.FirstAvailable);
+                    var lost = data.Deserialize(LiveJsonContext.Default.OutputLostEvent)!;
+                    if (await WriteAsync(new OutputLostCommandEvent(lost.Stream, lost.LostBytes, lost.FirstAvailable), cancellationToken).ConfigureAwait(false))
+                    {
+                        SetOffset(lost.Stream != "stderr", lost.FirstAvailable);
+                    }
+
+                    break;
                 }
 
-                break;
-            }
-
             case "command:exit":
-            {
-                var exit = data.Deserialize(LiveJsonContext.Default.CommandExitEvent)!;
-                await WriteAsync(new ExitedCommandEvent(exit.ExitCode), cancellationToken).ConfigureAwait(false);
-                End();
-                break;
-            }
+                {
+                    var exit = data.Deserialize(LiveJsonContext.Default.CommandExitEvent)!;
+                    await WriteAsync(new ExitedCommandEvent(exit.ExitCode), cancellationToken).ConfigureAwait(false);
+                    End();
+                    break;
+                }
 
             default:
                 break;

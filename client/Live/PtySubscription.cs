@@ -22,43 +22,43 @@ internal sealed class PtySubscription(string channel, int capacity, long offset)
         switch (type)
         {
             case "terminal:output":
-            {
-                var chunk = data.Deserialize(LiveJsonContext.Default.TerminalOutputEvent)!;
-                var current = Interlocked.Read(ref _offset);
-                if (chunk.NextOffset is { } n && n <= current)
                 {
-                    return; // already received before a reconnect
-                }
+                    var chunk = data.Deserialize(LiveJsonContext.Default.TerminalOutputEvent)!;
+                    var current = Interlocked.Read(ref _offset);
+                    if (chunk.NextOffset is { } n && n <= current)
+                    {
+                        return; // already received before a reconnect
+                    }
 
-                var bytes = chunk.Encoding == "base64" ? Convert.FromBase64String(chunk.Output) : Encoding.UTF8.GetBytes(chunk.Output);
-                if (await WriteAsync(new PtyItem(bytes, null, null), cancellationToken).ConfigureAwait(false))
-                {
-                    Interlocked.Exchange(ref _offset, chunk.NextOffset ?? current + bytes.Length);
-                }
+                    var bytes = chunk.Encoding == "base64" ? Convert.FromBase64String(chunk.Output) : Encoding.UTF8.GetBytes(chunk.Output);
+                    if (await WriteAsync(new PtyItem(bytes, null, null), cancellationToken).ConfigureAwait(false))
+                    {
+                        Interlocked.Exchange(ref _offset, chunk.NextOffset ?? current + bytes.Length);
+                    }
 
-                break;
-            }
+                    break;
+                }
 
             case "output:lost":
-            {
-                var lost = data.Deserialize(LiveJsonContext.Default.OutputLostEvent)!;
-                var error = new OutputLostException(lost.Stream, lost.LostBytes, lost.FirstAvailable);
-                if (await WriteAsync(new PtyItem(null, error, null), cancellationToken).ConfigureAwait(false))
                 {
-                    Interlocked.Exchange(ref _offset, lost.FirstAvailable);
+                    var lost = data.Deserialize(LiveJsonContext.Default.OutputLostEvent)!;
+                    var error = new OutputLostException(lost.Stream, lost.LostBytes, lost.FirstAvailable);
+                    if (await WriteAsync(new PtyItem(null, error, null), cancellationToken).ConfigureAwait(false))
+                    {
+                        Interlocked.Exchange(ref _offset, lost.FirstAvailable);
+                    }
+
+                    break;
                 }
 
-                break;
-            }
-
             case "terminal:destroyed":
-            {
-                var destroyed = data.Deserialize(LiveJsonContext.Default.TerminalDestroyedEvent)!;
-                Exited.TrySetResult(destroyed.ExitCode ?? -1);
-                await WriteAsync(new PtyItem(null, null, destroyed.ExitCode ?? -1), cancellationToken).ConfigureAwait(false);
-                End();
-                break;
-            }
+                {
+                    var destroyed = data.Deserialize(LiveJsonContext.Default.TerminalDestroyedEvent)!;
+                    Exited.TrySetResult(destroyed.ExitCode ?? -1);
+                    await WriteAsync(new PtyItem(null, null, destroyed.ExitCode ?? -1), cancellationToken).ConfigureAwait(false);
+                    End();
+                    break;
+                }
 
             default:
                 break; // terminal:created (our own, re-announced), terminal:error (input after the shell ended)

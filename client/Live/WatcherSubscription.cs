@@ -22,30 +22,30 @@ internal sealed class WatcherSubscription(string channel, int capacity) : QueueS
         switch (type)
         {
             case "file:changed":
-            {
-                var change = data.Deserialize(LiveJsonContext.Default.FileChangedEvent)!;
-                if (change.Seq is { } seq)
                 {
-                    if (seq <= _lastSeq)
+                    var change = data.Deserialize(LiveJsonContext.Default.FileChangedEvent)!;
+                    if (change.Seq is { } seq)
                     {
-                        return;
-                    }
-
-                    if (seq > _lastSeq + 1)
-                    {
-                        var gap = new OutputLostException("events", seq - _lastSeq - 1, seq);
-                        if (!await WriteAsync(new WatcherItem(null, gap), cancellationToken).ConfigureAwait(false))
+                        if (seq <= _lastSeq)
                         {
                             return;
                         }
+
+                        if (seq > _lastSeq + 1)
+                        {
+                            var gap = new OutputLostException("events", seq - _lastSeq - 1, seq);
+                            if (!await WriteAsync(new WatcherItem(null, gap), cancellationToken).ConfigureAwait(false))
+                            {
+                                return;
+                            }
+                        }
+
+                        _lastSeq = seq;
                     }
 
-                    _lastSeq = seq;
+                    await WriteAsync(new WatcherItem(change, null), cancellationToken).ConfigureAwait(false);
+                    break;
                 }
-
-                await WriteAsync(new WatcherItem(change, null), cancellationToken).ConfigureAwait(false);
-                break;
-            }
 
             case "watcher:destroyed":
                 End();
