@@ -12,8 +12,12 @@ public sealed record SandboxClientOptions
     /// <summary>After failing to connect for this long, every open stream fails with <see cref="SandboxdException"/>.</summary>
     public TimeSpan ReconnectGiveUpAfter { get; init; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>WebSocket protocol pings (the agent answers them; dead connections are noticed).</summary>
+    /// <summary>How often the WebSocket pings the agent.</summary>
     public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>A ping unanswered for this long drops the connection (and a reconnection starts), so a silently dead
+    /// network path is noticed; <see cref="Timeout.InfiniteTimeSpan"/> disables it.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>How many received messages a stream buffers before the socket waits for its consumer.</summary>
     public int StreamBufferCapacity { get; init; } = 4096;

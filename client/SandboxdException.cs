@@ -4,7 +4,8 @@ namespace Sandboxd.Client;
 
 /// <summary>
 /// The one exception the client throws for anything the agent refused or could not do: an HTTP error status (with the
-/// agent's <c>error</c> text), a WebSocket that could not be (re)connected, or an overlay copy that failed.
+/// agent's <c>error</c> text), an agent that could not be reached, a WebSocket that could not be (re)connected, or an
+/// overlay copy that failed. Cancellation through the caller's token stays an <see cref="OperationCanceledException"/>.
 /// </summary>
 public sealed class SandboxdException : Exception
 {
@@ -33,7 +34,7 @@ public sealed class SandboxdException : Exception
     {
     }
 
-    /// <summary>The HTTP status the agent answered with; null when the failure was not an HTTP answer (e.g. a lost WebSocket).</summary>
+    /// <summary>The HTTP status the agent answered with; null when there was no answer (unreachable agent, lost WebSocket).</summary>
     public HttpStatusCode? StatusCode { get; }
 
     /// <summary>The agent's <c>error</c> text (<c>{"status":"error","error":"…"}</c>), when it sent one.</summary>

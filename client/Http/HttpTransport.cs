@@ -35,7 +35,7 @@ internal sealed class HttpTransport(HttpClient http, string baseUrl, string? tok
     public async Task SendAsync(HttpMethod method, string path, CancellationToken cancellationToken)
     {
         using var request = CreateRequest(method, path, content: null);
-        using var response = await Http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        using var response = await SendRawAsync(request, cancellationToken).ConfigureAwait(false);
         await EnsureSuccessAsync(request, response, cancellationToken).ConfigureAwait(false);
     }
 
@@ -43,7 +43,7 @@ internal sealed class HttpTransport(HttpClient http, string baseUrl, string? tok
         Func<HttpResponseMessage, CancellationToken, Task<TResponse>> read, CancellationToken cancellationToken)
     {
         using var request = CreateRequest(method, path, JsonContent.Create(body, requestType));
-        using var response = await Http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        using var response = await SendRawAsync(request, cancellationToken).ConfigureAwait(false);
         await EnsureSuccessAsync(request, response, cancellationToken).ConfigureAwait(false);
         return await read(response, cancellationToken).ConfigureAwait(false);
     }
@@ -52,7 +52,7 @@ internal sealed class HttpTransport(HttpClient http, string baseUrl, string? tok
     public async Task<bool> ExistsAsync(string path, CancellationToken cancellationToken)
     {
         using var request = CreateRequest(HttpMethod.Head, path, content: null);
-        using var response = await Http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        using var response = await SendRawAsync(request, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
             return false;
@@ -63,6 +63,25 @@ internal sealed class HttpTransport(HttpClient http, string baseUrl, string? tok
     }
 
     public Uri Resolve(string path) => new(BaseUrl + path, UriKind.Absolute);
+
+    /// <summary>Sends; a failure to reach the agent (or a client timeout) becomes <see cref="SandboxdException"/> without a status.</summary>
+    private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new SandboxdException(
+                $"{request.Method} {request.RequestUri?.AbsolutePath} could not reach the agent at {BaseUrl}: {e.Message}", null, null, e);
+        }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new SandboxdException(
+                $"{request.Method} {request.RequestUri?.AbsolutePath} got no answer within the HttpClient's timeout ({Http.Timeout.TotalSeconds:0.#} s).", null, null, e);
+        }
+    }
 
     private HttpRequestMessage CreateRequest(HttpMethod method, string path, HttpContent? content)
     {
@@ -77,7 +96,7 @@ internal sealed class HttpTransport(HttpClient http, string baseUrl, string? tok
 
     private async Task<TResponse> SendCoreAsync<TResponse>(HttpRequestMessage request, JsonTypeInfo<TResponse> responseType, CancellationToken cancellationToken)
     {
-        using var response = await Http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        using var response = await SendRawAsync(request, cancellationToken).ConfigureAwait(false);
         await EnsureSuccessAsync(request, response, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -87,6 +106,10 @@ internal sealed class HttpTransport(HttpClient http, string baseUrl, string? tok
         catch (JsonException e)
         {
             throw Unexpected(request, response, "a body that does not match the protocol", e);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            throw Unexpected(request, response, "a body that broke off", e);
         }
     }
 

@@ -44,6 +44,7 @@ internal sealed partial class LiveSocket
 
                 var socket = new ClientWebSocket();
                 socket.Options.KeepAliveInterval = options.KeepAliveInterval;
+                socket.Options.KeepAliveTimeout = options.KeepAliveTimeout; // a silently dead connection is noticed and replaced
                 socket.Options.CollectHttpResponseDetails = true;
                 try
                 {
@@ -113,7 +114,7 @@ internal sealed partial class LiveSocket
         LiveSubscription[] subscriptions;
         lock (_gate)
         {
-            _failure = error;
+            _running = false;
             subscriptions = [.. _subscriptions.Values];
             _subscriptions.Clear();
         }

@@ -23,8 +23,9 @@ internal sealed partial class LiveSocket(Uri url, SandboxClientOptions options) 
     /// <remarks>Guarded by <see cref="_gate"/>: the connection task (completed when it gave up or was never started).</remarks>
     private Task _run = Task.CompletedTask;
 
-    /// <remarks>Guarded by <see cref="_gate"/>: why the last connection task gave up.</remarks>
-    private Exception? _failure;
+    /// <remarks>Guarded by <see cref="_gate"/>: false once the connection task gave up (set in the same lock that fails the
+    /// subscriptions, so a subscription added right after is never left without a connection task).</remarks>
+    private bool _running;
 
     /// <remarks>Guarded by <see cref="_gate"/>: the socket while connected.</remarks>
     private ClientWebSocket? _socket;
@@ -107,9 +108,9 @@ internal sealed partial class LiveSocket(Uri url, SandboxClientOptions options) 
     /// <summary>Starts the connection task if it is not running (first use, or after it gave up).</summary>
     private void EnsureRunningUnsynchronized()
     {
-        if (_run.IsCompleted)
+        if (!_running)
         {
-            _failure = null;
+            _running = true;
             _run = Task.Run(() => RunAsync(_disposed.Token));
         }
     }

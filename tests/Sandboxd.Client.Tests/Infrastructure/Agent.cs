@@ -37,6 +37,7 @@ public sealed class Agent : IAsyncDisposable
     }
 
     public AgentBinary Binary { get; }
+    public int Pid => _process.Id;
     public string Root { get; }
     public string StateDir { get; }
     public string Token { get; }
