@@ -22,10 +22,11 @@ public sealed class ShellTests(SharedAgent shared)
             await tmux.SendKeysAsync(ct, "echo hel\"\"lo", "Enter");
             await tmux.WaitForLineAsync("hello", ct);
 
-            await tmux.SendKeysAsync(ct, "sleep 100", "Enter");
+            await tmux.SendKeysAsync(ct, "sh -c 'echo sle\"\"eping; exec sleep 100'", "Enter");
+            await tmux.WaitForLineAsync("sleeping", ct);
             await tmux.SendKeysAsync(ct, "C-c");
             await tmux.SendKeysAsync(ct, "echo af\"\"ter", "Enter");
-            await tmux.WaitForLineAsync("after", ct, seconds: 30);
+            await tmux.WaitForLineAsync("after", ct, seconds: 40);
 
             await tmux.ResizeAsync(90, 25, ct);
             await Eventually.UntilAsync(async () =>

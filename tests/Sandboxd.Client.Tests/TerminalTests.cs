@@ -54,11 +54,12 @@ public sealed class TerminalTests(SharedAgent shared)
         await output.WaitForAsync("40 120", ct);
 
         // Ctrl-C is just a byte: it interrupts the remote sleep long before it would end.
-        await terminal.WriteAsync("sleep 60\n", ct);
-        await output.WaitForAsync("sleep 60", ct);
+        // (The marker comes from the process that becomes the sleep, so the sleep is in the foreground when ^C arrives.)
+        await terminal.WriteAsync("sh -c 'echo sle\"\"eping; exec sleep 60'\n", ct);
+        await output.WaitForAsync("sleeping", ct);
         await terminal.Stream.WriteAsync(new byte[] { 0x03 }, ct);
         await terminal.WriteAsync("echo after$((40+2))\n", ct);
-        await output.WaitForAsync("after42", ct, seconds: 20);
+        await output.WaitForAsync("after42", ct, seconds: 40);
 
         await terminal.WriteAsync("exit 5\n", ct);
         (await terminal.Exited.WaitAsync(TimeSpan.FromSeconds(60), ct)).Should().Be(5);
