@@ -25,7 +25,7 @@ internal sealed class OverlayService(AgentOptions options, ILogger<OverlayServic
         Registry(sandbox).Clear();
     }
 
-    public const long SmallFileBytes = 1024 * 1024;
+    public const long SmallFileBytes = 256 * 1024;
     private readonly HashSet<string> _packageNames = new(
         ["node_modules", ".venv", "venv", .. options.OverlayPackageDirs], StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Overlay, byte> _all = new();
