@@ -36,8 +36,12 @@ public sealed class TerminalsClient
         return await AttachAsync(live, info, 0, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Attaches to an existing PTY terminal, from byte <paramref name="offset"/> of its output (0 = as far back as the agent keeps).</summary>
-    public async Task<PtyTerminal> AttachPtyAsync(string id, long offset = 0, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Attaches to an existing PTY terminal: from byte <paramref name="offset"/> of its output (a part of it that is no
+    /// longer kept is reported by <see cref="OutputLostException"/>), or, when null, from the oldest byte the agent still
+    /// keeps (its scrollback).
+    /// </summary>
+    public async Task<PtyTerminal> AttachPtyAsync(string id, long? offset = null, CancellationToken cancellationToken = default)
     {
         var live = _client.Live;
         var info = await GetAsync(id, cancellationToken).ConfigureAwait(false);
@@ -49,9 +53,10 @@ public sealed class TerminalsClient
         return await AttachAsync(live, info, offset, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<PtyTerminal> AttachAsync(LiveSocket live, TerminalInfo info, long offset, CancellationToken cancellationToken)
+    private async Task<PtyTerminal> AttachAsync(LiveSocket live, TerminalInfo info, long? offset, CancellationToken cancellationToken)
     {
-        var subscription = new PtySubscription(info.Channel ?? "terminal:" + info.Id, _client.Options.StreamBufferCapacity, offset);
+        var subscription = new PtySubscription(
+            info.Channel ?? "terminal:" + info.Id, _client.Options.StreamBufferCapacity, offset ?? 0, acceptInitialGap: offset is null);
         await live.SubscribeAsync(subscription, cancellationToken).ConfigureAwait(false);
         return new PtyTerminal(_client, info, subscription);
     }

@@ -8,9 +8,13 @@ namespace Sandboxd.Client.Live;
 internal readonly record struct PtyItem(byte[]? Bytes, OutputLostException? Lost, int? ExitCode);
 
 /// <summary><c>terminal:&lt;id&gt;</c>: output bytes by offset, <c>output:lost</c>, then <c>terminal:destroyed</c>.</summary>
-internal sealed class PtySubscription(string channel, int capacity, long offset) : QueueSubscription<PtyItem>(channel, capacity)
+internal sealed class PtySubscription(string channel, int capacity, long offset, bool acceptInitialGap = false)
+    : QueueSubscription<PtyItem>(channel, capacity)
 {
     private long _offset = offset;
+
+    /// <remarks>Only the receive loop touches it: true until the first output or gap has been handled.</remarks>
+    private bool _atStart = true;
 
     /// <summary>Completed with the exit code on <c>terminal:destroyed</c> (as received, ahead of the consumer's reads).</summary>
     public TaskCompletionSource<int> Exited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -30,6 +34,7 @@ internal sealed class PtySubscription(string channel, int capacity, long offset)
                         return; // already received before a reconnect
                     }
 
+                    _atStart = false;
                     var bytes = chunk.Encoding == "base64" ? Convert.FromBase64String(chunk.Output) : Encoding.UTF8.GetBytes(chunk.Output);
                     if (await WriteAsync(new PtyItem(bytes, null, null), cancellationToken).ConfigureAwait(false))
                     {
@@ -42,6 +47,15 @@ internal sealed class PtySubscription(string channel, int capacity, long offset)
             case "output:lost":
                 {
                     var lost = data.Deserialize(LiveJsonContext.Default.OutputLostEvent)!;
+                    if (acceptInitialGap && _atStart)
+                    {
+                        // Attaching "from the oldest byte still kept": scrollback that is already gone is not a gap.
+                        _atStart = false;
+                        Interlocked.Exchange(ref _offset, lost.FirstAvailable);
+                        break;
+                    }
+
+                    _atStart = false;
                     var error = new OutputLostException(lost.Stream, lost.LostBytes, lost.FirstAvailable);
                     if (await WriteAsync(new PtyItem(null, error, null), cancellationToken).ConfigureAwait(false))
                     {

@@ -93,6 +93,30 @@ public sealed class TerminalTests(SharedAgent shared)
         await Eventually.UntilAsync(() => firstOutput.Ended && secondOutput.Ended, TimeSpan.FromSeconds(60), "both streams to end", ct);
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task Attaching_reads_the_kept_scrollback_and_only_an_explicit_offset_reports_what_was_evicted()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var owner = _agent.Client();
+        await using var terminal = await owner.Terminals.OpenPtyAsync(cancellationToken: ct);
+        await using var output = new TerminalReader(terminal);
+        await terminal.WriteAsync("head -c 400000 /dev/zero | tr '\\0' z; echo; echo flo\"\"oded\n", ct);
+        await output.WaitForAsync("flooded", ct, seconds: 120);
+
+        await using var late = _agent.Client();
+        await using var tail = await late.Terminals.AttachPtyAsync(terminal.Id, cancellationToken: ct);
+        await using var tailOutput = new TerminalReader(tail);
+        await using var strict = _agent.Client();
+        await using var fromZero = await strict.Terminals.AttachPtyAsync(terminal.Id, offset: 0, ct);
+        await using var fromZeroOutput = new TerminalReader(fromZero);
+
+        await tailOutput.WaitForAsync("flooded", ct);
+        await fromZeroOutput.WaitForAsync("flooded", ct);
+        tailOutput.Lost.Should().BeEmpty();
+        fromZeroOutput.Lost.Should().ContainSingle().Which.FirstAvailable.Should().BeGreaterThan(400_000 - 256 * 1024);
+        await terminal.DestroyAsync(ct);
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task Pty_input_that_is_not_UTF8_reaches_the_shell_byte_for_byte()
     {
