@@ -2,12 +2,12 @@
 # Runs every benchmark against the real, AOT-published agent:
 #   1. installs what the benchmarks need when it is missing (gcc, openssh-server/-client; apt-get, as root);
 #   2. publishes agent/ (native AOT) into bench/.bin/ — unless SANDBOXD_PATH already names an agent binary;
-#   3. runs each benchmark: bench/exec-latency/run.sh (results in bench/results/).
+#   3. runs each benchmark: bench/exec-latency/run.sh, bench/overlay/run.sh (results in bench/results/).
 # Usage: bench/run.sh [--only exec-latency]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-benchmarks=(exec-latency)
+benchmarks=(exec-latency overlay)
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) benchmarks=("$2"); shift 2 ;;
