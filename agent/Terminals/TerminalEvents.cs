@@ -49,7 +49,24 @@ internal sealed class TerminalEvents(LiveHub hub, ILogger<TerminalEvents> logger
         }
     }
 
-    public void Removed(SandboxContext sandbox, Terminal terminal) => hub.RemoveSource(sandbox, terminal.Channel);
+    /// <summary>Deleted terminals whose output stays subscribable (a client that was disconnected during the delete
+    /// still gets the rest and terminal:destroyed on resubscribe); the oldest beyond the limit are dropped.</summary>
+    public const int RetainedDeletedTerminals = 64;
+    private readonly Queue<(SandboxContext Sandbox, string Channel)> _retained = new();
+    private readonly Lock _retainedGate = new();
+
+    public void Removed(SandboxContext sandbox, Terminal terminal)
+    {
+        lock (_retainedGate)
+        {
+            _retained.Enqueue((sandbox, terminal.Channel));
+            while (_retained.Count > RetainedDeletedTerminals)
+            {
+                var (oldSandbox, channel) = _retained.Dequeue();
+                hub.RemoveSource(oldSandbox, channel);
+            }
+        }
+    }
 
     public void CommandCreated(SandboxContext sandbox, CommandRecord record) =>
         hub.SetSource(sandbox, new StreamSource(

@@ -5,8 +5,7 @@ public sealed class KnownAgentIssuesTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
 
-    [Fact(Timeout = 120_000, Skip = "Agent: DELETE /terminals/{id} removes the channel's stream source at once, so a subscriber "
-        + "that (re)subscribes afterwards gets neither the rest of the output nor terminal:destroyed and waits forever.")]
+    [Fact(Timeout = 120_000)]
     public async Task A_pty_deleted_while_the_client_is_disconnected_still_reports_its_end_after_the_reconnect()
     {
         var ct = TestContext.Current.CancellationToken;
