@@ -17,7 +17,7 @@ internal sealed class LiveMessage(string type, string? channel, params (string K
     private byte[]? _json;
 
     /// <summary>Called by the send loop once the frame was written to the socket (stream delivery accounting).</summary>
-    public Action? Sent { get; init; }
+    public Action? Sent { get; set; }
 
     /// <summary>The JSON text frame, serialized once however many sockets receive it.</summary>
     public byte[] Json => _json ??= WriteJson();

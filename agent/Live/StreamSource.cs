@@ -72,9 +72,9 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
                         var delivered = offsets[i];
                         // Counted as delivered only once written to the socket: chunks still queued when a socket
                         // dies are resent to the next subscriber that resumes without an offset.
-                        var message = stream.Message(text, delivered);
-                        await connection.SendAsync(new LiveMessage(message.Type, message.Channel, [.. message.Data]) { Sent = () => MarkDelivered(index, delivered) },
-                            cancellationToken).ConfigureAwait(false);
+                        var message = stream.Message(text, delivered); // a fresh message per chunk
+                        message.Sent = () => MarkDelivered(index, delivered);
+                        await connection.SendAsync(message, cancellationToken).ConfigureAwait(false);
                         progressed = true;
                     }
 
