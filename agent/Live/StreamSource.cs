@@ -16,6 +16,12 @@ internal sealed record LogStream(string Name, OutputLog Log, bool Base64, Func<s
 internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> streams, Func<LiveMessage?> final)
 {
     public const int ChunkBytes = 32 * 1024;
+
+    /// <summary>
+    /// How long an incomplete UTF-8 sequence at the end of text output waits for its remaining bytes before it is sent
+    /// as it is (decoded with U+FFFD): a program that prints a partial character and then waits must still be seen.
+    /// </summary>
+    public static readonly TimeSpan HoldLimit = TimeSpan.FromMilliseconds(30);
     private static readonly Task Never = new TaskCompletionSource().Task;
     private readonly Lock _gate = new();
     /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
@@ -42,6 +48,9 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
         try
         {
             var waits = new Task[Streams.Count];
+            var heldAt = new long[Streams.Count]; // absolute offset of a held tail, -1 when nothing is held
+            var heldSince = new long[Streams.Count];
+            Array.Fill(heldAt, -1);
             while (!cancellationToken.IsCancellationRequested)
             {
                 var progressed = false;
@@ -59,9 +68,22 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
                     }
 
                     var length = chunk.Count;
-                    if (length > 0 && !(completed && chunk.Offset + length >= stream.Log.End))
+                    if (length > 0 && !stream.Base64 && !(completed && chunk.Offset + length >= stream.Log.End))
                     {
+                        // Text: do not split a character across messages, unless its tail is overdue (HoldLimit).
                         length = Utf8Boundary.CompleteLength(chunk.Bytes.AsSpan(0, chunk.Count));
+                        if (length < chunk.Count && chunk.Count < ChunkBytes)
+                        {
+                            var tail = chunk.Offset + length;
+                            if (heldAt[i] != tail)
+                            {
+                                (heldAt[i], heldSince[i]) = (tail, Environment.TickCount64);
+                            }
+                            else if (Environment.TickCount64 - heldSince[i] >= (long)HoldLimit.TotalMilliseconds)
+                            {
+                                length = chunk.Count;
+                            }
+                        }
                     }
 
                     if (length > 0)
@@ -83,6 +105,11 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
                     waits[i] = completed && offsets[i] + pending >= stream.Log.End
                         ? Never
                         : stream.Log.WaitForDataAsync(offsets[i] + pending, cancellationToken);
+                    if (pending > 0 && heldAt[i] == offsets[i])
+                    {
+                        var left = (long)HoldLimit.TotalMilliseconds - (Environment.TickCount64 - heldSince[i]);
+                        waits[i] = Task.WhenAny(waits[i], Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, left)), cancellationToken));
+                    }
                 }
 
                 if (progressed)

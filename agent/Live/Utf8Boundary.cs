@@ -15,7 +15,9 @@ internal static class Utf8Boundary
                 continue; // continuation byte: keep looking for the lead
             }
 
-            var needed = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+            // Only a valid lead byte (0xC2-0xF4) can be completed by later bytes: anything else is invalid already and
+            // is never held back (0xC0/0xC1 and 0xF5-0xFF cannot start a sequence).
+            var needed = b is >= 0xC2 and <= 0xDF ? 2 : b is >= 0xE0 and <= 0xEF ? 3 : b is >= 0xF0 and <= 0xF4 ? 4 : 1;
             return needed > back ? bytes.Length - back : bytes.Length;
         }
 

@@ -1,6 +1,6 @@
 namespace Sandboxd.Client.Tests;
 
-/// <summary>Agent behaviours the client cannot paper over, reproduced; skipped until the agent changes (see the reasons).</summary>
+/// <summary>Agent behaviours the client cannot paper over, found as repros and kept as regression tests once fixed.</summary>
 public sealed class KnownAgentIssuesTests(SharedAgent shared)
 {
     private readonly Agent _agent = shared.Agent;
@@ -26,8 +26,7 @@ public sealed class KnownAgentIssuesTests(SharedAgent shared)
         await terminal.Exited.WaitAsync(TimeSpan.FromSeconds(30), ct);
     }
 
-    [Fact(Timeout = 120_000, Skip = "Agent: Live/Utf8Boundary holds back a trailing byte >= 0xC0 (even 0xF8-0xFF, which can never start "
-        + "a sequence, and even on base64 terminals) until more output arrives, so output ending in such a byte is not delivered while the program waits.")]
+    [Fact(Timeout = 120_000)]
     public async Task A_trailing_non_ascii_byte_is_delivered_without_waiting_for_more_output()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -79,7 +79,11 @@ export class Agent {
   async start() {
     const { file, prefix } = agentCommand();
     const args = [...prefix, 'start', '--port', '0', '--access-token', this.token, '--root', this.root, '--state-dir', this.stateDir];
-    this.proc = spawn(file, args, { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // PTY shells (`bash -i`) must not read the runner's dotfiles (a `pyenv init` rc is slow, and a shell killed in it
+    // leaves a lock that hangs the next one): HOME is an empty directory of this agent's own.
+    const home = join(this.stateDir, 'home');
+    mkdirSync(home, { recursive: true });
+    this.proc = spawn(file, args, { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: home } });
     this.exited = new Promise((res) => this.proc.on('exit', (code, signal) => res((this.exit = { code, signal }))));
     this.proc.stderr.setEncoding('utf8');
     this.proc.stderr.on('data', (d) => {

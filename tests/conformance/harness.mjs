@@ -8,7 +8,7 @@
 // Every wait is bounded; failures carry the tail of the agent's stderr.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,7 +160,11 @@ export class Agent {
     const args = [...prefix, 'start', '--port', '0', '--access-token', this.token, '--root', this.root, '--state-dir', this.stateDir, ...this.extraArgs];
     this.commandLine = [file, ...args].join(' ');
     const started = Date.now();
-    this.proc = spawn(file, args, { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // PTY shells (`bash -i`) must not read the runner's dotfiles (a `pyenv init` rc is slow, and a shell killed in it
+    // leaves a lock that hangs the next one): HOME is an empty directory of this agent's own.
+    const home = join(this.stateDir, 'home');
+    mkdirSync(home, { recursive: true });
+    this.proc = spawn(file, args, { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: home } });
     liveAgents.add(this);
     this.exited = new Promise((res) => {
       this.proc.on('exit', (code, signal) => {

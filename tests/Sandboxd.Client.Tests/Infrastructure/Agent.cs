@@ -69,6 +69,11 @@ public sealed class Agent : IAsyncDisposable
         var token = "test_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var info = binary.StartInfo(["start", "--port", "0", "--access-token", token, "--root", root, "--state-dir", stateDir, .. extraArguments ?? []]);
         info.WorkingDirectory = root;
+        // PTY shells (`bash -i`) must not read the runner's dotfiles (a `pyenv init` rc is slow and can leave a lock
+        // that hangs the next shell when a test kills it mid-way): HOME is an empty directory of the agent's own.
+        var home = Path.Combine(stateDir, "home");
+        Directory.CreateDirectory(home);
+        info.Environment["HOME"] = home;
         var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {binary.Description}.");
         var agent = new Agent(process, binary, root, stateDir, token);
         try

@@ -19,6 +19,7 @@ public sealed class AgentProcess : IAsyncDisposable
     private readonly List<string> _stdout = [];
     private readonly bool _ownsStateDir;
     private bool _disposed;
+    private string? _home;
     private bool _stopFailureReported;
 
     private AgentProcess(Process process, string root, string stateDir, bool ownsStateDir, string? token, IReadOnlyList<string> arguments)
@@ -121,6 +122,10 @@ public sealed class AgentProcess : IAsyncDisposable
         info.Environment.Remove("COMPUTESDK_ACCESS_TOKEN");
         info.Environment.Remove("COMPUTESDK_API_KEY");
         info.Environment.Remove("SANDBOXD_STATE_DIR");
+        // Shells the agent starts (PTYs run `bash -i`) must not read the runner's dotfiles: a login rc that runs
+        // `pyenv init` takes seconds and, when a test kills it mid-way, leaves a lock that hangs the next shell 60 s.
+        var home = Directory.CreateTempSubdirectory("sandboxd-home-").FullName;
+        info.Environment["HOME"] = home;
         foreach (var (name, value) in launch.Environment)
         {
             if (value is null)
@@ -134,7 +139,7 @@ public sealed class AgentProcess : IAsyncDisposable
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {binary.Description}.");
-        var agent = new AgentProcess(process, root, stateDir, ownsState, token, arguments);
+        var agent = new AgentProcess(process, root, stateDir, ownsState, token, arguments) { _home = home };
         try
         {
             await agent.WaitForReadyAsync(binary, cancellationToken);
@@ -271,6 +276,11 @@ public sealed class AgentProcess : IAsyncDisposable
         {
             _process.Dispose();
             TryDelete(Root);
+            if (_home is not null)
+            {
+                TryDelete(_home);
+            }
+
             if (_ownsStateDir)
             {
                 TryDelete(StateDir);

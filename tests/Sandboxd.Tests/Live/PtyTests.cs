@@ -113,4 +113,37 @@ public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<Agent
         var error = await socket.WaitForAsync("terminal:error", "terminal:term_nope", LiveApi.Quick, ct);
         error.Str("error").Should().NotBeNullOrWhiteSpace();
     }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Text_output_ending_in_half_a_character_is_still_delivered_while_the_program_waits()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = await LiveApi.CreatePtyAsync(Client, ct, ",\"shell\":\"/bin/sh\"");
+        await using var socket = await LiveSocket.ConnectAsync(Agent, ct);
+        await socket.SubscribeAsync("terminal:" + id, ct);
+
+        // 'B' then the first byte of a three-byte character (U+20AC starts with 0xE2), then nothing for a minute: the
+        // agent holds the lead byte back briefly (it may be completed), then must send it rather than wait for more.
+        await socket.InputAsync(id, "stty -echo; printf 'half:\\342'; sleep 60\n", ct);
+        var text = await socket.WaitOutputAsync("terminal:output", "terminal:" + id, o => o.Contains("half:\uFFFD", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the held lead byte, as U+FFFD", ct);
+        text.Should().Contain("half:\uFFFD");
+        await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_character_split_across_two_writes_arrives_whole_in_text_output()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = await LiveApi.CreatePtyAsync(Client, ct, ",\"shell\":\"/bin/sh\"");
+        await using var socket = await LiveSocket.ConnectAsync(Agent, ct);
+        await socket.SubscribeAsync("terminal:" + id, ct);
+
+        // The two halves of U+20AC (E2 | 82 AC) in separate writes, 5 ms apart: within the hold limit they are joined.
+        await socket.InputAsync(id, "stty -echo; printf 'euro:\\342'; sleep 0.005; printf '\\202\\254:%s\\n' end$((1+1))\n", ct);
+        var text = await socket.WaitOutputAsync("terminal:output", "terminal:" + id, o => o.Contains(":end2", StringComparison.Ordinal),
+            LiveApi.Quick, "the whole character", ct);
+        text.Should().Contain("euro:\u20AC:end2").And.NotContain("\uFFFD");
+        await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
+    }
 }
