@@ -87,12 +87,21 @@ internal static class HostingExtensions
     /// <summary>Starts serving, prints the one ready line on stdout, and runs until SIGTERM/SIGINT.</summary>
     public static async Task<int> RunAgentAsync(this WebApplication app, AgentOptions options)
     {
+        var limits = Sandboxd.Native.LibC.RaiseOpenFileLimit();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
         app.Services.GetRequiredService<PublicUrls>().ListenUrl = url;
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("sandboxd");
         log.Serving(CommandLine.Version, url, options.Root);
+        if (limits.After != limits.Before)
+        {
+            log.OpenFileLimitRaised(limits.Before, limits.After);
+        }
+        else if (limits.After is > 0 and < 4096)
+        {
+            log.OpenFileLimitLow(limits.After);
+        }
         if (options.NoAuth)
         {
             log.AuthDisabled(url);

@@ -16,4 +16,10 @@ internal static partial class HostingLog
 
     [LoggerMessage(104, LogLevel.Information, "Using the access token stored in {Path}")]
     public static partial void TokenReused(this ILogger logger, string path);
+
+    [LoggerMessage(105, LogLevel.Information, "Open-file limit raised from {Before} to {After} (children inherit it)")]
+    public static partial void OpenFileLimitRaised(this ILogger logger, ulong before, ulong after);
+
+    [LoggerMessage(106, LogLevel.Warning, "Open-file limit is {Limit}: each terminal, command and watcher needs descriptors; raise it (ulimit -n / LimitNOFILE) for many terminals")]
+    public static partial void OpenFileLimitLow(this ILogger logger, ulong limit);
 }

@@ -15,6 +15,9 @@ public sealed record AgentLaunch
     /// <summary>Use this state directory instead of a fresh one (it is then not deleted on dispose).</summary>
     public string? StateDir { get; init; }
 
+    /// <summary>A program (and its arguments) that execs the agent, e.g. <c>prlimit --nofile=256:</c>; the pid stays the agent's.</summary>
+    public IReadOnlyList<string> Wrapper { get; init; } = [];
+
     public static AgentLaunch Default { get; } = new();
 
     public static AgentLaunch With(params string[] extraArguments) => new() { ExtraArguments = extraArguments };

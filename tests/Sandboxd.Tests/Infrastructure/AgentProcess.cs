@@ -103,7 +103,7 @@ public sealed class AgentProcess : IAsyncDisposable
 
         arguments.AddRange(launch.ExtraArguments);
 
-        var info = new ProcessStartInfo(binary.FileName)
+        var info = new ProcessStartInfo(launch.Wrapper.Count > 0 ? launch.Wrapper[0] : binary.FileName)
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
@@ -113,7 +113,7 @@ public sealed class AgentProcess : IAsyncDisposable
             StandardErrorEncoding = Encoding.UTF8,
             WorkingDirectory = root,
         };
-        foreach (var argument in binary.PrefixArguments.Concat(arguments))
+        foreach (var argument in launch.Wrapper.Skip(1).Concat(launch.Wrapper.Count > 0 ? [binary.FileName] : []).Concat(binary.PrefixArguments).Concat(arguments))
         {
             info.ArgumentList.Add(argument);
         }
