@@ -13,6 +13,16 @@ export async function waitText(out, pred, what, timeout = SLOW_MS) {
   }
 }
 
+/**
+ * Waits until the shell in `t` runs commands. Unlike waiting for the prompt, this cannot miss: output that arrives
+ * before a caller attaches its 'output' listener is not kept by the client (a fast shell's first prompt can, when
+ * another terminal is created in between), but this marker is printed only after the listener exists.
+ */
+export async function shellReady(t, out, name) {
+  t.write(`echo "${name}""-ready"\n`);
+  await waitText(out, (s) => s.includes(`\n${name}-ready\n`), `${name} shell to run a command`);
+}
+
 /** Evaluates the shell expression `expr` in the PTY (e.g. `$(stty size)`) and resolves with its value. */
 export async function shellValue(t, out, name, expr) {
   const tag = `__${name}_${Math.random().toString(36).slice(2, 8)}`;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectOutput, SLOW_MS, useAgent, withTimeout } from './harness.mjs';
-import { PROMPT, waitText } from './pty-helpers.mjs';
+import { PROMPT, shellReady, waitText } from './pty-helpers.mjs';
 
 const { scenario } = useAgent();
 
@@ -42,8 +42,8 @@ scenario('a PTY that is not reading input does not stall other terminals or stre
   const other = await sandbox.terminal.create({ pty: true });
   const busyOut = collectOutput(busy);
   const out = collectOutput(other);
-  await waitText(busyOut, (s) => PROMPT.test(s), 'prompt of the busy terminal');
-  await waitText(out, (s) => PROMPT.test(s), 'prompt of the other terminal');
+  await shellReady(busy, busyOut, 'busy');
+  await shellReady(other, out, 'other');
   busy.write('stty -echo; sleep 8; cat >/dev/null\n');
   busy.write(`${'y'.repeat(63)}\n`.repeat(1024)); // 64 KB of lines: fills the busy PTY's input buffer
   const started = Date.now();
