@@ -8,6 +8,7 @@ namespace Sandboxd.Native;
 [SupportedOSPlatform("linux")]
 internal static unsafe partial class LibC
 {
+    internal const int EPERM = 1;
     internal const int EINTR = 4;
     internal const int EAGAIN = 11;
     internal const int EIO = 5;

@@ -22,7 +22,19 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
     public static int SelfPid { get; } = LibC.GetPid();
 
     /// <summary>Makes orphaned descendants re-parent to this process.</summary>
-    public static bool TryBecomeSubreaper() => LibC.Prctl(LibC.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
+    public static bool TryBecomeSubreaper()
+    {
+        var ok = SelfPid == 1 || LibC.Prctl(LibC.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
+        OwnsItsTree = ok && File.Exists($"/proc/self/task/{SelfPid}/children");
+        return ok;
+    }
+
+    /// <summary>
+    /// True when every descendant of the agent stays in its process tree (subreaper or PID 1) and the kernel lists
+    /// children (/proc/&lt;pid&gt;/task/&lt;tid&gt;/children): then the agent's processes are found by walking its own
+    /// tree instead of reading every process of the machine.
+    /// </summary>
+    public static bool OwnsItsTree { get; private set; }
 
     /// <summary>Marks <paramref name="pid"/> as owned. Call with <see cref="Gate"/> held, right after spawning.</summary>
     internal void OwnUnsynchronized(int pid) => _owned.Add(pid);
@@ -91,19 +103,86 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
         return reaped;
     }
 
-    private static List<int> DirectChildren()
+    private static List<int> DirectChildren() => ChildrenOf("self");
+
+    /// <summary>The children of <paramref name="pid"/> (every thread's), empty if it is gone.</summary>
+    public static List<int> ChildrenOf(int pid) => ChildrenOf(pid.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// The agent's live descendants that belong to the process tree rooted at <paramref name="leader"/>: its
+    /// descendants, plus orphans the agent adopted (as subreaper) that are still in its group or session, with their
+    /// descendants. Only valid when <see cref="OwnsItsTree"/>; zombies are left out, the leader is always included.
+    /// </summary>
+    public static HashSet<int> TreeOf(int leader)
+    {
+        var tree = new HashSet<int> { leader };
+        var pending = new Queue<int>();
+        pending.Enqueue(leader);
+        foreach (var adopted in DirectChildren())
+        {
+            if (adopted != leader && TryReadStat(adopted, out var stat) && stat.State != 'Z' && (stat.ProcessGroup == leader || stat.Session == leader) && tree.Add(adopted))
+            {
+                pending.Enqueue(adopted);
+            }
+        }
+
+        while (pending.TryDequeue(out var pid))
+        {
+            foreach (var child in ChildrenOf(pid))
+            {
+                if (!tree.Contains(child) && TryReadStat(child, out var stat) && stat.State != 'Z')
+                {
+                    tree.Add(child);
+                    pending.Enqueue(child);
+                }
+            }
+        }
+
+        return tree;
+    }
+
+    /// <summary>Every live process below the agent (only valid when <see cref="OwnsItsTree"/>).</summary>
+    public static List<int> AgentDescendants()
+    {
+        var result = new List<int>();
+        var pending = new Queue<int>(DirectChildren());
+        var seen = new HashSet<int>();
+        while (pending.TryDequeue(out var pid))
+        {
+            if (!seen.Add(pid))
+            {
+                continue;
+            }
+
+            result.Add(pid);
+            foreach (var child in ChildrenOf(pid))
+            {
+                pending.Enqueue(child);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Alive and not a zombie.</summary>
+    public static bool IsRunning(int pid) => TryReadStat(pid, out var stat) && stat.State != 'Z';
+
+    /// <summary>True while any process (zombies included) is in group <paramref name="pgid"/>.</summary>
+    public static bool GroupExists(int pgid) => LibC.Kill(-pgid, 0) == 0 || LibC.LastErrno == LibC.EPERM;
+
+    private static List<int> ChildrenOf(string process)
     {
         var result = new List<int>();
         try
         {
-            foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{process}/task"))
             {
                 string text;
                 try
                 {
                     text = File.ReadAllText(Path.Combine(task, "children"));
                 }
-                catch (IOException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     continue; // the thread ended meanwhile
                 }
@@ -117,9 +196,9 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
                 }
             }
         }
-        catch (DirectoryNotFoundException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // no /proc: nothing to reap
+            // the process is gone (or no /proc)
         }
 
         return result;

@@ -22,7 +22,11 @@ internal sealed record PortChange(ListeningPort Port, bool Opened);
 internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The interval while someone waits for a port to open (<see cref="Hurry"/>): a server that just started.</summary>
+    public static readonly TimeSpan FastInterval = TimeSpan.FromMilliseconds(20);
     private readonly Lock _gate = new();
+    private int _hurried;
     /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
     private readonly List<Action<PortChange>> _subscribers = [];
     private Dictionary<(int Port, string Address), ListeningPort> _current = [];
@@ -83,6 +87,30 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
         }
     }
 
+    /// <summary>
+    /// Scans every <see cref="FastInterval"/> until the returned handle is disposed: for a server waiting for its port,
+    /// so readiness is seen within tens of milliseconds. A scan without new sockets only reads /proc/net/tcp{,6}.
+    /// </summary>
+    public IDisposable Hurry()
+    {
+        Interlocked.Increment(ref _hurried);
+        _wake.Release();
+        return new HurryHandle(this);
+    }
+
+    private sealed class HurryHandle(PortScanner scanner) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Interlocked.Decrement(ref scanner._hurried);
+            }
+        }
+    }
+
     /// <summary>Scans right now (e.g. just after a spawn) instead of waiting for the next tick.</summary>
     public void ScanSoon() => _wake.Release();
 
@@ -105,7 +133,7 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
                 }
 
                 Scan();
-                await _wake.WaitAsync(Interval, stoppingToken).ConfigureAwait(false);
+                await _wake.WaitAsync(Volatile.Read(ref _hurried) > 0 ? FastInterval : Interval, stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -138,7 +166,16 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
         }
 
         var next = new Dictionary<(int Port, string Address), ListeningPort>();
-        Dictionary<long, int>? owners = null;
+        var fresh = new HashSet<long>();
+        foreach (var (key, socket) in found)
+        {
+            if (!(previous.TryGetValue(key, out var known) && known.Inode == socket.Inode))
+            {
+                fresh.Add(socket.Inode);
+            }
+        }
+
+        var owners = fresh.Count > 0 ? MapInodesToPids(fresh) : [];
         var changes = new List<PortChange>();
         foreach (var (key, socket) in found)
         {
@@ -148,7 +185,6 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
                 continue;
             }
 
-            owners ??= MapInodesToPids();
             var pid = owners.TryGetValue(socket.Inode, out var p) ? p : (int?)null;
             if (pid == ProcessTable.SelfPid)
             {
@@ -232,36 +268,61 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
         return address.ToString();
     }
 
-    /// <summary>socket inode → pid, from the fd links of every process (only run when a new listener shows up).</summary>
-    private static Dictionary<long, int> MapInodesToPids()
+    /// <summary>
+    /// socket inode → pid for <paramref name="wanted"/> (only run when a new listener shows up), from the fd links of
+    /// the agent's own descendants first — a server's port is found without reading every process of a busy machine —
+    /// and of every other process only for sockets still unowned (signals report every listener of the sandbox).
+    /// </summary>
+    private static Dictionary<long, int> MapInodesToPids(HashSet<long> wanted)
     {
         var result = new Dictionary<long, int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        var scanned = new HashSet<int>();
+        if (ProcessTable.OwnsItsTree)
         {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            foreach (var pid in ProcessTable.AgentDescendants())
             {
-                continue;
-            }
-
-            try
-            {
-                foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(dir, "fd")))
+                scanned.Add(pid);
+                if (AddSocketsOf(pid, wanted, result))
                 {
-                    var target = new FileInfo(fd).LinkTarget;
-                    if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal)
-                        && long.TryParse(target.AsSpan(8, target.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out var inode))
-                    {
-                        result.TryAdd(inode, pid);
-                    }
+                    return result;
                 }
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && !scanned.Contains(pid)
+                && AddSocketsOf(pid, wanted, result))
             {
-                // process gone or not ours to inspect
+                break;
             }
         }
 
         return result;
+    }
+
+    /// <summary>Adds the wanted sockets <paramref name="pid"/> holds; true once every wanted socket has an owner.</summary>
+    private static bool AddSocketsOf(int pid, HashSet<long> wanted, Dictionary<long, int> result)
+    {
+        try
+        {
+            foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+            {
+                var target = new FileInfo(fd).LinkTarget;
+                if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal)
+                    && long.TryParse(target.AsSpan(8, target.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out var inode)
+                    && wanted.Contains(inode))
+                {
+                    result.TryAdd(inode, pid);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // process gone or not ours to inspect
+        }
+
+        return result.Count >= wanted.Count;
     }
 }
 

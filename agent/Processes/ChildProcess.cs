@@ -144,6 +144,11 @@ internal sealed class ChildProcess
     /// <summary>The leader plus every descendant and group member alive now.</summary>
     private HashSet<int> Descendants()
     {
+        if (ProcessTable.OwnsItsTree)
+        {
+            return ProcessTable.TreeOf(Pid); // the agent's own tree only, not every process of the machine
+        }
+
         var snapshot = ProcessTable.Snapshot();
         var tree = new HashSet<int> { Pid };
         var grew = true;
@@ -187,6 +192,32 @@ internal sealed class ChildProcess
 
     private bool AnyAlive(HashSet<int> tree)
     {
+        foreach (var pid in tree)
+        {
+            if (ProcessTable.IsRunning(pid))
+            {
+                return true;
+            }
+        }
+
+        if (!ProcessTable.GroupExists(Pid))
+        {
+            return false; // no member left at all, not even a zombie
+        }
+
+        if (ProcessTable.OwnsItsTree)
+        {
+            foreach (var pid in ProcessTable.TreeOf(Pid))
+            {
+                if (pid != Pid && ProcessTable.IsRunning(pid))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
         foreach (var p in ProcessTable.Snapshot())
         {
             if (p.State != 'Z' && (tree.Contains(p.Pid) || p.ProcessGroup == Pid))

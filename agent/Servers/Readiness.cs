@@ -22,9 +22,29 @@ internal sealed partial class ServerSupervisor
     /// </summary>
     private sealed class Readiness(ServerSupervisor owner, ManagedServer server, ChildProcess child, CancellationTokenSource run) : IAsyncDisposable
     {
+        /// <summary>How long a run keeps the port scanner fast while its port has not opened.</summary>
+        private static readonly TimeSpan HurryFor = TimeSpan.FromSeconds(30);
         private readonly Lock _gate = new();
+        private readonly IDisposable _hurry = owner._scanner.Hurry();
         private Task _health = Task.CompletedTask;
         private bool _found;
+
+        /// <summary>Stops hurrying the scanner after <see cref="HurryFor"/> (a server may never listen).</summary>
+        public async Task HurryWhileStartingAsync()
+        {
+            try
+            {
+                await Task.Delay(HurryFor, run.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // the run ended
+            }
+            finally
+            {
+                _hurry.Dispose();
+            }
+        }
 
         public bool Unhealthy { get; private set; }
         public string UnhealthyReason { get; private set; } = "";
@@ -58,6 +78,8 @@ internal sealed partial class ServerSupervisor
 
                 _found = true;
             }
+
+            _hurry.Dispose();
 
             var url = owner._urls.PreviewUrl(change.Port.Port, server.Sandbox.Subdomain, null);
             server.PortDetected(change.Port.Port, change.Port.Address, url);
@@ -173,6 +195,7 @@ internal sealed partial class ServerSupervisor
 
         public async ValueTask DisposeAsync()
         {
+            _hurry.Dispose();
             Task health;
             lock (_gate)
             {

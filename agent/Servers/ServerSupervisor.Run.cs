@@ -248,6 +248,7 @@ internal sealed partial class ServerSupervisor
         {
             readiness.CheckCurrent();
             _scanner.ScanSoon();
+            var hurry = readiness.HurryWhileStartingAsync();
             ExitStatus exit;
             try
             {
@@ -257,6 +258,7 @@ internal sealed partial class ServerSupervisor
             {
                 await child.StopAsync(config.StopTimeout, LibC.SIGTERM, CancellationToken.None).ConfigureAwait(false);
                 await run.CancelAsync().ConfigureAwait(false);
+                await hurry.ConfigureAwait(false);
                 await readiness.DisposeAsync().ConfigureAwait(false);
                 server.Exited((await child.Exited.ConfigureAwait(false)).ExitCode);
                 throw;
@@ -265,6 +267,7 @@ internal sealed partial class ServerSupervisor
             // The leader is gone: make sure nothing of its group lingers before deciding what comes next.
             await child.StopAsync(TimeSpan.FromSeconds(1), LibC.SIGTERM, CancellationToken.None).ConfigureAwait(false);
             await run.CancelAsync().ConfigureAwait(false);
+            await hurry.ConfigureAwait(false);
             await readiness.DisposeAsync().ConfigureAwait(false);
             server.Exited(exit.ExitCode);
             var oomAfter = OomCounter.Read();
