@@ -88,7 +88,17 @@ internal static class HostingExtensions
     public static async Task<int> RunAgentAsync(this WebApplication app, AgentOptions options)
     {
         var limits = Sandboxd.Native.LibC.RaiseOpenFileLimit();
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            // SIGTERM/SIGINT arrived while the agent was still starting: a stop, not a crash.
+            await app.StopAsync(CancellationToken.None);
+            return 0;
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
         app.Services.GetRequiredService<PublicUrls>().ListenUrl = url;
@@ -102,6 +112,7 @@ internal static class HostingExtensions
         {
             log.OpenFileLimitLow(limits.After);
         }
+
         if (options.NoAuth)
         {
             log.AuthDisabled(url);

@@ -113,14 +113,21 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
     /// descendants, plus orphans the agent adopted (as subreaper) that are still in its group or session, with their
     /// descendants. Only valid when <see cref="OwnsItsTree"/>; zombies are left out, the leader is always included.
     /// </summary>
-    public static HashSet<int> TreeOf(int leader)
+    public HashSet<int> TreeOf(int leader)
     {
         var tree = new HashSet<int> { leader };
         var pending = new Queue<int>();
         pending.Enqueue(leader);
+        int[] owned;
+        lock (Gate)
+        {
+            owned = [.. _owned]; // spawned leaders: each leads its own session, never an adopted orphan of another
+        }
+
+        var spawned = new HashSet<int>(owned);
         foreach (var adopted in DirectChildren())
         {
-            if (adopted != leader && TryReadStat(adopted, out var stat) && stat.State != 'Z' && (stat.ProcessGroup == leader || stat.Session == leader) && tree.Add(adopted))
+            if (adopted != leader && !spawned.Contains(adopted) && TryReadStat(adopted, out var stat) && stat.State != 'Z' && (stat.ProcessGroup == leader || stat.Session == leader) && tree.Add(adopted))
             {
                 pending.Enqueue(adopted);
             }

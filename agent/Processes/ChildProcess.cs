@@ -26,6 +26,10 @@ internal sealed class ChildProcess
     /// <summary>Stopped when agent shutdown begins (see <see cref="ProcessSpec.StopEarly"/>).</summary>
     public bool StopEarly { get; init; } = true;
 
+    /// <summary>The first signal of a stop when the caller has no reason to pick another: SIGHUP for a PTY session (a
+    /// hang-up is what ends an interactive shell, which ignores SIGTERM), SIGTERM otherwise.</summary>
+    public int StopSignal { get; init; } = LibC.SIGTERM;
+
     /// <summary>stdout, or the PTY output.</summary>
     public OutputLog Output { get; }
 
@@ -146,7 +150,7 @@ internal sealed class ChildProcess
     {
         if (ProcessTable.OwnsItsTree)
         {
-            return ProcessTable.TreeOf(Pid); // the agent's own tree only, not every process of the machine
+            return _table.TreeOf(Pid); // the agent's own tree only, not every process of the machine
         }
 
         var snapshot = ProcessTable.Snapshot();
@@ -207,7 +211,7 @@ internal sealed class ChildProcess
 
         if (ProcessTable.OwnsItsTree)
         {
-            foreach (var pid in ProcessTable.TreeOf(Pid))
+            foreach (var pid in _table.TreeOf(Pid))
             {
                 if (pid != Pid && ProcessTable.IsRunning(pid))
                 {

@@ -2,7 +2,8 @@ using Sandboxd.Native;
 
 namespace Sandboxd.Processes;
 
-/// <summary>Reaps orphans once a second, and at shutdown stops every child group still alive (TERM → grace → KILL).</summary>
+/// <summary>Reaps orphans once a second, and at shutdown stops every child group still alive (TERM, or HUP for a PTY,
+/// → grace → KILL).</summary>
 internal sealed class ProcessSupervisorService(Spawner spawner, IHostApplicationLifetime lifetime, ILogger<ProcessSupervisorService> logger)
     : BackgroundService
 {
@@ -61,7 +62,7 @@ internal sealed class ProcessSupervisorService(Spawner spawner, IHostApplication
         {
             try
             {
-                await child.StopAsync(spawner.Options.StopGrace, LibC.SIGTERM, CancellationToken.None).ConfigureAwait(false);
+                await child.StopAsync(spawner.Options.StopGrace, child.StopSignal, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is InvalidOperationException or TimeoutException)
             {

@@ -33,7 +33,7 @@ internal sealed class Spawner(EpollLoop loop, ProcessTable table, IOptions<Proce
             _live.TryRemove(p.Pid, out _);
             exited.TrySetResult(ExitStatus.FromWaitStatus(status));
         });
-        var created = new ChildProcess(native, table, output, error, exited) { StopEarly = spec.StopEarly };
+        var created = new ChildProcess(native, table, output, error, exited) { StopEarly = spec.StopEarly, StopSignal = spec.PtySize is null ? LibC.SIGTERM : LibC.SIGHUP };
         _live[native.Pid] = created;
         if (exited.Task.IsCompleted)
         {
