@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Runs every benchmark against the real, AOT-published agent:
-#   1. installs what the benchmarks need when it is missing (gcc, openssh-server/-client; apt-get, as root);
+#   1. installs what the benchmarks need when it is missing (gcc, openssh-server/-client, inotify-tools, supervisor,
+#      python3; apt-get, as root);
 #   2. publishes agent/ (native AOT) into bench/.bin/ — unless SANDBOXD_PATH already names an agent binary;
-#   3. runs each benchmark: bench/exec-latency/run.sh, bench/overlay/run.sh (results in bench/results/).
-# Usage: bench/run.sh [--only exec-latency]
+#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, overlay, live, servers, proxy (results in bench/results/).
+# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-benchmarks=(exec-latency overlay)
+benchmarks=(exec-latency overlay live servers proxy)
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) benchmarks=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -22,6 +23,10 @@ missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 [ -x "${SSHD:-/usr/sbin/sshd}" ] || missing+=(openssh-server)
 { command -v ssh >/dev/null && command -v ssh-keygen >/dev/null; } || missing+=(openssh-client)
+command -v inotifywait >/dev/null || missing+=(inotify-tools)
+command -v supervisord >/dev/null || missing+=(supervisor)
+[ -x /usr/bin/python3 ] || missing+=(python3)
+command -v node >/dev/null || missing+=(nodejs)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
@@ -44,7 +49,8 @@ if [ -z "${SANDBOXD_PATH:-}" ]; then
   export SANDBOXD_PATH="$bin/sandboxd"
 fi
 [ -x "$SANDBOXD_PATH" ] || { echo "SANDBOXD_PATH=$SANDBOXD_PATH is not an executable" >&2; exit 1; }
-export SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
+SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
+export SANDBOXD_PATH
 echo "== agent: $SANDBOXD_PATH ($("$SANDBOXD_PATH" --version 2>/dev/null || echo '?'))"
 
 # Each benchmark cleans up after itself (trap). On INT/TERM here, the running one gets TERM (a background child of a
