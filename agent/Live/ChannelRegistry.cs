@@ -58,6 +58,14 @@ internal sealed class ChannelRegistry
         }
     }
 
+    public StreamSource? Source(string channel)
+    {
+        lock (_gate)
+        {
+            return _sources.GetValueOrDefault(channel);
+        }
+    }
+
     public void RemoveSource(string channel)
     {
         lock (_gate)

@@ -36,6 +36,11 @@ internal sealed class LiveHub(ILogger<LiveHub> logger)
 
     public void RemoveSource(SandboxContext sandbox, string channel) => Channels(sandbox).RemoveSource(channel);
 
+    /// <summary>Waits (bounded) until every subscriber's pump of a stream channel has ended; see
+    /// <see cref="StreamSource.WhenPumpsEndedAsync"/>.</summary>
+    public Task WhenPumpsEndedAsync(SandboxContext sandbox, string channel, TimeSpan timeout) =>
+        Channels(sandbox).Source(channel) is { } source ? source.WhenPumpsEndedAsync(timeout) : Task.CompletedTask;
+
     public int ConnectionCount => _connections.Count;
 
     /// <summary>Closes every socket authenticated with the given session token (revocation).</summary>

@@ -27,6 +27,34 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
     /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
     private readonly long[] _delivered = new long[streams.Count];
     private int _activePumps;
+    /// <remarks>Completed while no pump runs; guarded by <see cref="_gate"/>.</remarks>
+    private TaskCompletionSource _idle = CompletedIdle();
+
+    private static TaskCompletionSource CompletedIdle()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        done.SetResult();
+        return done;
+    }
+
+    /// <summary>How long a pump waits for its final message to reach the socket before it lets go.</summary>
+    public static readonly TimeSpan FinalDeliveryLimit = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Completes once every pump has ended — after writing the final message to its socket, or being unsubscribed —
+    /// or after <paramref name="timeout"/>. A DELETE waits for this before it answers: the real client drops its
+    /// event handlers as soon as the DELETE returns, so terminal:destroyed must already be on the wire by then.
+    /// </summary>
+    public Task WhenPumpsEndedAsync(TimeSpan timeout)
+    {
+        Task idle;
+        lock (_gate)
+        {
+            idle = _idle.Task;
+        }
+
+        return idle.IsCompleted ? Task.CompletedTask : idle.WaitAsync(timeout).ContinueWith(static _ => { }, TaskScheduler.Default);
+    }
 
     public string Channel { get; } = channel;
 
@@ -42,7 +70,10 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
                 offsets[i] = i < requested.Count && requested[i] is { } r ? r : _activePumps > 0 ? Streams[i].Log.End : _delivered[i];
             }
 
-            _activePumps++;
+            if (_activePumps++ == 0)
+            {
+                _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
         }
 
         try
@@ -121,7 +152,10 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
                 {
                     if (final() is { } last)
                     {
+                        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        last.Sent = () => written.TrySetResult();
                         await connection.SendAsync(last, cancellationToken).ConfigureAwait(false);
+                        await written.Task.WaitAsync(FinalDeliveryLimit, cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
                     }
 
                     return;
@@ -142,7 +176,10 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
         {
             lock (_gate)
             {
-                _activePumps--;
+                if (--_activePumps == 0)
+                {
+                    _idle.TrySetResult();
+                }
             }
         }
     }

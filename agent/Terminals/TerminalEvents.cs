@@ -49,6 +49,10 @@ internal sealed class TerminalEvents(LiveHub hub, ILogger<TerminalEvents> logger
         }
     }
 
+    /// <summary>Waits (bounded) until terminal:destroyed has been written to every socket subscribed to the terminal.</summary>
+    public Task DestroyedDeliveredAsync(SandboxContext sandbox, Terminal terminal, TimeSpan timeout) =>
+        hub.WhenPumpsEndedAsync(sandbox, terminal.Channel, timeout);
+
     /// <summary>Deleted terminals whose output stays subscribable (a client that was disconnected during the delete
     /// still gets the rest and terminal:destroyed on resubscribe); the oldest beyond the limit are dropped.</summary>
     public const int RetainedDeletedTerminals = 64;

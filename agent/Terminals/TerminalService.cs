@@ -103,13 +103,19 @@ internal sealed class TerminalService(
         {
             // A PTY hangs up first (what closing a terminal window does), then SIGKILL after 2 s.
             await process.StopAsync(TimeSpan.FromSeconds(2), LibC.SIGHUP, CancellationToken.None).ConfigureAwait(false);
-            events.Destroyed(context, terminal);
         }
 
         await Task.WhenAll(terminal.Commands.Where(c => !c.Completed.IsCompleted).Select(executor.StopAsync)).ConfigureAwait(false);
         if (terminal.ExitWatcher is { } watcher)
         {
-            await watcher.ConfigureAwait(false);
+            await watcher.ConfigureAwait(false); // exit code recorded, output completed, terminal:destroyed queued
+        }
+
+        if (terminal.IsPty)
+        {
+            // The client clears its event handlers as soon as the DELETE answers: terminal:destroyed must be written to
+            // every subscribed socket before that (bounded, so a stalled socket cannot hold the DELETE).
+            await events.DestroyedDeliveredAsync(context, terminal, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         }
 
         events.Removed(context, terminal);

@@ -100,3 +100,22 @@ scenario('PTY-only and exec-only misuse is rejected', async ({ sandbox }) => {
   await assert.rejects(p.command.list(), /API request failed \(400\)/);
   await p.destroy();
 });
+
+scenario("terminal.destroy() has delivered 'destroyed' by the time it resolves (the client drops its handlers then)", async ({ sandbox }) => {
+  // computesdk's destroy() awaits the DELETE and then clears the terminal's event handlers, so a terminal:destroyed
+  // that arrives after the DELETE answer is never seen: the agent must write it to the socket before answering.
+  const missed = [];
+  for (let i = 0; i < 15; i++) {
+    const t = await sandbox.terminal.create({ pty: true, shell: '/bin/sh' });
+    const out = collectOutput(t);
+    let destroyed = false;
+    t.on('destroyed', () => {
+      destroyed = true;
+    });
+    t.write(`echo "round""-${i}"\n`);
+    await waitFor(() => out.text.includes(`round-${i}`), { timeout: SLOW_MS, what: `round ${i} output` });
+    await t.destroy();
+    if (!destroyed) missed.push(i);
+  }
+  assert.deepEqual(missed, [], "rounds whose 'destroyed' came after destroy() resolved");
+});
