@@ -122,7 +122,7 @@ public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<Agent
         await using var socket = await LiveSocket.ConnectAsync(Agent, ct);
         await socket.SubscribeAsync("terminal:" + id, ct);
 
-        // 'B' then the first byte of a three-byte character (U+20AC starts with 0xE2), then nothing for a minute: the
+        // "half:" then the first byte of a three-byte character (U+20AC starts with 0xE2), then nothing for a minute: the
         // agent holds the lead byte back briefly (it may be completed), then must send it rather than wait for more.
         await socket.InputAsync(id, "stty -echo; printf 'half:\\342'; sleep 60\n", ct);
         var text = await socket.WaitOutputAsync("terminal:output", "terminal:" + id, o => o.Contains("half:\uFFFD", StringComparison.Ordinal),
@@ -139,8 +139,9 @@ public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<Agent
         await using var socket = await LiveSocket.ConnectAsync(Agent, ct);
         await socket.SubscribeAsync("terminal:" + id, ct);
 
-        // The two halves of U+20AC (E2 | 82 AC) in separate writes, 5 ms apart: within the hold limit they are joined.
-        await socket.InputAsync(id, "stty -echo; printf 'euro:\\342'; sleep 0.005; printf '\\202\\254:%s\\n' end$((1+1))\n", ct);
+        // The two halves of U+20AC (E2 | 82 AC) in two writes (dash's printf is a builtin: two write(2)s microseconds
+        // apart, often read separately by the agent): the held lead byte is joined with the rest, never sent alone.
+        await socket.InputAsync(id, "stty -echo; printf 'euro:\\342'; printf '\\202\\254:%s\\n' end$((1+1))\n", ct);
         var text = await socket.WaitOutputAsync("terminal:output", "terminal:" + id, o => o.Contains(":end2", StringComparison.Ordinal),
             LiveApi.Quick, "the whole character", ct);
         text.Should().Contain("euro:\u20AC:end2").And.NotContain("\uFFFD");
