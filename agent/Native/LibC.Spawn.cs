@@ -32,6 +32,10 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_addclose")]
     internal static partial int FileActionsAddClose(void* actions, int fd);
 
+    /// <summary>glibc 2.34+: closes every descriptor from <paramref name="lowFd"/> up in the child.</summary>
+    [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_addclosefrom_np")]
+    internal static partial int FileActionsAddCloseFrom(void* actions, int lowFd);
+
     [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_addchdir_np")]
     internal static partial int FileActionsAddChdir(void* actions, byte* path);
 

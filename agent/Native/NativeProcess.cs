@@ -152,6 +152,33 @@ internal sealed unsafe class NativeProcess
         }
     }
 
+    private static bool s_noCloseFrom;
+
+    /// <summary>
+    /// Only 0, 1 and 2 reach the child: descriptors someone opened without O_CLOEXEC (the runtime has a few, e.g. a
+    /// pipe and /dev/null) must not leak into every command, terminal and server. Without glibc 2.34's
+    /// closefrom action the child gets what CLOEXEC leaves, as before.
+    /// </summary>
+    private static void AddCloseFrom3(void* actions)
+    {
+        if (s_noCloseFrom)
+        {
+            return;
+        }
+
+        try
+        {
+            if (LibC.FileActionsAddCloseFrom(actions, 3) != 0)
+            {
+                s_noCloseFrom = true;
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            s_noCloseFrom = true;
+        }
+    }
+
     private static int SpawnCore(NativeSpawnRequest request, string? slavePath, int stdinFd, int stdoutFd, int stderrFd)
     {
         var attr = NativeMemory.AllocZeroed(LibC.SpawnAttrSize);
@@ -194,6 +221,7 @@ internal sealed unsafe class NativeProcess
                 Check(LibC.FileActionsAddDup2(actions, stderrFd >= 0 ? stderrFd : stdoutFd, 2), "FileActionsAddDup2");
             }
 
+            AddCloseFrom3(actions);
             Check(LibC.FileActionsAddChdir(actions, Utf8(request.WorkingDirectory, strings)), "FileActionsAddChdir");
 
             var argv = (byte**)NativeMemory.AllocZeroed((nuint)(request.Argv.Count + 1), (nuint)sizeof(nint));

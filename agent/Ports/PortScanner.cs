@@ -30,6 +30,8 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
     /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
     private readonly List<Action<PortChange>> _subscribers = [];
     private Dictionary<(int Port, string Address), ListeningPort> _current = [];
+    /// <summary>Socket inodes of the agent's own listeners: never reported, and never looked up again.</summary>
+    private HashSet<long> _own = [];
     private int _users;
     private readonly SemaphoreSlim _wake = new(0);
 
@@ -167,9 +169,14 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
 
         var next = new Dictionary<(int Port, string Address), ListeningPort>();
         var fresh = new HashSet<long>();
+        var own = new HashSet<long>();
         foreach (var (key, socket) in found)
         {
-            if (!(previous.TryGetValue(key, out var known) && known.Inode == socket.Inode))
+            if (_own.Contains(socket.Inode))
+            {
+                own.Add(socket.Inode);
+            }
+            else if (!(previous.TryGetValue(key, out var known) && known.Inode == socket.Inode))
             {
                 fresh.Add(socket.Inode);
             }
@@ -179,6 +186,11 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
         var changes = new List<PortChange>();
         foreach (var (key, socket) in found)
         {
+            if (own.Contains(socket.Inode))
+            {
+                continue;
+            }
+
             if (previous.TryGetValue(key, out var known) && known.Inode == socket.Inode)
             {
                 next[key] = known;
@@ -188,7 +200,8 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
             var pid = owners.TryGetValue(socket.Inode, out var p) ? p : (int?)null;
             if (pid == ProcessTable.SelfPid)
             {
-                continue; // the agent's own listener
+                own.Add(socket.Inode); // the agent's own listener
+                continue;
             }
 
             var port = new ListeningPort(socket.Port, socket.Address, socket.Inode, pid);
@@ -205,6 +218,7 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
         }
 
         Action<PortChange>[] subscribers;
+        _own = own;
         lock (_gate)
         {
             _current = next;
@@ -270,13 +284,20 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
 
     /// <summary>
     /// socket inode → pid for <paramref name="wanted"/> (only run when a new listener shows up), from the fd links of
-    /// the agent's own descendants first — a server's port is found without reading every process of a busy machine —
+    /// the agent itself, then its own descendants — a server's port is found without reading every process of a busy machine —
     /// and of every other process only for sockets still unowned (signals report every listener of the sandbox).
     /// </summary>
     private static Dictionary<long, int> MapInodesToPids(HashSet<long> wanted)
     {
         var result = new Dictionary<long, int>();
-        var scanned = new HashSet<int>();
+        // The agent first: a child between its spawn and its exec still holds copies of the agent's descriptors
+        // (they close at exec), so its own listeners must be claimed before any descendant is looked at.
+        var scanned = new HashSet<int> { ProcessTable.SelfPid };
+        if (AddSocketsOf(ProcessTable.SelfPid, wanted, result))
+        {
+            return result;
+        }
+
         if (ProcessTable.OwnsItsTree)
         {
             foreach (var pid in ProcessTable.AgentDescendants())

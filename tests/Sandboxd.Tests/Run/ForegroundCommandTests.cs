@@ -31,6 +31,19 @@ public sealed class ForegroundCommandTests(AgentFixture fixture) : IClassFixture
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task A_command_inherits_no_descriptor_of_the_agent_beyond_stdin_stdout_and_stderr()
+    {
+        // `ls` opens /proc/self/fd itself (one more descriptor); anything else would be a leak from the agent
+        // (a runtime pipe, /dev/null, a socket) into every command, terminal and server.
+        var result = await Client.RunAsync("exec ls /proc/self/fd", TestContext.Current.CancellationToken);
+
+        result.ExitCode.Should().Be(0, result.Stderr);
+        var fds = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).Order().ToList();
+        fds.Should().HaveCount(4, $"0, 1, 2 and ls's own directory descriptor; got {string.Join(' ', fds)}");
+        fds.Take(3).Should().Equal(0, 1, 2);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task A_non_zero_exit_is_still_200_with_status_failed()
     {
         var result = await Client.RunAsync("echo partial; exit 7", TestContext.Current.CancellationToken);

@@ -76,6 +76,40 @@ public sealed class ServerLifecycleTests(AgentFixture fixture) : IClassFixture<A
         (await Client.DeleteAsync($"/servers/{slug}", Ct)).ShouldHaveStatus(204);
     }
 
+    [Fact(Timeout = 90_000)]
+    public async Task A_strict_port_server_that_crashed_after_serving_comes_back_on_its_port_despite_time_wait()
+    {
+        // The program closes each connection first (HTTP/1.0), which leaves TIME_WAIT sockets on its port. Servers
+        // rebind over those (SO_REUSEADDR); the agent's own "is the port free" check must too, or a strict_port
+        // server fails its restart with "port in use" (and a non-strict one silently moves to another port).
+        var slug = Slug("timewait");
+        var port = FreePort();
+        await StartAsync(Client, new JsonObject
+        {
+            ["slug"] = slug, ["start"] = PythonHttp, ["port"] = port, ["strict_port"] = true,
+            ["restart_policy"] = "always", ["restart_delay_ms"] = 100, ["stop_timeout_ms"] = 2000,
+        }, Ct);
+        var ready = await WaitForStatusAsync(Client, slug, "ready", Long, Ct);
+        ready.GetProperty("port").GetInt32().Should().Be(port);
+        var first = ready.GetProperty("pid").GetInt32();
+        for (var i = 0; i < 5; i++)
+        {
+            using var http = new HttpClient();
+            (await http.GetAsync($"http://127.0.0.1:{port}/", Ct)).StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        await Eventually.UntilAsync(() => File.ReadAllText("/proc/net/tcp") + File.ReadAllText("/proc/net/tcp6"),
+            t => t.Split('\n').Any(l => l.Contains($":{port:X4} ", StringComparison.Ordinal) && l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [_, var local, _, "06", ..] && local.EndsWith($":{port:X4}", StringComparison.Ordinal)),
+            Long, $"a TIME_WAIT socket on port {port}", Ct);
+        Posix.Kill(first, Posix.SIGKILL);
+
+        var back = await Eventually.UntilAsync(() => GetAsync(Client, slug, Ct),
+            s => Status(s) is "failed" || (Status(s) is "ready" && s.GetProperty("pid").GetInt32() != first), Long, "the restarted server", Ct);
+        Status(back).Should().Be("ready", back.TryGetProperty("failure_reason", out var why) ? why.GetString() : "");
+        back.GetProperty("port").GetInt32().Should().Be(port);
+        (await Client.DeleteAsync($"/servers/{slug}", Ct)).ShouldHaveStatus(204);
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task Without_a_requested_port_PORT_is_the_first_free_port_from_3000()
     {
