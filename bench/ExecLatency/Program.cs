@@ -17,25 +17,10 @@ namespace Sandboxd.Bench;
 /// </summary>
 internal static class Program
 {
-    public static async Task<int> Main(string[] args)
-    {
-        try
-        {
-            return args.Length > 0 && args[0] == "http" ? await HttpAsync(Options.Parse(args[1..])).ConfigureAwait(false)
-                : args.Length > 0 && args[0] == "report" ? Report(Options.Parse(args[1..]))
-                : Usage();
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException or KeyNotFoundException)
-        {
-            Console.Error.WriteLine($"ExecLatency: {e.Message}");
-            return 2;
-        }
-        catch (Exception e)
-        {
-            Console.Error.WriteLine($"ExecLatency: {e}");
-            return 1;
-        }
-    }
+    public static Task<int> Main(string[] args) => BenchMain.RunAsync("ExecLatency", async () =>
+        args.Length > 0 && args[0] == "http" ? await HttpAsync(Options.Parse(args[1..])).ConfigureAwait(false)
+        : args.Length > 0 && args[0] == "report" ? Report(Options.Parse(args[1..]))
+        : Usage());
 
     private static int Usage()
     {
@@ -57,16 +42,7 @@ internal static class Program
         var warmup = options.GetInt("warmup");
         var command = options.GetOrDefault("command", "true");
 
-        using var handler = new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = 1,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            UseProxy = false,
-            UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-        };
+        using var handler = BenchHttp.KeepAliveHandler(1);
         using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Get("token"));
         client.DefaultRequestVersion = HttpVersion.Version11;
@@ -103,7 +79,7 @@ internal static class Program
             }
         }
 
-        await File.WriteAllLinesAsync(options.Get("out"), samples.Select(s => s.ToString("F6", CultureInfo.InvariantCulture))).ConfigureAwait(false);
+        Samples.Write(options.Get("out"), samples);
         if (floorCommand.Length > 0)
         {
             await File.WriteAllLinesAsync(options.Get("floor-out"), floorSamples).ConfigureAwait(false);
@@ -183,13 +159,13 @@ internal static class Program
 
     private static int Report(Options options)
     {
-        var floor = Stats.Load("floor", "spawn floor: posix_spawn+waitpid `sh -c true`", options.Get("floor"));
-        var ours = Stats.Load("ours", "sandboxd run.command(\"true\") HTTP keep-alive", options.Get("ours"));
-        var ssh = Stats.Load("ssh", "ssh ControlMaster exec `true`", options.Get("ssh"));
-        var rows = new List<Stats> { floor, ours, ssh };
+        var floor = NamedStats.Load("floor", "spawn floor: posix_spawn+waitpid `sh -c true`", options.Get("floor"));
+        var ours = NamedStats.Load("ours", "sandboxd run.command(\"true\") HTTP keep-alive", options.Get("ours"));
+        var ssh = NamedStats.Load("ssh", "ssh ControlMaster exec `true`", options.Get("ssh"));
+        var rows = new List<NamedStats> { floor, ours, ssh };
         if (options.GetOrDefault("http-only", "") is { Length: > 0 } httpOnly)
         {
-            rows.Add(Stats.Load("http_only", "(detail) sandboxd GET /health, no spawn", httpOnly));
+            rows.Add(NamedStats.Load("http_only", "(detail) sandboxd GET /health, no spawn", httpOnly));
         }
 
         var nameWidth = rows.Max(r => r.Name.Length);
@@ -209,16 +185,16 @@ internal static class Program
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"ours p50 / floor p50 = {oursOverFloor:F2}x (target <= 2x: {(target ? "met" : "MISSED")});  ssh p50 / ours p50 = {sshOverOurs:F2}x"));
 
-        var meta = options.GetAll("meta").Select(m => m.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+        var meta = MachineMeta.Parse(options);
         if (meta.Count > 0)
         {
-            Console.WriteLine(string.Join("; ", meta.Select(kv => $"{kv.Key}: {kv.Value}")));
+            Console.WriteLine(MachineMeta.Line(meta));
         }
 
-        if (Busy(meta))
+        if (MachineMeta.Busy(meta))
         {
-            Console.WriteLine("WARNING: the machine was busy (1-min load average above half the CPU count): other work competed for the CPU, so the figures are noisy and the ratios unreliable.");
-            meta["warning"] = "machine busy during the run (load average above nproc/2): figures are noisy";
+            Console.WriteLine(MachineMeta.BusyWarning);
+            meta["warning"] = MachineMeta.BusyNote;
         }
 
         var result = new ExecLatencyResult(
@@ -238,76 +214,4 @@ internal static class Program
     });
 
     private static double Round(double value) => Math.Round(value, 4);
-
-    private static readonly string[] LoadKeys = ["loadavg_before", "loadavg_after"];
-
-    /// <summary>True when a 1-minute load average in <c>loadavg_before</c>/<c>loadavg_after</c> exceeds nproc / 2.</summary>
-    private static bool Busy(Dictionary<string, string> meta)
-    {
-        if (!meta.TryGetValue("nproc", out var n) || !int.TryParse(n, CultureInfo.InvariantCulture, out var nproc))
-        {
-            return false;
-        }
-
-        return LoadKeys.Any(key =>
-            meta.TryGetValue(key, out var load)
-            && double.TryParse(load.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var oneMinute)
-            && oneMinute > nproc / 2.0);
-    }
-}
-
-/// <summary>Summary of one sample file (latencies in ms, one per line). Percentiles are nearest-rank.</summary>
-internal sealed record Stats(string Key, string Name, int Count, double P50, double P99, double Mean, double Min, double Max)
-{
-    public static Stats Load(string key, string name, string path)
-    {
-        var samples = File.ReadAllLines(path)
-            .Where(l => l.Length > 0)
-            .Select(l => double.Parse(l, CultureInfo.InvariantCulture))
-            .Order()
-            .ToArray();
-        if (samples.Length == 0)
-        {
-            throw new ArgumentException($"{path}: no samples");
-        }
-
-        return new Stats(key, name, samples.Length, Percentile(samples, 0.50), Percentile(samples, 0.99), samples.Average(), samples[0], samples[^1]);
-    }
-
-    private static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-}
-
-/// <summary><c>--name value</c> pairs; a name may repeat (<c>--meta</c>).</summary>
-internal sealed class Options
-{
-    private readonly List<(string Name, string Value)> _pairs = [];
-
-    public static Options Parse(string[] args)
-    {
-        var options = new Options();
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            {
-                throw new ArgumentException($"expected --name value, got '{args[i]}'");
-            }
-
-            options._pairs.Add((args[i][2..], args[++i]));
-        }
-
-        return options;
-    }
-
-    public string Get(string name) => GetAll(name).LastOrDefault() ?? throw new ArgumentException($"--{name} is required");
-
-    public string GetOrDefault(string name, string fallback) => GetAll(name).LastOrDefault() ?? fallback;
-
-    public int GetInt(string name, int? fallback = null)
-    {
-        var text = GetAll(name).LastOrDefault();
-        var value = text is null && fallback is { } f ? f : int.Parse(Get(name), CultureInfo.InvariantCulture);
-        return value >= 0 ? value : throw new ArgumentException($"--{name} must be >= 0");
-    }
-
-    public IEnumerable<string> GetAll(string name) => _pairs.Where(p => p.Name == name).Select(p => p.Value);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -7,51 +6,6 @@ using System.Text;
 using System.Text.Json;
 
 namespace Sandboxd.Bench.Live;
-
-/// <summary><c>--name value</c> pairs; a name may repeat (<c>--meta</c>).</summary>
-internal sealed class Options
-{
-    private readonly List<(string Name, string Value)> _pairs = [];
-
-    public static Options Parse(string[] args)
-    {
-        var options = new Options();
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            {
-                throw new ArgumentException($"expected --name value, got '{args[i]}'");
-            }
-
-            options._pairs.Add((args[i][2..], args[++i]));
-        }
-
-        return options;
-    }
-
-    public string Get(string name) => GetAll(name).LastOrDefault() ?? throw new ArgumentException($"--{name} is required");
-
-    public string GetOrDefault(string name, string fallback) => GetAll(name).LastOrDefault() ?? fallback;
-
-    public int GetInt(string name, int? fallback = null)
-    {
-        var text = GetAll(name).LastOrDefault();
-        var value = text is null && fallback is { } f ? f : int.Parse(Get(name), CultureInfo.InvariantCulture);
-        return value >= 0 ? value : throw new ArgumentException($"--{name} must be >= 0");
-    }
-
-    public IEnumerable<string> GetAll(string name) => _pairs.Where(p => p.Name == name).Select(p => p.Value);
-}
-
-internal static class Clock
-{
-    public static long Now => Stopwatch.GetTimestamp();
-
-    public static double Ms(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
-
-    public static void WriteSamples(string path, IEnumerable<double> samples) =>
-        File.WriteAllLines(path, samples.Select(s => s.ToString("F6", CultureInfo.InvariantCulture)));
-}
 
 /// <summary>The agent's HTTP API (Bearer token) and its /ws socket (token in the query, protocol=json).</summary>
 internal sealed class AgentApi : IDisposable

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Sandboxd.Bench.Live;
@@ -16,29 +14,16 @@ namespace Sandboxd.Bench.Live;
 /// </summary>
 internal static class Program
 {
-    public static async Task<int> Main(string[] args)
+    public static Task<int> Main(string[] args) => BenchMain.RunAsync("LiveLatency", async () =>
     {
-        try
-        {
-            var options = Options.Parse(args.Length > 0 ? args[1..] : []);
-            return args.Length == 0 ? Usage()
-                : args[0] == "pty" ? await PtyEcho.RunAsync(options).ConfigureAwait(false)
-                : args[0] == "watch" ? await WatchLatency.RunAsync(options).ConfigureAwait(false)
-                : args[0] == "rss" ? await PtyMemory.RunAsync(options).ConfigureAwait(false)
-                : args[0] == "report" ? Report.Run(options)
-                : Usage();
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException or KeyNotFoundException)
-        {
-            Console.Error.WriteLine($"LiveLatency: {e.Message}");
-            return 2;
-        }
-        catch (Exception e)
-        {
-            Console.Error.WriteLine($"LiveLatency: {e}");
-            return 1;
-        }
-    }
+        var options = Options.Parse(args.Length > 0 ? args[1..] : []);
+        return args.Length == 0 ? Usage()
+            : args[0] == "pty" ? await PtyEcho.RunAsync(options).ConfigureAwait(false)
+            : args[0] == "watch" ? await WatchLatency.RunAsync(options).ConfigureAwait(false)
+            : args[0] == "rss" ? await PtyMemory.RunAsync(options).ConfigureAwait(false)
+            : args[0] == "report" ? Report.Run(options)
+            : Usage();
+    });
 
     private static int Usage()
     {
@@ -57,33 +42,18 @@ internal static class Program
     }
 }
 
-/// <summary>Summary of one sample file (latencies in ms, one per line). Percentiles are nearest-rank.</summary>
-internal sealed record Stats(string Key, string Name, int Count, double P50, double P99, double Mean, double Min, double Max)
+internal static class StatsJson
 {
-    public static Stats Load(string key, string name, string path)
+    public static JsonObject ToJson(this NamedStats s) => new()
     {
-        var samples = File.ReadAllLines(path)
-            .Where(l => l.Length > 0)
-            .Select(l => double.Parse(l, CultureInfo.InvariantCulture))
-            .Order()
-            .ToArray();
-        return samples.Length == 0
-            ? throw new ArgumentException($"{path}: no samples")
-            : new Stats(key, name, samples.Length, Percentile(samples, 0.50), Percentile(samples, 0.99), samples.Average(), samples[0], samples[^1]);
-    }
-
-    private static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-
-    public JsonObject ToJson() => new()
-    {
-        ["key"] = Key,
-        ["name"] = Name,
-        ["samples"] = Count,
-        ["p50_ms"] = Report.Round(P50),
-        ["p99_ms"] = Report.Round(P99),
-        ["mean_ms"] = Report.Round(Mean),
-        ["min_ms"] = Report.Round(Min),
-        ["max_ms"] = Report.Round(Max),
+        ["key"] = s.Key,
+        ["name"] = s.Name,
+        ["samples"] = s.Count,
+        ["p50_ms"] = Report.Round(s.P50),
+        ["p99_ms"] = Report.Round(s.P99),
+        ["mean_ms"] = Report.Round(s.Mean),
+        ["min_ms"] = Report.Round(s.Min),
+        ["max_ms"] = Report.Round(s.Max),
     };
 }
 
@@ -93,12 +63,6 @@ internal static class Report
     public const double WatchTargetMs = 2.0;
     public const double RssTargetMb = 200.0;
 
-    private static readonly JsonSerializerOptions Readable = new()
-    {
-        WriteIndented = true,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
-
     public static double Round(double value) => Math.Round(value, 4);
 
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
@@ -106,21 +70,16 @@ internal static class Report
     public static int Run(Options options)
     {
         var root = new JsonObject { ["benchmark"] = "live" };
-        var meta = options.GetAll("meta").Select(m => m.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
-        var machine = new JsonObject();
-        foreach (var (key, value) in meta)
-        {
-            machine[key] = value;
-        }
-
+        var meta = MachineMeta.Parse(options);
+        var machine = MachineMeta.ToJson(meta);
         root["machine"] = machine;
         var allMet = true;
 
         if (options.GetOrDefault("pty-ours", "") is { Length: > 0 } ptyOurs)
         {
-            var floor = Stats.Load("floor", "floor: kernel PTY echo, write(master) -> read(master)", options.Get("pty-floor"));
-            var ours = Stats.Load("ours", "ours: terminal:input -> terminal:output echo over /ws", ptyOurs);
-            var ws = Stats.Load("ws_only", "(detail) /ws in->out, no PTY (input to unknown terminal -> terminal:error)", options.Get("pty-ws"));
+            var floor = NamedStats.Load("floor", "floor: kernel PTY echo, write(master) -> read(master)", options.Get("pty-floor"));
+            var ours = NamedStats.Load("ours", "ours: terminal:input -> terminal:output echo over /ws", ptyOurs);
+            var ws = NamedStats.Load("ws_only", "(detail) /ws in->out, no PTY (input to unknown terminal -> terminal:error)", options.Get("pty-ws"));
             var met = ours.P50 <= PtyTargetMs;
             allMet &= met;
             Console.WriteLine("== PTY keystroke -> echo (canonical-mode kernel echo of one key; sequential samples)");
@@ -143,8 +102,8 @@ internal static class Report
 
         if (options.GetOrDefault("watch-ours", "") is { Length: > 0 } watchOurs)
         {
-            var peer = Stats.Load("peer", "peer: inotifywait -m -e close_write, line read", options.Get("watch-peer"));
-            var ours = Stats.Load("ours", "ours: watcher file:changed read from /ws", watchOurs);
+            var peer = NamedStats.Load("peer", "peer: inotifywait -m -e close_write, line read", options.Get("watch-peer"));
+            var ours = NamedStats.Load("ours", "ours: watcher file:changed read from /ws", watchOurs);
             var met = ours.P50 <= WatchTargetMs;
             allMet &= met;
             Console.WriteLine("== file watch: open+write+close of a new file -> event read (same files, same run)");
@@ -209,21 +168,21 @@ internal static class Report
 
         if (meta.Count > 0)
         {
-            Console.WriteLine(string.Join("; ", meta.Select(kv => $"{kv.Key}: {kv.Value}")));
+            Console.WriteLine(MachineMeta.Line(meta));
         }
 
-        if (Busy(meta))
+        if (MachineMeta.Busy(meta))
         {
-            Console.WriteLine("WARNING: the machine was busy (1-min load average above half the CPU count): other work competed for the CPU, so the figures are noisy and the ratios unreliable.");
-            machine["warning"] = "machine busy during the run (load average above nproc/2): figures are noisy";
+            Console.WriteLine(MachineMeta.BusyWarning);
+            machine["warning"] = MachineMeta.BusyNote;
         }
 
         root["targets_met"] = allMet;
-        File.WriteAllText(options.Get("json"), root.ToJsonString(Readable) + "\n", new UTF8Encoding(false));
+        BenchJson.Write(options.Get("json"), root);
         return 0;
     }
 
-    private static void Table(Stats[] rows, Stats reference, string referenceName)
+    private static void Table(NamedStats[] rows, NamedStats reference, string referenceName)
     {
         var width = rows.Max(r => r.Name.Length);
         var header = F($"{"row".PadRight(width)}  {"samples",7}  {"p50 ms",8}  {"p99 ms",8}  {"mean ms",8}  {"max ms",8}  {"p50/" + referenceName,10}  {"p99/" + referenceName,10}");
@@ -233,21 +192,5 @@ internal static class Report
         {
             Console.WriteLine(F($"{r.Name.PadRight(width)}  {r.Count,7}  {r.P50,8:F3}  {r.P99,8:F3}  {r.Mean,8:F3}  {r.Max,8:F3}  {r.P50 / reference.P50,9:F2}x  {r.P99 / reference.P99,9:F2}x"));
         }
-    }
-
-    private static readonly string[] LoadKeys = ["loadavg_before", "loadavg_after"];
-
-    /// <summary>True when a 1-minute load average in <c>loadavg_before</c>/<c>loadavg_after</c> exceeds nproc / 2.</summary>
-    private static bool Busy(Dictionary<string, string> meta)
-    {
-        if (!meta.TryGetValue("nproc", out var n) || !int.TryParse(n, CultureInfo.InvariantCulture, out var nproc))
-        {
-            return false;
-        }
-
-        return LoadKeys.Any(key =>
-            meta.TryGetValue(key, out var load)
-            && double.TryParse(load.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var oneMinute)
-            && oneMinute > nproc / 2.0);
     }
 }

@@ -83,9 +83,9 @@ internal sealed class PtyEcho : IDisposable
             }
         }
 
-        Clock.WriteSamples(options.Get("floor-out"), floor);
-        Clock.WriteSamples(options.Get("out"), ours);
-        Clock.WriteSamples(options.Get("ws-out"), wsOnly);
+        Samples.Write(options.Get("floor-out"), floor);
+        Samples.Write(options.Get("out"), ours);
+        Samples.Write(options.Get("ws-out"), wsOnly);
         Console.WriteLine($"   pty: shell pid {bench.ShellPid}; {bench.ExtraOutputFrames} output frame(s) besides the expected echoes");
         await bench.TearDownAsync(total.Token).ConfigureAwait(false);
         return 0;

@@ -163,8 +163,8 @@ internal static class WatchLatency
 
             // Let a duplicate report (if any) arrive before counting.
             await Task.Delay(300, total.Token).ConfigureAwait(false);
-            Clock.WriteSamples(options.Get("out"), oursSamples);
-            Clock.WriteSamples(options.Get("peer-out"), peerSamples);
+            Samples.Write(options.Get("out"), oursSamples);
+            Samples.Write(options.Get("peer-out"), peerSamples);
             Console.WriteLine($"   watch: watcher {watcherId}; {oursEvents} file:changed event(s) for {samples + warmup} files"
                 + (oursUnexpected.IsEmpty ? "" : $"; unexpected: {string.Join(", ", oursUnexpected.Take(5))}"));
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Sandboxd.Bench;
@@ -16,25 +15,10 @@ namespace Sandboxd.Bench;
 /// </summary>
 internal static class Program
 {
-    public static async Task<int> Main(string[] args)
-    {
-        try
-        {
-            return args.Length > 0 && args[0] == "servers" ? await ServersBenchmark.RunAsync(Options.Parse(args[1..])).ConfigureAwait(false)
-                : args.Length > 0 && args[0] == "proxy" ? await ProxyBenchmark.RunAsync(Options.Parse(args[1..])).ConfigureAwait(false)
-                : Usage();
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException or KeyNotFoundException)
-        {
-            Console.Error.WriteLine($"ServerBench: {e.Message}");
-            return 2;
-        }
-        catch (Exception e)
-        {
-            Console.Error.WriteLine($"ServerBench: {e}");
-            return 1;
-        }
-    }
+    public static Task<int> Main(string[] args) => BenchMain.RunAsync("ServerBench", async () =>
+        args.Length > 0 && args[0] == "servers" ? await ServersBenchmark.RunAsync(Options.Parse(args[1..])).ConfigureAwait(false)
+        : args.Length > 0 && args[0] == "proxy" ? await ProxyBenchmark.RunAsync(Options.Parse(args[1..])).ConfigureAwait(false)
+        : Usage());
 
     private static int Usage()
     {
@@ -51,30 +35,16 @@ internal static class Program
     }
 }
 
-/// <summary>Summary of a list of samples (ms). Percentiles are nearest-rank.</summary>
-internal sealed record Stats(int Count, double P50, double P99, double Mean, double Min, double Max)
+internal static class StatsJson
 {
-    public static Stats? Of(IReadOnlyCollection<double> values)
+    public static JsonObject ToJson(this Stats s) => new()
     {
-        if (values.Count == 0)
-        {
-            return null;
-        }
-
-        var sorted = values.Order().ToArray();
-        return new Stats(sorted.Length, Percentile(sorted, 0.50), Percentile(sorted, 0.99), sorted.Average(), sorted[0], sorted[^1]);
-    }
-
-    public static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-
-    public JsonObject ToJson() => new()
-    {
-        ["n"] = Count,
-        ["p50_ms"] = Report.Round(P50),
-        ["p99_ms"] = Report.Round(P99),
-        ["mean_ms"] = Report.Round(Mean),
-        ["min_ms"] = Report.Round(Min),
-        ["max_ms"] = Report.Round(Max),
+        ["n"] = s.Count,
+        ["p50_ms"] = Report.Round(s.P50),
+        ["p99_ms"] = Report.Round(s.P99),
+        ["mean_ms"] = Report.Round(s.Mean),
+        ["min_ms"] = Report.Round(s.Min),
+        ["max_ms"] = Report.Round(s.Max),
     };
 }
 
@@ -159,7 +129,7 @@ internal sealed class Report
     /// <c>--agent-pid</c>, the agent's RSS and peak RSS now.</summary>
     public static Dictionary<string, string> Meta(Options options)
     {
-        var meta = options.GetAll("meta").Select(m => m.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+        var meta = MachineMeta.Parse(options);
         if (!meta.ContainsKey("loadavg_after") && File.Exists("/proc/loadavg"))
         {
             meta["loadavg_after"] = string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
@@ -193,80 +163,20 @@ internal sealed class Report
     /// <summary>Prints the machine line (and the busy warning) and returns the machine block for the JSON.</summary>
     public JsonObject Machine(Dictionary<string, string> meta)
     {
-        Line(string.Join("; ", meta.Select(kv => $"{kv.Key}: {kv.Value}")));
-        var machine = new JsonObject();
-        foreach (var (k, v) in meta)
+        Line(MachineMeta.Line(meta));
+        var machine = MachineMeta.ToJson(meta);
+        if (MachineMeta.Busy(meta))
         {
-            machine[k] = v;
-        }
-
-        if (Busy(meta))
-        {
-            Line("WARNING: the machine was busy (1-min load average above half the CPU count): other work competed for the CPU, so the figures are noisy and the ratios unreliable.");
-            machine["warning"] = "machine busy during the run (load average above nproc/2): figures are noisy";
+            Line(MachineMeta.BusyWarning);
+            machine["warning"] = MachineMeta.BusyNote;
         }
 
         return machine;
     }
 
-    private static readonly string[] LoadKeys = ["loadavg_before", "loadavg_after"];
-
-    private static bool Busy(Dictionary<string, string> meta)
-    {
-        if (!meta.TryGetValue("nproc", out var n) || !int.TryParse(n, CultureInfo.InvariantCulture, out var nproc))
-        {
-            return false;
-        }
-
-        return LoadKeys.Any(key =>
-            meta.TryGetValue(key, out var load)
-            && double.TryParse(load.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var oneMinute)
-            && oneMinute > nproc / 2.0);
-    }
-
     public void Save(string jsonPath, string txtPath, JsonObject result)
     {
-        var options = new JsonSerializerOptions
-        {
-            WriteIndented = true,
-            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        };
-        File.WriteAllText(jsonPath, result.ToJsonString(options) + "\n");
+        BenchJson.Write(jsonPath, result);
         File.WriteAllText(txtPath, _text.ToString());
     }
-}
-
-/// <summary><c>--name value</c> pairs; a name may repeat (<c>--meta</c>).</summary>
-internal sealed class Options
-{
-    private readonly List<(string Name, string Value)> _pairs = [];
-
-    public static Options Parse(string[] args)
-    {
-        var options = new Options();
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            {
-                throw new ArgumentException($"expected --name value, got '{args[i]}'");
-            }
-
-            options._pairs.Add((args[i][2..], args[++i]));
-        }
-
-        return options;
-    }
-
-    public string Get(string name) => GetAll(name).LastOrDefault() ?? throw new ArgumentException($"--{name} is required");
-
-    public string GetOrDefault(string name, string fallback) => GetAll(name).LastOrDefault() ?? fallback;
-
-    public int GetInt(string name, int fallback)
-    {
-        var text = GetAll(name).LastOrDefault();
-        var value = text is null ? fallback : int.Parse(text, CultureInfo.InvariantCulture);
-        return value >= 0 ? value : throw new ArgumentException($"--{name} must be >= 0");
-    }
-
-    public IEnumerable<string> GetAll(string name) => _pairs.Where(p => p.Name == name).Select(p => p.Value);
 }

@@ -26,16 +26,7 @@ internal static class ProxyBenchmark
 
         public HttpClient Client(int connections)
         {
-            var client = new HttpClient(new SocketsHttpHandler
-            {
-                MaxConnectionsPerServer = connections,
-                PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-                PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-                UseProxy = false,
-                UseCookies = false,
-                AutomaticDecompression = DecompressionMethods.None,
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-            })
+            var client = new HttpClient(BenchHttp.KeepAliveHandler(connections))
             {
                 Timeout = TimeSpan.FromMinutes(5),
                 DefaultRequestVersion = HttpVersion.Version11,

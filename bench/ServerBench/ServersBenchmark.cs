@@ -101,8 +101,7 @@ internal static class ServersBenchmark
                 }
             }
 
-            var line = string.Join("  ", crashTargets.Select(t => FormattableString.Invariant($"{t.Key} {m.Last(t.Key, "listen"),6:F1}/{m.Last(t.Key, "up"),6:F1}")));
-            Console.WriteLine(FormattableString.Invariant($"   round {round + 1,2}/{samples}: floor {m.Last("floor", "start"),6:F1}  {line}  (ms to 200 / to ready|RUNNING)"));
+            Console.WriteLine(m.RoundLine(crashTargets, round, samples, "ms to 200 / to ready|RUNNING"));
         }
 
         // --- backoff: quick consecutive kills --------------------------------------------------------------------------
@@ -156,8 +155,7 @@ internal static class ServersBenchmark
                 st.Add(t.Key, "up_after_listen", s.Up - s.First200);
             }
 
-            var line = string.Join("  ", startTargets.Select(t => FormattableString.Invariant($"{t.Key} {st.Last(t.Key, "listen"),6:F1}/{st.Last(t.Key, "up"),6:F1}")));
-            Console.WriteLine(FormattableString.Invariant($"   round {round + 1,2}/{startSamples}: floor {st.Last("floor", "start"),6:F1}  {line}  (ms to first 200 / to ready|RUNNING)"));
+            Console.WriteLine(st.RoundLine(startTargets, round, startSamples, "ms to first 200 / to ready|RUNNING"));
         }
 
         // --- report ---------------------------------------------------------------------------------------------------
@@ -301,6 +299,13 @@ internal static class ServersBenchmark
             _values.TryGetValue(target, out var metrics) && metrics.TryGetValue(metric, out var list) ? list : [];
 
         public double Last(string target, string metric) => Get(target, metric) is { Count: > 0 } list ? list[^1] : double.NaN;
+
+        /// <summary>The progress line of a round: the floor's start, then each target's last "listen" / "up" (ms).</summary>
+        public string RoundLine(IEnumerable<Target> targets, int round, int rounds, string legend)
+        {
+            var line = string.Join("  ", targets.Select(t => FormattableString.Invariant($"{t.Key} {Last(t.Key, "listen"),6:F1}/{Last(t.Key, "up"),6:F1}")));
+            return FormattableString.Invariant($"   round {round + 1,2}/{rounds}: floor {Last("floor", "start"),6:F1}  {line}  ({legend})");
+        }
 
         public JsonObject ToJson() => new(_values.Select(t => KeyValuePair.Create(t.Key,
             (JsonNode?)new JsonObject(t.Value.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)ToArray(kv.Value)))))));

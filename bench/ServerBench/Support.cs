@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -10,16 +9,6 @@ using System.Text.Json.Nodes;
 using System.Xml.Linq;
 
 namespace Sandboxd.Bench;
-
-/// <summary>Monotonic clock helpers (Stopwatch = CLOCK_MONOTONIC on Linux).</summary>
-internal static class Clock
-{
-    public static long Now => Stopwatch.GetTimestamp();
-
-    public static double Ms(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
-
-    public static long After(TimeSpan span) => Now + (long)(span.TotalSeconds * Stopwatch.Frequency);
-}
 
 /// <summary>
 /// Plain one-shot HTTP GETs on fresh TCP connections (no client library, no pool), for "is the program answering yet".

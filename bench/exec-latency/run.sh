@@ -13,52 +13,19 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bench=$(dirname "$here")
-repo=$(dirname "$bench")
-: "${SANDBOXD_PATH:?set SANDBOXD_PATH to the published sandboxd (bench/run.sh does)}"
-SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
+. "$bench/lib.sh"
 calls=${EXEC_LATENCY_CALLS:-1000}
 warmup=${EXEC_LATENCY_WARMUP:-100}
 ssh_calls=${EXEC_LATENCY_SSH_CALLS:-200}
 ssh_warmup=${EXEC_LATENCY_SSH_WARMUP:-20}
 rounds=${EXEC_LATENCY_ROUNDS:-10}
 sshd_bin=${SSHD:-/usr/sbin/sshd}
-results="$bench/results"
-mkdir -p "$results"
 
-work=$(mktemp -d /tmp/sandboxd-bench.XXXXXX)
-agent_pid=""
 sshd_pid=""
 ssh_master_pid=""
-step_pid=""
 ssh_opts=()
-
-# Runs a long step as a background child and waits for it, so a TERM/INT to this script is handled at once (bash
-# defers traps while a foreground child runs) and cleanup can stop the step too.
-step() {
-  "$@" &
-  step_pid=$!
-  local rc=0
-  wait "$step_pid" || rc=$?
-  step_pid=""
-  return $rc
-}
-
-# Stops a child we started: SIGTERM, up to 5 s, then SIGKILL; reaps it if it is ours.
-stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
+stop_children() {
   if [ ${#ssh_opts[@]} -gt 0 ]; then
     timeout 5 ssh "${ssh_opts[@]}" -O exit "$(id -un)@127.0.0.1" >/dev/null 2>&1 || true
   fi
@@ -66,58 +33,28 @@ cleanup() {
   stop_pid "$ssh_master_pid"
   stop_pid "$sshd_pid"
   stop_pid "$agent_pid"
-  if [ $rc -ne 0 ]; then
-    for f in agent.err sshd.log ssh-master.log; do
-      if [ -s "$work/$f" ]; then echo "--- $f (last lines)" >&2; tail -20 "$work/$f" >&2; fi
-    done
-  fi
-  rm -rf "$work"
-  exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Waits (bounded) until `$2` succeeds, failing early if pid $1 died. $3 = seconds.
-wait_until() {
-  local pid=$1 check=$2 seconds=$3
-  for _ in $(seq $((seconds * 20))); do
-    if eval "$check"; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
+begin_work sandboxd-bench agent.err sshd.log ssh-master.log
 
 echo "== exec-latency: building the measurers"
 gcc -O2 -Wall -Wextra -Werror -o "$work/spawnlat" "$here/spawnlat.c"
-step timeout 600 dotnet build "$bench/ExecLatency/ExecLatency.csproj" -c Release -o "$work/execlat" \
-  --artifacts-path "$bench/.artifacts" -nologo -clp:NoSummary -v:q >"$work/build.log" 2>&1 \
-  || { cat "$work/build.log" >&2; exit 1; }
+build_tool "$bench/ExecLatency/ExecLatency.csproj" "$work/execlat" "$bench/.artifacts"
 execlat=(dotnet "$work/execlat/ExecLatency.dll")
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+load_before=$(loadavg)
 
 # --- ours and the floor -----------------------------------------------------------------------------------------------
 echo "== ours: POST /run/command {\"command\":\"true\"} over HTTP keep-alive ($calls calls after $warmup warm-up)"
 echo "   floor: posix_spawn+waitpid of /bin/sh -c true ($calls spawns), interleaved with ours in $rounds rounds"
-mkdir -p "$work/root" "$work/state"
 token="bench-$RANDOM$RANDOM"
-# Started from its (empty) root: the agent's host watches its working directory recursively for config changes, so
-# starting it in a busy tree (this repository while something builds) would make it do unrelated work during the run.
-(cd "$work/root" && exec "$SANDBOXD_PATH" start --port 0 --host 127.0.0.1 --access-token "$token" --root "$work/root" \
-  --state-dir "$work/state" --log-level Warning >"$work/agent.out" 2>"$work/agent.err" </dev/null) &
-agent_pid=$!
-wait_until "$agent_pid" 'grep -q "^sandboxd ready " "$work/agent.out"' 30 || { echo "agent did not become ready" >&2; exit 1; }
-url=$(awk '/^sandboxd ready /{print $3; exit}' "$work/agent.out")
+start_agent "$work" Warning "$token"
 step timeout 900 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --out "$work/ours.txt" \
   --floor "$work/spawnlat" --floor-out "$work/floor.txt" --rounds "$rounds"
 # Detail row: the same client and connection pattern against GET /health — the HTTP stack alone, no spawn.
 echo "== detail: GET /health on the same agent ($calls calls after $warmup warm-up)"
 step timeout 600 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --get /health --out "$work/http-only.txt"
-agent_rss_kb=$(awk '/^VmRSS:/{print $2}' "/proc/$agent_pid/status" 2>/dev/null || echo "?")
-stop_pid "$agent_pid"
-agent_pid=""
+agent_rss_kb=$(rss_kb "$agent_pid")
+stop_agent
 
 # --- ssh -------------------------------------------------------------------------------------------------------------
 echo "== ssh: ssh -o ControlMaster=auto ... true to a private sshd on 127.0.0.1 ($ssh_calls calls after $ssh_warmup warm-up)"
@@ -127,7 +64,8 @@ ssh-keygen -q -t ed25519 -N '' -C bench-client -f "$work/ssh/client_key"
 cp "$work/ssh/client_key.pub" "$work/ssh/authorized_keys"
 chmod 600 "$work/ssh/authorized_keys"
 user=$(id -un)
-# sshd refuses to start as root without its privilege-separation directory.
+# sshd refuses to start as root without its privilege-separation directory (the mode is for it alone).
+# shellcheck disable=SC2174
 if [ "$(id -u)" = 0 ] && [ ! -d /run/sshd ]; then mkdir -p -m 755 /run/sshd; fi
 
 port_in_use() { # a TCP socket listening on $1 (hex compare against /proc/net/tcp{,6})
@@ -188,19 +126,10 @@ ssh_master_pid=$(timeout 5 ssh "${ssh_opts[@]}" -O check "$user@127.0.0.1" 2>&1 
 step timeout 600 "$work/spawnlat" "$ssh_calls" "$ssh_warmup" "$work/ssh.txt" ssh "${ssh_opts[@]}" -n "$user@127.0.0.1" true
 
 # --- report ----------------------------------------------------------------------------------------------------------
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$repo" status --porcelain -- agent client 2>/dev/null)" ]; then commit="$commit+dirty"; fi
+machine_meta --load-before "$load_before" --load-after "$(loadavg)" --dirty "agent client"
 echo
 "${execlat[@]}" report --json "$results/exec-latency.json" \
-  --floor "$work/floor.txt" --ours "$work/ours.txt" --ssh "$work/ssh.txt" --http-only "$work/http-only.txt" \
-  --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  --meta "nproc=$(nproc)" \
-  --meta "kernel=$(uname -sr)" \
-  --meta "cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)" \
-  --meta "loadavg_before=$load_before" \
-  --meta "loadavg_after=$load_after" \
-  --meta "agent_commit=$commit" \
+  --floor "$work/floor.txt" --ours "$work/ours.txt" --ssh "$work/ssh.txt" --http-only "$work/http-only.txt" "${meta[@]}" \
   --meta "agent_rss_kb_after=$agent_rss_kb" \
   --meta "dotnet=$(dotnet --version)" \
   --meta "ssh=$(ssh -V 2>&1)" | tee "$results/exec-latency.txt"

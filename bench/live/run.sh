@@ -20,9 +20,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bench=$(dirname "$here")
-repo=$(dirname "$bench")
-: "${SANDBOXD_PATH:?set SANDBOXD_PATH to the published sandboxd (bench/run.sh does)}"
-SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
+. "$bench/lib.sh"
 pty_samples=${LIVE_PTY_SAMPLES:-2000}
 pty_warmup=${LIVE_PTY_WARMUP:-200}
 pty_rounds=${LIVE_PTY_ROUNDS:-10}
@@ -37,22 +36,12 @@ read -r -a agent_env <<<"${LIVE_AGENT_ENV:-}"
 for kv in "${agent_env[@]}"; do
   [[ $kv == [A-Za-z_]*=* ]] || { echo "LIVE_AGENT_ENV: '$kv' is not NAME=VALUE" >&2; exit 2; }
 done
-results="$bench/results"
-mkdir -p "$results"
 
 # --- prerequisites ---------------------------------------------------------------------------------------------------
 command -v dotnet >/dev/null || { echo "dotnet SDK not found (see global.json)" >&2; exit 1; }
 inotifywait_bin=${INOTIFYWAIT:-inotifywait}
 if [[ $parts == *" watch "* ]] && ! command -v "$inotifywait_bin" >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing inotify-tools"
-    export DEBIAN_FRONTEND=noninteractive
-    timeout 600 apt-get update -qq
-    timeout 900 apt-get install -y -qq --no-install-recommends inotify-tools >/dev/null
-  else
-    echo "need inotifywait (package inotify-tools): install it and re-run" >&2
-    exit 1
-  fi
+  apt_install inotify-tools "need inotifywait (package inotify-tools): install it and re-run"
 fi
 [ -x "$shell" ] || { echo "LIVE_SHELL=$shell is not an executable" >&2; exit 1; }
 
@@ -72,34 +61,6 @@ if [[ $parts == *" rss "* ]]; then
     exit 1
   fi
 fi
-
-work=$(mktemp -d /tmp/sandboxd-bench-live.XXXXXX)
-agent_pid=""
-step_pid=""
-
-# Runs a long step as a background child and waits for it, so a TERM/INT to this script is handled at once (bash
-# defers traps while a foreground child runs) and cleanup can stop the step too.
-step() {
-  "$@" &
-  step_pid=$!
-  local rc=0
-  wait "$step_pid" || rc=$?
-  step_pid=""
-  return $rc
-}
-
-# Stops a child we started: SIGTERM, up to 5 s (the agent stops its own children first), then SIGKILL; reaps it.
-stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 # Kills what the tool started and may have left behind if it was killed itself: inotifywait (its pid file) and the
 # PTY shells (pids written as they were created; a pid counts only while it is still the shell program and leads its
@@ -128,64 +89,34 @@ stop_leftovers() {
   echo "$killed"
 }
 
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
+stop_children() {
   stop_pid "$step_pid"
   stop_pid "$agent_pid"
   local left
   left=$(stop_leftovers)
   if [ "$left" != 0 ]; then echo "cleanup: killed $left leftover process(es) (inotifywait / PTY shells)" >&2; fi
-  if [ $rc -ne 0 ] && [ -s "$work/agent.err" ]; then
-    echo "--- agent.err (last lines)" >&2
-    tail -20 "$work/agent.err" >&2
-  fi
-  rm -rf "$work"
-  exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+begin_work sandboxd-bench-live agent.err
 
-# Waits (bounded) until `$2` succeeds, failing early if pid $1 died. $3 = seconds.
-wait_until() {
-  local pid=$1 check=$2 seconds=$3
-  for _ in $(seq $((seconds * 20))); do
-    if eval "$check"; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
-
-# Starts a fresh agent from an empty root (the agent's host watches its working directory; see bench/README.md);
-# sets agent_pid and url.
-start_agent() {
+# Starts a fresh agent in $work/NAME (from an empty root; see start_agent in bench/lib.sh); sets agent_pid and url.
+start_fresh_agent() {
   local name=$1
   rm -rf "${work:?}/${name:?}"
-  mkdir -p "$work/$name/root" "$work/$name/state"
   token="bench-$RANDOM$RANDOM$RANDOM"
-  (cd "$work/$name/root" && exec env "${agent_env[@]}" "$SANDBOXD_PATH" start --port 0 --host 127.0.0.1 --access-token "$token" \
-    --root "$work/$name/root" --state-dir "$work/$name/state" --log-level Warning \
-    >"$work/agent.out" 2>"$work/agent.err" </dev/null) &
-  agent_pid=$!
-  wait_until "$agent_pid" 'grep -q "^sandboxd ready " "$work/agent.out"' 30 || { echo "agent did not become ready" >&2; exit 1; }
-  url=$(awk '/^sandboxd ready /{print $3; exit}' "$work/agent.out")
+  start_agent "$work/$name" Warning "$token" "${agent_env[@]}"
 }
 
 echo "== live: building the measurer (bench/LiveLatency)"
-step timeout 600 dotnet build "$bench/LiveLatency/LiveLatency.csproj" -c Release -o "$work/tool" \
-  --artifacts-path "$bench/.artifacts/live" -nologo -clp:NoSummary -v:q >"$work/build.log" 2>&1 \
-  || { cat "$work/build.log" >&2; exit 1; }
+build_tool "$bench/LiveLatency/LiveLatency.csproj" "$work/tool" "$bench/.artifacts/live"
 tool=(dotnet "$work/tool/LiveLatency.dll")
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+load_before=$(loadavg)
 report_args=()
 latency_rss_kb="-"
 
 # --- 1 + 2: PTY echo and watch latency (one agent) -------------------------------------------------------------------
 if [[ $parts == *" pty "* || $parts == *" watch "* ]]; then
-  start_agent latency
+  start_fresh_agent latency
   if [[ $parts == *" pty "* ]]; then
     echo "== pty echo: $pty_samples keys after $pty_warmup warm-up, floor/ours/detail interleaved in $pty_rounds rounds"
     step timeout 1200 "${tool[@]}" pty --url "$url" --token "$token" --samples "$pty_samples" --warmup "$pty_warmup" \
@@ -200,37 +131,26 @@ if [[ $parts == *" pty "* || $parts == *" watch "* ]]; then
       --pid-file "$work/inotifywait.pid" --out "$work/watch-ours.txt" --peer-out "$work/watch-peer.txt"
     report_args+=(--watch-peer "$work/watch-peer.txt" --watch-ours "$work/watch-ours.txt")
   fi
-  latency_rss_kb=$(awk '/^VmRSS:/{print $2}' "/proc/$agent_pid/status" 2>/dev/null || echo "?")
-  stop_pid "$agent_pid"
-  agent_pid=""
+  latency_rss_kb=$(rss_kb "$agent_pid")
+  stop_agent
 fi
 
 # --- 3: memory with many idle PTYs (a fresh agent) -------------------------------------------------------------------
 if [[ $parts == *" rss "* ]]; then
   echo "== rss: $ptys PTY terminals ($shell) on a fresh agent, $pty_concurrency creates at a time"
-  start_agent rss
+  start_fresh_agent rss
   step timeout 1200 "${tool[@]}" rss --url "$url" --token "$token" --agent-pid "$agent_pid" --count "$ptys" \
     --concurrency "$pty_concurrency" --shell "$shell" --pids-out "$work/shells.txt" --out "$work/rss.txt"
-  stop_pid "$agent_pid"
-  agent_pid=""
+  stop_agent
   left=$(stop_leftovers)
   [ "$left" = 0 ] || { echo "rss: $left PTY shell(s) were still running after the agent stopped" >&2; exit 1; }
   report_args+=(--rss "$work/rss.txt")
 fi
 
 # --- report ----------------------------------------------------------------------------------------------------------
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$repo" status --porcelain -- agent client 2>/dev/null)" ]; then commit="$commit+dirty"; fi
+machine_meta --load-before "$load_before" --load-after "$(loadavg)" --dirty "agent client"
 echo
-"${tool[@]}" report --json "$results/live.json" "${report_args[@]}" \
-  --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  --meta "nproc=$(nproc)" \
-  --meta "kernel=$(uname -sr)" \
-  --meta "cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)" \
-  --meta "loadavg_before=$load_before" \
-  --meta "loadavg_after=$load_after" \
-  --meta "agent_commit=$commit" \
+"${tool[@]}" report --json "$results/live.json" "${report_args[@]}" "${meta[@]}" \
   --meta "agent_binary=$SANDBOXD_PATH ($(date -u -r "$SANDBOXD_PATH" +%Y-%m-%dT%H:%M:%SZ))" \
   --meta "agent_rss_kb_after_latency=$latency_rss_kb" \
   --meta "agent_env=${LIVE_AGENT_ENV:-}" \

@@ -1,0 +1,199 @@
+# shellcheck shell=bash
+# What the benchmark scripts (bench/<name>/run.sh) share. Each sources it first thing, after `set -euo pipefail`:
+#   here=$(cd "$(dirname "$0")" && pwd)
+#   bench=$(dirname "$here")
+#   . "$bench/lib.sh"
+# Sourcing checks SANDBOXD_PATH (made absolute) and sets repo and results (bench/results, created).
+#
+# A script then sets its own pid variables (empty) and calls begin_work, which makes $work and installs the traps; on
+# exit, INT (130) or TERM (143), cleanup runs the script's stop_children, shows the tail of the script's logs after a
+# failure, removes $work and exits with the script's status.
+# repo, results, url and meta are set here for the scripts that source this file.
+# shellcheck disable=SC2034
+
+: "${SANDBOXD_PATH:?set SANDBOXD_PATH to the published sandboxd (bench/run.sh does)}"
+SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
+# shellcheck disable=SC2154 # bench: set by the script before it sources this file
+repo=$(dirname "$bench")
+results="$bench/results"
+mkdir -p "$results"
+
+step_pid=""
+agent_pid=""
+
+# begin_work NAME LOG...: makes the run's temporary directory ($work, /tmp/NAME.XXXXXX) and installs the traps. LOG...:
+# files in $work whose last lines cleanup shows after a failure. Call it once the variables stop_children reads are set.
+begin_work() {
+  work=$(mktemp -d "/tmp/$1.XXXXXX")
+  shift
+  cleanup_logs=("$@")
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# The EXIT trap: stop_children (defined by the script) stops what the script started, the running step first; when it
+# returns non-zero (it found something left behind) the run fails. A further INT or TERM does not cut it short (it is
+# bounded: at most 5 s per process it stops): `timeout -s INT` signals the script and then its whole process group, and
+# when the second one came after cleanup had started, the default action killed the script and left the agent running.
+cleanup() {
+  local rc=$? f
+  trap - EXIT
+  trap : INT TERM
+  stop_children || { [ $rc -ne 0 ] || rc=1; }
+  if [ $rc -ne 0 ]; then
+    for f in "${cleanup_logs[@]}"; do
+      if [ -s "$work/$f" ]; then echo "--- $f (last lines)" >&2; tail -20 "$work/$f" >&2; fi
+    done
+  fi
+  rm -rf "$work"
+  exit $rc
+}
+
+# Runs a long step as a background child and waits for it, so a TERM/INT to this script is handled at once (bash
+# defers traps while a foreground child runs) and cleanup can stop the step too.
+step() {
+  "$@" &
+  step_pid=$!
+  local rc=0
+  wait "$step_pid" || rc=$?
+  step_pid=""
+  return $rc
+}
+
+# Stops a child we started: SIGTERM, up to 5 s (the agent stops its own children first), then SIGKILL; reaps it.
+stop_pid() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# Waits (bounded) until `$2` succeeds, failing early if pid $1 died. $3 = seconds.
+wait_until() {
+  local pid=$1 check=$2 seconds=$3
+  for _ in $(seq $((seconds * 20))); do
+    if eval "$check"; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# Every process whose command line mentions our temp dir (what the script started there): pids only.
+leftovers() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = "$$" ] && continue
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$work/"; then echo "${p#/proc/}"; fi
+  done
+}
+
+# kill_leftovers WHEN: kills the leftovers, saying they were still running WHEN (e.g. "after stopping everything");
+# returns 1 when there were any (the run fails).
+kill_leftovers() {
+  local left p
+  left=$(leftovers | tr '\n' ' ')
+  [ -n "${left// /}" ] || return 0
+  echo "cleanup: processes still running $1: $left— killing them" >&2
+  for p in $left; do kill -KILL "$p" 2>/dev/null || true; done
+  return 1
+}
+
+# apt_install PACKAGE WHY: installs a Debian package with apt-get when running as root; otherwise prints WHY, exits 1.
+apt_install() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "$2" >&2
+    exit 1
+  fi
+  echo "== installing $1"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 900 apt-get install -y -qq --no-install-recommends "$1" >/dev/null
+}
+
+# build_tool CSPROJ OUT ARTIFACTS: builds a measurer (Release) into OUT, its intermediate files under ARTIFACTS; the log
+# is $work/build.log, shown when the build fails.
+build_tool() {
+  step timeout 600 dotnet build "$1" -c Release -o "$2" \
+    --artifacts-path "$3" -nologo -clp:NoSummary -v:q >"$work/build.log" 2>&1 \
+    || { cat "$work/build.log" >&2; exit 1; }
+}
+
+# start_agent DIR LOG_LEVEL TOKEN [NAME=VALUE...]: starts the agent (with NAME=VALUE added to its environment) on
+# 127.0.0.1, a free port, from its own empty root DIR/root, state in DIR/state — the agent's host watches its working
+# directory recursively for config changes, so started in a busy tree (this repository while something builds) it
+# would do unrelated work during the run. Waits for its ready line (30 s); sets agent_pid and url. Output: $work/agent.out,
+# $work/agent.err.
+start_agent() {
+  local dir=$1 level=$2 token=$3
+  shift 3
+  local launch=("$SANDBOXD_PATH")
+  [ $# -eq 0 ] || launch=(env "$@" "$SANDBOXD_PATH")
+  mkdir -p "$dir/root" "$dir/state"
+  (cd "$dir/root" && exec "${launch[@]}" start --port 0 --host 127.0.0.1 --access-token "$token" --root "$dir/root" \
+    --state-dir "$dir/state" --log-level "$level" >"$work/agent.out" 2>"$work/agent.err" </dev/null) &
+  agent_pid=$!
+  wait_until "$agent_pid" 'grep -q "^sandboxd ready " "$work/agent.out"' 30 || { echo "agent did not become ready" >&2; exit 1; }
+  url=$(awk '/^sandboxd ready /{print $3; exit}' "$work/agent.out")
+}
+
+stop_agent() {
+  stop_pid "$agent_pid"
+  agent_pid=""
+}
+
+# rss_kb PID: VmRSS of a process in kB, or ? when it is gone.
+rss_kb() {
+  awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo "?"
+}
+
+loadavg() {
+  cut -d' ' -f1-3 /proc/loadavg
+}
+
+process_count() {
+  # shellcheck disable=SC2012 # counting /proc entries, names are pids
+  ls -d /proc/[0-9]* 2>/dev/null | wc -l
+}
+
+# free_ports PYTHON N: N free TCP ports on 127.0.0.1 (bound together, then released), on one line.
+free_ports() {
+  "$1" -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$2"
+}
+
+# machine_meta [--processes N] --load-before L [--load-after L] --dirty "PATH...": sets meta to the --meta words every
+# report's machine line starts with, in this order: date, nproc, processes_before (when given), kernel, cpu,
+# loadavg_before, loadavg_after (when given), agent_commit (HEAD, +dirty when git sees a change under the PATHs).
+machine_meta() {
+  local processes="" before="" after="" dirty=agent commit
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --processes) processes=$2 ;;
+      --load-before) before=$2 ;;
+      --load-after) after=$2 ;;
+      --dirty) dirty=$2 ;;
+      *) echo "machine_meta: unknown option $1" >&2; return 2 ;;
+    esac
+    shift 2
+  done
+  local -a paths
+  read -r -a paths <<<"$dirty"
+  commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  if [ -n "$(git -C "$repo" status --porcelain -- "${paths[@]}" 2>/dev/null)" ]; then commit="$commit+dirty"; fi
+  meta=(--meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "nproc=$(nproc)")
+  [ -z "$processes" ] || meta+=(--meta "processes_before=$processes")
+  meta+=(--meta "kernel=$(uname -sr)" --meta "cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)")
+  meta+=(--meta "loadavg_before=$before")
+  [ -z "$after" ] || meta+=(--meta "loadavg_after=$after")
+  meta+=(--meta "agent_commit=$commit")
+}
