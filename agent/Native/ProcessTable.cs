@@ -118,13 +118,12 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
         var tree = new HashSet<int> { leader };
         var pending = new Queue<int>();
         pending.Enqueue(leader);
-        int[] owned;
+        HashSet<int> spawned;
         lock (Gate)
         {
-            owned = [.. _owned]; // spawned leaders: each leads its own session, never an adopted orphan of another
+            spawned = [.. _owned]; // spawned leaders: each leads its own session, never an adopted orphan of another
         }
 
-        var spawned = new HashSet<int>(owned);
         foreach (var adopted in DirectChildren())
         {
             if (adopted != leader && !spawned.Contains(adopted) && TryReadStat(adopted, out var stat) && stat.State != 'Z' && (stat.ProcessGroup == leader || stat.Session == leader) && tree.Add(adopted))

@@ -102,7 +102,7 @@ internal sealed class TerminalService(
         if (terminal.Process is { } process)
         {
             // A PTY hangs up first (what closing a terminal window does), then SIGKILL after 2 s.
-            await process.StopAsync(TimeSpan.FromSeconds(2), LibC.SIGHUP, CancellationToken.None).ConfigureAwait(false);
+            await process.StopAsync(TimeSpan.FromSeconds(2), process.StopSignal, CancellationToken.None).ConfigureAwait(false);
         }
 
         await Task.WhenAll(terminal.Commands.Where(c => !c.Completed.IsCompleted).Select(executor.StopAsync)).ConfigureAwait(false);
