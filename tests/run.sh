@@ -29,30 +29,48 @@ if [ "$publish" = 1 ] || [ ! -x "$bin/sandboxd" ]; then
 fi
 export SANDBOXD_PATH="$bin/sandboxd"
 
-status=0
+# Each suite's output is also kept in tests/.logs/; the end of the run names every failed suite and test, so the tail
+# of a CI log says what failed.
+logs="$repo/tests/.logs"
+rm -rf "$logs" && mkdir -p "$logs"
+failed=()
+suite() { # suite NAME COMMAND...: runs it, output to the terminal and to tests/.logs/NAME.log
+  local name=$1; shift
+  if ! "$@" 2>&1 | tee "$logs/$name.log"; then failed+=("$name"); fi
+}
 if [ -z "$only" ] || [ "$only" = xunit ]; then
   echo "== xunit end-to-end suite"
-  dotnet test tests/Sandboxd.Tests/Sandboxd.Tests.csproj -c Release --nologo "$@" || status=1
+  suite xunit dotnet test tests/Sandboxd.Tests/Sandboxd.Tests.csproj -c Release --nologo "$@"
   echo "== C# client suite"
-  dotnet test tests/Sandboxd.Client.Tests/Sandboxd.Client.Tests.csproj -c Release --nologo "$@" || status=1
+  suite client dotnet test tests/Sandboxd.Client.Tests/Sandboxd.Client.Tests.csproj -c Release --nologo "$@"
 fi
 if [ -z "$only" ] || [ "$only" = conformance ]; then
   echo "== conformance suite (computesdk@2.5.4)"
-  (cd tests/conformance && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && node --test --test-concurrency=1 --test-timeout=120000) || status=1
+  suite conformance bash -c 'cd tests/conformance && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && node --test --test-concurrency=1 --test-timeout=120000'
 fi
 if [ -z "$only" ] || [ "$only" = browser ]; then
   if [ -d tests/browser ]; then
     echo "== browser suite (headless Chromium)"
-    (cd tests/browser && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && node --test --test-concurrency=1 --test-timeout=180000) || status=1
+    suite browser bash -c 'cd tests/browser && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && node --test --test-concurrency=1 --test-timeout=180000'
   fi
 fi
 if [ -z "$only" ] || [ "$only" = ship ]; then
   # The shipping tests need root (chroot, unshare, podman); CI runs as root. Elsewhere: opt in with --only ship.
   if [ "$(id -u)" = 0 ]; then
     echo "== shipping suite (release archive, install.sh on a bare rootfs, container image, PID 1)"
-    tests/ship/run.sh || status=1
+    suite ship tests/ship/run.sh
   elif [ "$only" = ship ]; then
-    echo "tests/ship needs root" >&2; status=1
+    echo "tests/ship needs root" >&2; failed+=(ship)
   fi
 fi
-exit $status
+
+echo "== summary"
+if [ ${#failed[@]} -eq 0 ]; then
+  echo "every suite passed"
+  exit 0
+fi
+for name in "${failed[@]}"; do
+  echo "FAILED suite: $name"
+  grep -E '^\s*Failed [A-Za-z_]|^not ok|^FAIL' "$logs/$name.log" 2>/dev/null | sed 's/^/  /' | head -40 || true
+done
+exit 1

@@ -18,8 +18,8 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
     public const int ChunkBytes = 32 * 1024;
 
     /// <summary>
-    /// How long an incomplete UTF-8 sequence at the end of text output waits for its remaining bytes before it is sent
-    /// as it is (decoded with U+FFFD): a program that prints a partial character and then waits must still be seen.
+    /// How long an incomplete UTF-8 sequence at the end of output (raw or base64) waits for its remaining bytes before
+    /// it is sent as it is: a program that prints a partial character and then waits must still be seen.
     /// </summary>
     public static readonly TimeSpan HoldLimit = TimeSpan.FromMilliseconds(30);
     private static readonly Task Never = new TaskCompletionSource().Task;
@@ -99,9 +99,10 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
                     }
 
                     var length = chunk.Count;
-                    if (length > 0 && !stream.Base64 && !(completed && chunk.Offset + length >= stream.Log.End))
+                    if (length > 0 && !(completed && chunk.Offset + length >= stream.Log.End))
                     {
-                        // Text: do not split a character across messages, unless its tail is overdue (HoldLimit).
+                        // Do not split a character across messages, unless its tail is overdue (HoldLimit). Base64 too:
+                        // computesdk decodes every base64 chunk to a string on its own (Buffer.toString('utf-8')).
                         length = Utf8Boundary.CompleteLength(chunk.Bytes.AsSpan(0, chunk.Count));
                         if (length < chunk.Count && chunk.Count < ChunkBytes)
                         {

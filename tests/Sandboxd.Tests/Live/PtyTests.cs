@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using System.Text.RegularExpressions;
 using FluentAssertions;
 using Sandboxd.Tests.Infrastructure;
@@ -145,6 +146,34 @@ public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<Agent
         var text = await socket.WaitOutputAsync("terminal:output", "terminal:" + id, o => o.Contains(":end2", StringComparison.Ordinal),
             LiveApi.Quick, "the whole character", ct);
         text.Should().Contain("euro:\u20AC:end2").And.NotContain("\uFFFD");
+        await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Base64_output_is_cut_on_character_boundaries_because_the_client_decodes_each_chunk_to_text()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = await LiveApi.CreatePtyAsync(Client, ct, ",\"shell\":\"/bin/sh\",\"encoding\":\"base64\"");
+        await using var socket = await LiveSocket.ConnectAsync(Agent, ct);
+        await socket.SubscribeAsync("terminal:" + id, ct);
+
+        // computesdk turns every base64 chunk into a string by itself: a chunk ending inside U+20AC shows U+FFFD there.
+        await socket.InputAsync(id, "stty -echo; printf 'euro:\\342'; sleep 0.005; printf '\\202\\254:%s\\n' end$((1+1))\n", ct);
+        var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        var chunks = new List<byte[]>();
+        List<byte[]> Chunks() => socket.Frames.Where(f => !f.Binary && f.Is("terminal:output", "terminal:" + id)).Select(f => Convert.FromBase64String(f.Str("output")!)).ToList();
+        await Eventually.UntilAsync(() =>
+        {
+            chunks = Chunks();
+            return Encoding.UTF8.GetString(chunks.SelectMany(c => c).ToArray()).Contains(":end2", StringComparison.Ordinal);
+        }, LiveApi.Quick, "the whole output", ct);
+        var decoded = chunks.Select(c => strict.GetString(c)).ToList(); // throws on a chunk cut inside a character
+        string.Concat(decoded).Should().Contain("euro:\u20AC:end2");
+
+        // A lead byte with nothing after it is still sent, as the exact byte, once the hold limit passes.
+        await socket.InputAsync(id, "printf 'half:\\342'; sleep 60\n", ct);
+        byte[] half = [.. "half:"u8, 0xE2];
+        await Eventually.UntilAsync(() => Chunks().SelectMany(c => c).ToArray().AsSpan().EndsWith(half), TimeSpan.FromSeconds(10), "the held lead byte", ct);
         await LiveApi.DeleteTerminalQuietlyAsync(Client, id);
     }
 }
