@@ -158,17 +158,7 @@ else
 fi
 "$binary" --version >/dev/null 2>&1 || die "the new binary does not run on this system ($(uname -sr))"
 
-# The WebSocket handshake (terminals, watchers, live output) uses the system's OpenSSL (libssl3); the rest does not.
-has_libssl() { ls /usr/lib/x86_64-linux-gnu/libssl.so.3 /lib/x86_64-linux-gnu/libssl.so.3 /usr/lib64/libssl.so.3 /usr/lib/libssl.so.3 >/dev/null 2>&1; }
-if ! has_libssl; then
-  if [ "$is_root" = 1 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing libssl3 (needed for WebSocket connections)"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl3; } >/dev/null 2>&1 \
-      || say "warning: could not install libssl3; WebSocket features will fail until it is installed"
-  else
-    say "warning: libssl3 is not installed; HTTP works, but WebSocket features (terminals, watchers, live output) need it"
-  fi
-fi
+# The binary needs nothing but glibc: no .NET, no OpenSSL (the agent hashes the WebSocket handshake itself).
 
 # ---------------------------------------------------------------- install
 mkdir -p "$bin_dir" 2>/dev/null || die "no write access to $bin_dir (run as root, or pass --prefix DIR)"

@@ -59,7 +59,7 @@ internal sealed class AuthMiddleware(RequestDelegate next, TokenValidator valida
 
     private static bool IsUnsafe(HttpRequest request) =>
         !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method))
-        || request.HttpContext.WebSockets.IsWebSocketRequest;
+        || WebSockets.WebSocketUpgrade.IsWebSocketRequest(request.HttpContext);
 
     internal static bool IsSameOrigin(HttpRequest request)
     {

@@ -71,12 +71,7 @@ internal static class HostingExtensions
     {
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.UseMiddleware<CorsMiddleware>();
-        app.UseWebSockets(new WebSocketOptions
-        {
-            // Protocol-level pings; two missed pongs close a half-open socket (daemon-websocket.md §7).
-            KeepAliveInterval = TimeSpan.FromSeconds(30),
-            KeepAliveTimeout = TimeSpan.FromSeconds(60),
-        });
+        // No UseWebSockets: the agent does the handshake itself (WebSockets/WebSocketUpgrade: no OpenSSL).
         app.UsePreview();
         app.UseMiddleware<SandboxRoutingMiddleware>();
         app.UseRouting();

@@ -1,6 +1,7 @@
 using Sandboxd.Auth;
 using Sandboxd.Hosting;
 using Sandboxd.Sandboxes;
+using Sandboxd.WebSockets;
 
 namespace Sandboxd.Live;
 
@@ -9,14 +10,19 @@ internal static class LiveEndpoints
     /// <summary><c>GET /ws?token=…&amp;protocol=binary|json</c>: the token was checked by the auth middleware before this runs.</summary>
     public static async Task<IResult> ConnectAsync(HttpContext http, SandboxContext sandbox, LiveHub hub, AgentOptions options, IHostApplicationLifetime lifetime)
     {
-        if (!http.WebSockets.IsWebSocketRequest)
+        if (!WebSocketUpgrade.IsWebSocketRequest(http))
         {
             return Api.BadRequest("This endpoint speaks WebSocket only: send an Upgrade request.");
         }
 
+        if (WebSocketUpgrade.Problem(http) is { } problem)
+        {
+            return Api.Error(problem.Status, problem.Message);
+        }
+
         var protocol = http.Request.Query["protocol"].ToString();
         var binary = protocol != "json"; // unknown or missing ⇒ binary, and text frames are accepted anyway
-        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        using var socket = await WebSocketUpgrade.AcceptAsync(http);
         using var connection = new LiveConnection(socket, sandbox, http.Features.Get<AuthPrincipal>(), binary, options.WsBinaryOut);
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
         await hub.RunAsync(connection, stopping.Token);

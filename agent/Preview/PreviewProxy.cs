@@ -1,15 +1,22 @@
-using System.Net.WebSockets;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+using Sandboxd.WebSockets;
 
 namespace Sandboxd.Preview;
 
 /// <summary>
 /// A small streaming reverse proxy to <c>127.0.0.1:&lt;port&gt;</c> for preview URLs: HTTP requests and responses are
 /// streamed (never buffered whole), hop-by-hop headers are dropped, the agent's own credentials are not forwarded,
-/// and WebSocket upgrades are bridged frame by frame.
+/// and WebSocket upgrades are tunnelled byte for byte after the upstream's 101.
 /// </summary>
 internal sealed class PreviewProxy : IDisposable
 {
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+    private const long MaxRefusalBody = 1024 * 1024;
+
     private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
     {
         "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Authorization", "Proxy-Authenticate", "Host",
@@ -27,9 +34,9 @@ internal sealed class PreviewProxy : IDisposable
 
     public async Task ForwardAsync(HttpContext context, int port, string pathAndQuery, CancellationToken cancellationToken)
     {
-        if (context.WebSockets.IsWebSocketRequest)
+        if (WebSocketUpgrade.IsWebSocketRequest(context))
         {
-            await ForwardWebSocketAsync(context, port, pathAndQuery, cancellationToken).ConfigureAwait(false);
+            await TunnelWebSocketAsync(context, port, pathAndQuery, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -49,8 +56,7 @@ internal sealed class PreviewProxy : IDisposable
 
             if (name.Equals("Cookie", StringComparison.OrdinalIgnoreCase))
             {
-                var kept = string.Join("; ", values.ToString().Split(';').Select(c => c.Trim()).Where(c => !c.StartsWith("session_token=", StringComparison.Ordinal)));
-                if (kept.Length > 0)
+                if (ForwardedCookie(values) is { } kept)
                 {
                     request.Headers.TryAddWithoutValidation("Cookie", kept);
                 }
@@ -100,61 +106,171 @@ internal sealed class PreviewProxy : IDisposable
         }
     }
 
-    private static async Task ForwardWebSocketAsync(HttpContext context, int port, string pathAndQuery, CancellationToken cancellationToken)
+    /// <summary>
+    /// A WebSocket upgrade is tunnelled, not re-framed: the client's handshake goes to the upstream with its key,
+    /// subprotocols and extensions untouched (credentials stripped as for HTTP), the upstream's answer comes back, and
+    /// after a 101 the bytes are copied both ways. No hashing or masking here (and so no OpenSSL), and whatever the two
+    /// ends negotiate — permessage-deflate, a subprotocol — works end to end.
+    /// </summary>
+    private static async Task TunnelWebSocketAsync(HttpContext context, int port, string pathAndQuery, CancellationToken cancellationToken)
     {
-        using var upstream = new ClientWebSocket();
-        foreach (var protocol in context.WebSockets.WebSocketRequestedProtocols)
+        if (WebSocketUpgrade.Problem(context) is { } problem)
         {
-            upstream.Options.AddSubProtocol(protocol);
-        }
-
-        try
-        {
-            await upstream.ConnectAsync(new Uri($"ws://127.0.0.1:{port}{pathAndQuery}"), cancellationToken).ConfigureAwait(false);
-        }
-        catch (WebSocketException e)
-        {
-            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, $"WebSocket upgrade to port {port} failed: {e.Message}").ConfigureAwait(false);
+            await Hosting.Api.WriteErrorAsync(context, problem.Status, problem.Message).ConfigureAwait(false);
             return;
         }
 
-        using var downstream = await context.WebSockets.AcceptWebSocketAsync(upstream.SubProtocol).ConfigureAwait(false);
-        using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var a = PumpAsync(downstream, upstream, both);
-        var b = PumpAsync(upstream, downstream, both);
-        await Task.WhenAny(a, b).ConfigureAwait(false);
-        // One side sent Close (forwarded): give the other side a moment to answer it, so the close handshake completes.
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        handshake.CancelAfter(HandshakeTimeout);
+        string Failed(Exception e) => $"WebSocket upgrade to port {port} failed: {(e is OperationCanceledException ? $"no answer within {HandshakeTimeout.TotalSeconds:0} s" : e.Message)}";
         try
         {
-            await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            await socket.ConnectAsync(IPAddress.Loopback, port, handshake.Token).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e)).ConfigureAwait(false);
+            return;
+        }
+
+        await using var upstream = new NetworkStream(socket, ownsSocket: false);
+        UpstreamHead? head;
+        try
+        {
+            await upstream.WriteAsync(Encoding.Latin1.GetBytes(UpgradeRequest(context, pathAndQuery)), handshake.Token).ConfigureAwait(false);
+            head = await UpstreamHead.ReadAsync(upstream, handshake.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e)).ConfigureAwait(false);
+            return;
+        }
+
+        if (head is null)
+        {
+            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway,
+                $"WebSocket upgrade to port {port} failed: the server closed the connection or sent a malformed answer").ConfigureAwait(false);
+            return;
+        }
+
+        foreach (var (name, value) in head.Headers)
+        {
+            if (!name.Equals("Connection", StringComparison.OrdinalIgnoreCase) && !name.Equals("Keep-Alive", StringComparison.OrdinalIgnoreCase)
+                && !name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) && !name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                context.Response.Headers.Append(name, value);
+            }
+        }
+
+        if (head.Status != StatusCodes.Status101SwitchingProtocols)
+        {
+            // Refused (401, 404, 400…): the client gets the upstream's answer, with its body when it has a length.
+            context.Response.StatusCode = head.Status;
+            await context.Response.Body.WriteAsync(head.Rest, cancellationToken).ConfigureAwait(false);
+            var left = head.ContentLength is { } length ? Math.Min(length, MaxRefusalBody) - head.Rest.Length : 0;
+            var buffer = new byte[16 * 1024];
+            while (left > 0)
+            {
+                var read = await upstream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                left -= read;
+            }
+
+            return;
+        }
+
+        var downstream = await context.Features.GetRequiredFeature<IHttpUpgradeFeature>().UpgradeAsync().ConfigureAwait(false);
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (head.Rest.Length > 0)
+        {
+            await downstream.WriteAsync(head.Rest, cancellationToken).ConfigureAwait(false); // frames that came with the 101
+        }
+
+        var up = CopyAsync(downstream, upstream, () => socket.Shutdown(SocketShutdown.Send), both.Token);
+        var down = CopyAsync(upstream, downstream, null, both.Token);
+        await Task.WhenAny(up, down).ConfigureAwait(false);
+        // One side closed: give the other a moment to finish (the WebSocket close handshake), then cut both.
+        try
+        {
+            await Task.WhenAll(up, down).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
             await both.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(a, b).ConfigureAwait(false);
+            await Task.WhenAll(up, down).ConfigureAwait(false);
         }
     }
 
-    private static async Task PumpAsync(WebSocket from, WebSocket to, CancellationTokenSource both)
+    private static string UpgradeRequest(HttpContext context, string pathAndQuery)
     {
-        var buffer = new byte[16 * 1024];
-        try
+        var request = new StringBuilder(1024);
+        request.Append("GET ").Append(pathAndQuery).Append(" HTTP/1.1\r\n");
+        request.Append("Host: ").Append(context.Request.Host.Value).Append("\r\n");
+        foreach (var (name, values) in context.Request.Headers)
         {
-            while (!both.IsCancellationRequested)
+            if (HopByHop.Contains(name) || name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                var result = await from.ReceiveAsync(buffer, both.Token).ConfigureAwait(false);
-                if (result.MessageType == WebSocketMessageType.Close)
+                continue;
+            }
+
+            if (name.Equals("Cookie", StringComparison.OrdinalIgnoreCase))
+            {
+                if (ForwardedCookie(values) is { } kept)
                 {
-                    await to.CloseOutputAsync(result.CloseStatus ?? WebSocketCloseStatus.NormalClosure, result.CloseStatusDescription, both.Token).ConfigureAwait(false);
-                    return;
+                    request.Append("Cookie: ").Append(kept).Append("\r\n");
                 }
 
-                await to.SendAsync(buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage, both.Token).ConfigureAwait(false);
+                continue;
+            }
+
+            foreach (var value in values)
+            {
+                request.Append(name).Append(": ").Append(value).Append("\r\n");
             }
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+
+        request.Append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
+        request.Append("X-Forwarded-Proto: ").Append(context.Request.Scheme).Append("\r\n");
+        request.Append("X-Forwarded-Host: ").Append(context.Request.Host.Value).Append("\r\n");
+        if (context.Connection.RemoteIpAddress is { } remote)
         {
-            // one side went away: the bridge ends
+            request.Append("X-Forwarded-For: ").Append(remote).Append("\r\n");
+        }
+
+        return request.Append("\r\n").ToString();
+    }
+
+    /// <summary>The client's cookies without the agent's own session cookie; null when none is left.</summary>
+    private static string? ForwardedCookie(StringValues values)
+    {
+        var kept = string.Join("; ", values.ToString().Split(';').Select(c => c.Trim()).Where(c => c.Length > 0 && !c.StartsWith("session_token=", StringComparison.Ordinal)));
+        return kept.Length > 0 ? kept : null;
+    }
+
+    /// <summary>Copies until the source ends (then runs <paramref name="ended"/>: a half-close) or either side fails.</summary>
+    private static async Task CopyAsync(Stream from, Stream to, Action? ended, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            int read;
+            while ((read = await from.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                await to.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                await to.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            ended?.Invoke();
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // one side went away: the tunnel ends
         }
     }
 

@@ -59,7 +59,6 @@ mkdir -p "$work/rootfs" && tar -C "$work/rootfs" -xf "$cache/rootfs.tar"
 [ ! -e "$work/rootfs/usr/bin/dotnet" ] || fail "the rootfs has .NET"
 mount --bind /proc "$work/rootfs/proc" && mount --bind /dev "$work/rootfs/dev"
 cp install.sh "$archive" "$archive.sha256" "$work/rootfs/tmp/"
-cp /etc/resolv.conf "$work/rootfs/etc/resolv.conf"  # install.sh fetches libssl3 with apt inside the rootfs
 inroot() { chroot "$work/rootfs" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
 inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" > "$work/install1.log" 2>&1 || { cat "$work/install1.log"; fail "install.sh --archive"; }
 grep -q "start the agent with" "$work/install1.log" || fail "install.sh did not say how to start the agent without systemd"
@@ -73,6 +72,16 @@ curl -fsS "http://127.0.0.1:$port/health" | grep -q '"ok"' || fail "/health from
 out=$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"command":"cat /etc/debian_version; test -e /usr/bin/dotnet || echo no-dotnet"}' "http://127.0.0.1:$port/run/command")
 echo "$out" | grep -q 'no-dotnet' || fail "run.command in the rootfs: $out"
 pass "install.sh --archive on a bare rootfs: agent answers /health and run.command"
+# A minbase rootfs has no OpenSSL; the WebSocket handshake must not need it (the runtime's SHA-1 would abort the agent).
+! ls "$work"/rootfs/usr/lib/*/libssl.so* >/dev/null 2>&1 || fail "the bare rootfs has libssl (install.sh must not need it)"
+ws_handshake() { # ws_handshake URL: prints the 101 head of a /ws upgrade (curl keeps the socket open; cut after 2 s)
+  curl -s -i -N --max-time 2 -H "Connection: Upgrade" -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" \
+    -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" "$1" || true
+}
+head=$(ws_handshake "http://127.0.0.1:$port/ws?token=$token&protocol=json")
+{ echo "$head" | grep -q "^HTTP/1.1 101" && echo "$head" | grep -q "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="; } || fail "WebSocket handshake without libssl: $head"
+curl -fsS "http://127.0.0.1:$port/health" | grep -q '"ok"' || { cat "$work/chroot-agent.err"; fail "the agent died after a WebSocket handshake without libssl"; }
+pass "without libssl (none in the rootfs) the WebSocket handshake works and the agent keeps serving"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" > "$work/install2.log" 2>&1 || { cat "$work/install2.log"; fail "re-run (upgrade)"; }
 grep -q "upgraded" "$work/install2.log" || fail "re-run did not upgrade in place"
@@ -93,7 +102,7 @@ port=$(free_port)
 mkdir -p "$work/pidns-root" "$work/pidns-state"
 unshare --pid --fork --mount-proc "$SANDBOXD_PATH" start --port "$port" --access-token T --root "$work/pidns-root" --state-dir "$work/pidns-state" > "$work/pidns.out" 2> "$work/pidns.err" &
 unshare_pid=$!
-pids+=($unshare_pid)
+pids+=("$unshare_pid")
 wait_for 20 grep -q "sandboxd ready" "$work/pidns.out" || { cat "$work/pidns.err"; fail "agent did not start in a PID namespace"; }
 api() { curl -fsS -H "Authorization: Bearer T" -H 'Content-Type: application/json' "$@"; }
 api -d '{"command":"echo $$ > /dev/null; cat /proc/1/comm"}' "http://127.0.0.1:$port/run/command" | grep -q '"stdout":"sandboxd' || fail "the agent is not PID 1 in the namespace"
@@ -128,6 +137,10 @@ wait_for 30 curl -fsS "http://127.0.0.1:$port/health" || { podman logs sandboxd-
 out=$(curl -fsS -H "Authorization: Bearer CT" -H 'Content-Type: application/json' -d '{"command":"id -un; cat /proc/1/cmdline | tr \"\\0\" \" \""}' "http://127.0.0.1:$port/run/command")
 echo "$out" | grep -q '"stdout":"sandbox\\n/usr/local/bin/sandboxd start' || fail "in the container: not non-root or not PID 1: $out"
 pass "container: /health and run.command through the published port; agent is PID 1 as user sandbox"
+head=$(ws_handshake "http://127.0.0.1:$port/ws?token=CT&protocol=json")
+echo "$head" | grep -q "^HTTP/1.1 101" || fail "container: WebSocket handshake: $head"
+curl -fsS "http://127.0.0.1:$port/health" > /dev/null || { podman logs sandboxd-ship-test; fail "container: the agent died after a WebSocket handshake"; }
+pass "container (no libssl in the image): WebSocket handshake through the published port"
 curl -fsS -H "Authorization: Bearer CT" -H 'Content-Type: application/json' -d '{"command":"( (sleep 0.2) & ) ; echo ok"}' "http://127.0.0.1:$port/run/command" > /dev/null
 czombies() { podman exec sandboxd-ship-test sh -c 'for s in /proc/[0-9]*/stat; do cut -d" " -f3 $s; done | grep -c Z || true'; }
 cno_zombies() { [ "$(czombies)" = 0 ]; }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -170,4 +171,130 @@ public sealed class PreviewProxyTests(PreviewAgentFixture fixture) : IClassFixtu
 
     private static Task SendAsync(ClientWebSocket socket, string json) =>
         socket.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, true, Ct);
+
+    /// <summary>A hand-made upstream on a raw socket: accepts one connection and hands its request head to <paramref name="serve"/>.</summary>
+    private static (int Port, Task<string> Head) RawUpstream(Func<NetworkStream, string, Task> serve)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var head = Task.Run(async () =>
+        {
+            try
+            {
+                using var client = await listener.AcceptTcpClientAsync(Ct);
+                var stream = client.GetStream();
+                var bytes = new List<byte>();
+                var one = new byte[1];
+                while (!(bytes.Count >= 4 && bytes[^4] == '\r' && bytes[^3] == '\n' && bytes[^2] == '\r' && bytes[^1] == '\n') && await stream.ReadAsync(one, Ct) == 1)
+                {
+                    bytes.Add(one[0]);
+                }
+
+                var text = Encoding.ASCII.GetString([.. bytes]);
+                await serve(stream, text);
+                return text;
+            }
+            finally
+            {
+                listener.Stop();
+            }
+        });
+        return (port, head);
+    }
+
+    private static string HeaderValue(string head, string name) =>
+        head.Split("\r\n").First(l => l.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))[(name.Length + 1)..].Trim();
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_websocket_upgrade_is_tunnelled_with_its_handshake_and_the_bytes_that_follow_the_101()
+    {
+        var (port, upstreamHead) = RawUpstream(async (stream, head) =>
+        {
+#pragma warning disable CA5350 // RFC 6455's accept hash
+            var accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(HeaderValue(head, "Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+#pragma warning restore CA5350
+            var answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + $"Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: chat.v2\r\nX-Upstream: raw\r\n\r\n";
+            // A text frame in the same write as the 101: the proxy must pass on what it read past the head.
+            await stream.WriteAsync((byte[])[.. Encoding.ASCII.GetBytes(answer), 0x81, 5, .. "early"u8], Ct);
+
+            // Echo one masked client frame back as "echo:<payload>".
+            var frame = new byte[2];
+            await stream.ReadExactlyAsync(frame, Ct);
+            var length = frame[1] & 0x7F;
+            var mask = new byte[4];
+            await stream.ReadExactlyAsync(mask, Ct);
+            var payload = new byte[length];
+            await stream.ReadExactlyAsync(payload, Ct);
+            byte[] echo = [.. "echo:"u8, .. payload.Select((b, i) => (byte)(b ^ mask[i % 4]))];
+            await stream.WriteAsync((byte[])[0x81, (byte)echo.Length, .. echo], Ct);
+            await stream.WriteAsync(new byte[] { 0x88, 2, 0x03, 0xE8 }, Ct); // close 1000
+            var rest = new byte[256];
+            while (await stream.ReadAsync(rest, Ct) > 0)
+            {
+                // until the client's close travels through and the proxy closes the connection
+            }
+        });
+
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", "Bearer " + Agent.Token);
+        socket.Options.SetRequestHeader("Cookie", "session_token=agent-secret; theme=dark");
+        socket.Options.AddSubProtocol("chat.v1");
+        socket.Options.AddSubProtocol("chat.v2");
+        socket.Options.CollectHttpResponseDetails = true;
+        await socket.ConnectAsync(new Uri($"ws://{Agent.BaseUrl.Authority}/preview/{port}/chat?room=1"), Ct);
+        socket.SubProtocol.Should().Be("chat.v2");
+        socket.HttpResponseHeaders!["X-Upstream"].Should().Equal("raw");
+
+        var buffer = new byte[1024];
+        var early = await socket.ReceiveAsync(buffer, Ct);
+        Encoding.UTF8.GetString(buffer, 0, early.Count).Should().Be("early");
+        await socket.SendAsync("ping-1"u8.ToArray(), WebSocketMessageType.Text, true, Ct);
+        var echoed = await socket.ReceiveAsync(buffer, Ct);
+        Encoding.UTF8.GetString(buffer, 0, echoed.Count).Should().Be("echo:ping-1");
+        var closed = await socket.ReceiveAsync(buffer, Ct);
+        closed.MessageType.Should().Be(WebSocketMessageType.Close);
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, Ct);
+
+        var head = await upstreamHead.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        head.Should().StartWith("GET /chat?room=1 HTTP/1.1\r\n");
+        HeaderValue(head, "Sec-WebSocket-Protocol").Should().Be("chat.v1, chat.v2");
+        HeaderValue(head, "Sec-WebSocket-Version").Should().Be("13");
+        HeaderValue(head, "Cookie").Should().Be("theme=dark", "the agent's session cookie is not forwarded");
+        HeaderValue(head, "Upgrade").Should().Be("websocket");
+        HeaderValue(head, "X-Forwarded-Host").Should().Be(Agent.BaseUrl.Authority);
+        head.Should().NotContainEquivalentOf("Authorization:").And.NotContain("agent-secret");
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task An_upstream_that_refuses_the_upgrade_is_answered_with_its_own_status_and_body()
+    {
+        var (port, upstreamHead) = RawUpstream((stream, _) =>
+            stream.WriteAsync("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nnope!!"u8.ToArray(), Ct).AsTask());
+
+        var reply = await RawHttp.SendRawAsync(Agent, "GET", $"/preview/{port}/socket",
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", [], Ct);
+
+        reply.Status.Should().Be(403, reply.Headers);
+        reply.Body.Should().Be("nope!!");
+        reply.Headers.Should().Contain("Content-Type: text/plain");
+        (await upstreamHead.WaitAsync(TimeSpan.FromSeconds(20), Ct)).Should().StartWith("GET /socket HTTP/1.1\r\n");
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_websocket_upgrade_to_a_port_nobody_listens_on_is_a_502_json_error()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+
+        var reply = await RawHttp.SendRawAsync(Agent, "GET", $"/preview/{port}/",
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", [], Ct);
+
+        reply.Status.Should().Be(502, reply.Headers);
+        using var body = JsonDocument.Parse(reply.Body);
+        body.RootElement.GetProperty("error").GetString().Should().Contain($"port {port}");
+    }
 }
