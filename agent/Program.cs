@@ -37,7 +37,7 @@ switch (verb)
 var builder = HostingExtensions.CreateBuilder();
 builder.AddAgentHosting(options);
 var state = HostingExtensions.CreateStateStore(options);
-builder.Services.AddAuth(options, state, StartupLog.Create(options)).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers().AddPreview().AddOverlays().AddBootSetup();
+builder.Services.AddAuth(options, state, new StartupLog()).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers().AddPreview().AddOverlays().AddBootSetup();
 
 var app = builder.Build();
 app.UseAgentHosting();

@@ -3,16 +3,17 @@
 #   1. installs what the benchmarks need when it is missing (gcc, openssh-server/-client, inotify-tools, supervisor,
 #      python3; apt-get, as root);
 #   2. publishes agent/ (native AOT) into bench/.bin/ — unless SANDBOXD_PATH already names an agent binary;
-#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, overlay, live, servers, proxy (results in bench/results/).
-# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy]
+#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, overlay, live, servers, proxy, startup (results in
+#      bench/results/).
+# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-benchmarks=(exec-latency overlay live servers proxy)
+benchmarks=(exec-latency overlay live servers proxy startup)
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) benchmarks=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -7,10 +7,11 @@ internal static class AuthFeature
 {
     public const string TokenFileName = "access-token";
 
-    public static IServiceCollection AddAuth(this IServiceCollection services, AgentOptions options, StateStore state, ILogger startupLog)
+    public static IServiceCollection AddAuth(this IServiceCollection services, AgentOptions options, StateStore state, StartupLog startupLog)
     {
         var tokens = ResolveAccessTokens(options, state, startupLog, out var secrets);
         services.AddSingleton(tokens);
+        services.AddSingleton(startupLog); // written to the host's log once it runs
         services.AddSingleton(new Processes.AgentSecrets(secrets));
         services.AddSingleton(state);
         services.AddSingleton<TokenValidator>();
@@ -34,7 +35,7 @@ internal static class AuthFeature
     }
 
     /// <summary>--access-token, then COMPUTESDK_ACCESS_TOKEN, then --access-token-file, else a generated token kept in the state dir.</summary>
-    private static AccessTokens ResolveAccessTokens(AgentOptions options, StateStore state, ILogger log, out string[] secrets)
+    private static AccessTokens ResolveAccessTokens(AgentOptions options, StateStore state, StartupLog log, out string[] secrets)
     {
         secrets = options.ApiKey is { Length: > 0 } apiKey ? [apiKey] : [];
         if (options.NoAuth)
@@ -63,13 +64,15 @@ internal static class AuthFeature
             if (!string.IsNullOrEmpty(existing))
             {
                 token = existing;
-                log.TokenReused(state.PathOf(TokenFileName));
+                var path = state.PathOf(TokenFileName);
+                log.Add(l => l.TokenReused(path));
             }
             else
             {
                 token = AccessTokens.Generate("sbx_");
                 state.WriteText(TokenFileName, token + "\n");
-                log.TokenGenerated(state.PathOf(TokenFileName));
+                var path = state.PathOf(TokenFileName);
+                log.Add(l => l.TokenGenerated(path));
             }
         }
 

@@ -98,6 +98,7 @@ internal static class HostingExtensions
         var url = address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
         app.Services.GetRequiredService<PublicUrls>().ListenUrl = url;
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("sandboxd");
+        app.Services.GetRequiredService<StartupLog>().WriteTo(log);
         log.Serving(CommandLine.Version, url, options.Root);
         if (limits.After != limits.Before)
         {

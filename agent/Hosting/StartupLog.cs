@@ -1,16 +1,23 @@
 namespace Sandboxd.Hosting;
 
-/// <summary>A logger for what happens before the host exists (token resolution), writing to stderr like the rest.</summary>
-internal static class StartupLog
+/// <summary>
+/// What happens before the host exists (token resolution) and is worth a log line: kept here and written through the
+/// host's logger once it runs. A logger factory of its own for these few lines cost ≈ 10 ms of start-up (a second DI
+/// container, console provider and its writer thread; bench/startup).
+/// </summary>
+internal sealed class StartupLog
 {
-    public static ILogger Create(AgentOptions options)
+    private readonly List<Action<ILogger>> _entries = [];
+
+    public void Add(Action<ILogger> entry) => _entries.Add(entry);
+
+    public void WriteTo(ILogger logger)
     {
-        var factory = LoggerFactory.Create(b =>
+        foreach (var entry in _entries)
         {
-            b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
-            b.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-            b.SetMinimumLevel(Enum.TryParse<LogLevel>(options.LogLevel, true, out var level) ? level : LogLevel.Information);
-        });
-        return factory.CreateLogger("sandboxd");
+            entry(logger);
+        }
+
+        _entries.Clear();
     }
 }

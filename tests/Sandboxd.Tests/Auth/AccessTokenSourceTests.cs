@@ -17,7 +17,8 @@ public sealed class AccessTokenSourceTests
         File.GetUnixFileMode(tokenFile).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var token = (await File.ReadAllTextAsync(tokenFile, ct)).Trim();
         token.Length.Should().BeGreaterThanOrEqualTo(32, "a generated token must carry real entropy");
-        agent.Stderr.Should().Contain(tokenFile, "the operator is told where the token is");
+        // The console logger writes on its own thread: the line may land just after the ready line.
+        await Eventually.UntilAsync(() => agent.Stderr.Contains(tokenFile, StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the operator is told where the token is", ct);
         agent.Stderr.Should().NotContain(token);
 
         (await agent.Anonymous.GetAsync("/files?path=/", ct)).ShouldBeError(401);
@@ -147,7 +148,8 @@ public sealed class AccessTokenSourceTests
         (await agent.Anonymous.GetAsync("/files?path=/", ct)).ShouldHaveStatus(200);
         var status = await agent.Anonymous.GetAsync("/auth/status", ct);
         status.Data.GetProperty("authenticated").GetBoolean().Should().BeTrue("auth disabled means every caller is authenticated: " + status.Describe());
-        agent.Stderr.Should().Contain("insecure-no-auth", "disabling auth must be loud in the log");
+        await Eventually.UntilAsync(() => agent.Stderr.Contains("insecure-no-auth", StringComparison.Ordinal), TimeSpan.FromSeconds(10),
+            "disabling auth must be loud in the log (written by the logger's own thread)", ct);
         File.Exists(Path.Combine(agent.StateDir, "access-token")).Should().BeFalse();
     }
 }
