@@ -105,6 +105,8 @@ internal sealed unsafe class NativeProcess
                 table.OwnUnsynchronized(pid);
             }
 
+            OomScore.MakeChildPreferred(pid);
+
             var process = request.PtySize is not null
                 ? new NativeProcess(loop, pid, master, -1, masterWrite, isPty: true)
                 : new NativeProcess(loop, pid, outRead, errRead, inWrite, isPty: false);

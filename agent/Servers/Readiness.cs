@@ -49,6 +49,18 @@ internal sealed partial class ServerSupervisor
         public bool Unhealthy { get; private set; }
         public string UnhealthyReason { get; private set; } = "";
 
+        /// <summary>The server's tree was seen listening during this run.</summary>
+        public bool PortFound
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _found;
+                }
+            }
+        }
+
         public void CheckCurrent()
         {
             foreach (var port in owner._scanner.Current)

@@ -12,6 +12,8 @@ internal sealed partial class ServerSupervisor
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
     /// <summary>Consecutive failed health checks after which a ready server counts as unhealthy (and is restarted per policy).</summary>
     public const int UnhealthyThreshold = 3;
+    /// <summary>How many times a start that lost its preallocated port to another process is retried on another port.</summary>
+    public const int MaxPortCollisions = 5;
 
     private async Task SuperviseAsync(ManagedServer server, CancellationToken cancellationToken)
     {
@@ -36,6 +38,7 @@ internal sealed partial class ServerSupervisor
             }
 
             var consecutiveCrashes = 0;
+            var collisions = 0;
             while (true)
             {
                 server.SetStatus(ServerStatus.Starting);
@@ -48,6 +51,23 @@ internal sealed partial class ServerSupervisor
 
                 var exit = outcome.Exit;
                 var crashed = exit.ExitCode != 0 || outcome.Unhealthy;
+                if (crashed && !config.StrictPort && LostItsPort(outcome) is { } lost)
+                {
+                    // The port was free when it was preallocated and another process took it before the server could
+                    // listen (two starts racing for one port, here or in another agent on the host). The agent's choice
+                    // of port failed, not the server: it gets another port now, whatever its restart policy, and no
+                    // restart is counted. (A strict port is the user's choice: the restart policy decides.)
+                    if (++collisions > MaxPortCollisions)
+                    {
+                        Fail(server, $"port in use: {lost} was taken by another process before the server could listen ({ExitReason(exit, outcome.OomKilled)}); {MaxPortCollisions} other ports were tried");
+                        return;
+                    }
+
+                    server.Stderr.Append(System.Text.Encoding.UTF8.GetBytes($"sandboxd: port {lost} was taken by another process before the server listened; starting again on another port\n"));
+                    _log.PortCollision(config.Slug, lost);
+                    continue;
+                }
+
                 var restart = config.RestartPolicy == "always" || (config.RestartPolicy == "on-failure" && crashed);
                 if (!restart)
                 {
@@ -135,6 +155,10 @@ internal sealed partial class ServerSupervisor
         return TimeSpan.FromMilliseconds(ms);
     }
 
+    /// <summary>The preallocated port, when a run ended quickly without ever listening and that port is now held by someone else.</summary>
+    private static int? LostItsPort(RunOutcome outcome) =>
+        outcome is { PortFound: false, Unhealthy: false, Port: { } port } && outcome.Uptime < MinUptime && !PortAllocator.IsFree(port) ? port : null;
+
     private static string ExitReason(ExitStatus exit, bool oomKilled) =>
         oomKilled ? "oom_killed: the kernel killed the server for exceeding its memory limit"
         : exit.Signal is { } signal ? $"killed by signal {signal} (exit code {exit.ExitCode})"
@@ -207,7 +231,7 @@ internal sealed partial class ServerSupervisor
         return log;
     }
 
-    private sealed record RunOutcome(ExitStatus Exit, TimeSpan Uptime, bool OomKilled, bool Unhealthy, string Reason, string? FailedToStart);
+    private sealed record RunOutcome(ExitStatus Exit, TimeSpan Uptime, bool OomKilled, bool Unhealthy, string Reason, string? FailedToStart, int? Port = null, bool PortFound = false);
 
     private async Task<RunOutcome> RunOnceAsync(ManagedServer server, CancellationToken cancellationToken)
     {
@@ -272,7 +296,7 @@ internal sealed partial class ServerSupervisor
             server.Exited(exit.ExitCode);
             var oomAfter = OomCounter.Read();
             var oomKilled = exit.Signal == LibC.SIGKILL && oomBefore is { } before && oomAfter is { } after && after > before;
-            return new RunOutcome(exit, DateTime.UtcNow - started, oomKilled, readiness.Unhealthy, readiness.UnhealthyReason, null);
+            return new RunOutcome(exit, DateTime.UtcNow - started, oomKilled, readiness.Unhealthy, readiness.UnhealthyReason, null, port, readiness.PortFound);
         }
     }
 }

@@ -25,4 +25,7 @@ internal static partial class ServersLog
 
     [LoggerMessage(1607, LogLevel.Information, "Server {Slug} listens on {Address}:{Port}")]
     public static partial void PortFound(this ILogger logger, string slug, string address, int port);
+
+    [LoggerMessage(1608, LogLevel.Warning, "Server {Slug}: its port {Port} was taken by another process before it listened; starting it again on another port")]
+    public static partial void PortCollision(this ILogger logger, string slug, int port);
 }

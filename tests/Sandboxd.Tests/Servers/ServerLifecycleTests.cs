@@ -33,9 +33,11 @@ public sealed class ServerLifecycleTests(AgentFixture fixture) : IClassFixture<A
         first.GetProperty("stop_timeout").GetInt64().Should().Be(3_000_000_000L, "stop_timeout is reported in nanoseconds");
 
         var seen = new List<string> { "installing" };
+        var last = first;
         await Eventually.UntilAsync(async () =>
         {
-            var status = Status(await GetAsync(Client, slug, Ct));
+            last = await GetAsync(Client, slug, Ct);
+            var status = Status(last);
             if (seen[^1] != status)
             {
                 seen.Add(status);
@@ -45,7 +47,8 @@ public sealed class ServerLifecycleTests(AgentFixture fixture) : IClassFixture<A
         }, s => s is "ready" or "failed", Long, "ready", Ct);
 
         var order = new[] { "installing", "starting", "running", "ready" };
-        seen.Should().OnlyContain(s => order.Contains(s), "only these states are expected");
+        seen.Should().OnlyContain(s => order.Contains(s), "only these states are expected; the server: {0}; its logs: {1}",
+            last.ToString(), await LogsAsync(Client, slug, null, Ct));
         seen.Select(s => Array.IndexOf(order, s)).Should().BeInAscendingOrder($"statuses went {string.Join("→", seen)}");
         seen[^1].Should().Be("ready");
         seen.Should().Contain("running");
@@ -388,5 +391,40 @@ public sealed class ServerLifecycleTests(AgentFixture fixture) : IClassFixture<A
         {
             ["slug"] = Slug("badpolicy"), ["start"] = "true", ["restart_policy"] = "sometimes",
         }.ToJsonString(), Ct)).ShouldBeError(400);
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task A_server_whose_preallocated_port_is_taken_before_it_listens_starts_again_on_another_port()
+    {
+        // The start waits (after the agent chose its PORT) until the test has taken that port, then listens on it and
+        // fails with EADDRINUSE: two starts racing for one port. restart_policy "never": still not the server's fault.
+        var slug = Slug("collide");
+        var portFile = Path.Combine(Agent.Root, slug + ".port");
+        var go = Path.Combine(Agent.Root, slug + ".go");
+        await StartAsync(Client, new JsonObject
+        {
+            ["slug"] = slug,
+            ["start"] = $"echo $PORT > {portFile}; while [ ! -e {go} ]; do sleep 0.01; done; {PythonHttp}",
+            ["restart_policy"] = "never",
+            ["stop_timeout_ms"] = 2000,
+        }, Ct);
+
+        var first = await Eventually.UntilAsync(() => File.Exists(portFile) ? File.ReadAllText(portFile).Trim() : "", p => p.Length > 0, Long, "the first PORT", Ct);
+        var taken = int.Parse(first, System.Globalization.CultureInfo.InvariantCulture);
+        using var thief = new TcpListener(IPAddress.Loopback, taken);
+        thief.Start();
+        await File.WriteAllTextAsync(go, "", Ct);
+
+        var ready = await WaitForStatusAsync(Client, slug, "ready", Long, Ct);
+        var port = ready.GetProperty("port").GetInt32();
+        port.Should().NotBe(taken);
+        ready.GetProperty("restart_count").GetInt32().Should().Be(0, "a lost port is not a restart");
+        (await LogsAsync(Client, slug, "stderr", Ct)).Should().Contain($"port {taken} was taken by another process");
+        using (var http = new HttpClient())
+        {
+            (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/"), Ct)).StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        await Client.DeleteAsync($"/servers/{slug}", Ct);
     }
 }
