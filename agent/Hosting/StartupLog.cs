@@ -2,8 +2,8 @@ namespace Sandboxd.Hosting;
 
 /// <summary>
 /// What happens before the host exists (token resolution) and is worth a log line: kept here and written through the
-/// host's logger once it runs. A logger factory of its own for these few lines cost ≈ 10 ms of start-up (a second DI
-/// container, console provider and its writer thread; bench/startup).
+/// host's logger once it runs, instead of a logger factory of its own for these few lines (a second DI container,
+/// console provider and writer thread at start-up; bench/startup/README.md).
 /// </summary>
 internal sealed class StartupLog
 {
