@@ -65,7 +65,11 @@ grep -q "start the agent with" "$work/install1.log" || fail "install.sh did not 
 [ "$(stat -c %a "$work/rootfs/etc/sandboxd/access-token")" = 600 ] || fail "token file mode"
 token=$(cat "$work/rootfs/etc/sandboxd/access-token")
 port=$(free_port)
-inroot /usr/local/bin/sandboxd start --port "$port" --root /srv/sandbox --state-dir /var/lib/sandboxd --access-token-file /etc/sandboxd/access-token > "$work/chroot-agent.out" 2> "$work/chroot-agent.err" &
+# Started without the inroot function: `inroot … &` would fork a subshell, and killing it left the agent running (every
+# earlier run of this suite leaked one). chroot and env exec, so $! is the agent itself.
+chroot "$work/rootfs" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+  /usr/local/bin/sandboxd start --port "$port" --root /srv/sandbox --state-dir /var/lib/sandboxd --access-token-file /etc/sandboxd/access-token \
+  > "$work/chroot-agent.out" 2> "$work/chroot-agent.err" &
 pids+=($!)
 wait_for 20 grep -q "sandboxd ready" "$work/chroot-agent.out" || { cat "$work/chroot-agent.err"; fail "agent in the rootfs did not start"; }
 curl -fsS "http://127.0.0.1:$port/health" | grep -q '"ok"' || fail "/health from outside the rootfs"
@@ -83,6 +87,8 @@ head=$(ws_handshake "http://127.0.0.1:$port/ws?token=$token&protocol=json")
 curl -fsS "http://127.0.0.1:$port/health" | grep -q '"ok"' || { cat "$work/chroot-agent.err"; fail "the agent died after a WebSocket handshake without libssl"; }
 pass "without libssl (none in the rootfs) the WebSocket handshake works and the agent keeps serving"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+in_rootfs() { local p; for p in /proc/[0-9]*; do [ "$(readlink "$p/root" 2>/dev/null)" = "$work/rootfs" ] && echo "${p#/proc/}"; done; return 0; }
+[ -z "$(in_rootfs)" ] || fail "processes still running in the rootfs after stopping its agent: $(in_rootfs | tr '\n' ' ')"
 inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" > "$work/install2.log" 2>&1 || { cat "$work/install2.log"; fail "re-run (upgrade)"; }
 grep -q "upgraded" "$work/install2.log" || fail "re-run did not upgrade in place"
 [ "$(cat "$work/rootfs/etc/sandboxd/access-token")" = "$token" ] || fail "upgrade changed the token"
