@@ -25,7 +25,7 @@ internal sealed class AccessTokens
 
     public bool Enabled { get; }
 
-    public static byte[] Hash(string token) => Sha256.Hash(Encoding.UTF8.GetBytes(token));
+    public static byte[] Hash(string token) => Hashing.Sha256.Hash(Encoding.UTF8.GetBytes(token));
 
     public bool Matches(string token)
     {

@@ -10,7 +10,7 @@ namespace Sandboxd.WebSockets;
 /// middleware: that middleware computes Sec-WebSocket-Accept with the runtime's SHA-1, which is OpenSSL, and on a system
 /// without libssl (a slim image, a minimal rootfs) the runtime aborted the whole agent — and every process it ran — on
 /// the first WebSocket request ("No usable version of libssl was found"). Here: the request is checked, the accept key
-/// is computed with <see cref="Sha1"/>, Kestrel upgrades the connection and the runtime's managed WebSocket (no OpenSSL
+/// is computed with <see cref="Hashing.Sha1"/>, Kestrel upgrades the connection and the runtime's managed WebSocket (no OpenSSL
 /// on the server side) speaks the frames, with protocol-level keepalive pings (daemon-websocket.md §7).
 /// </summary>
 internal static class WebSocketUpgrade
@@ -46,10 +46,6 @@ internal static class WebSocketUpgrade
         return null;
     }
 
-    /// <summary>The subprotocols the client offers (Sec-WebSocket-Protocol, comma-separated, any number of headers).</summary>
-    public static IReadOnlyList<string> RequestedProtocols(HttpContext context) =>
-        [.. context.Request.Headers.SecWebSocketProtocol.SelectMany(v => (v ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))];
-
     /// <summary>Answers 101 and returns the server end of the socket. Call only when <see cref="Problem"/> is null.</summary>
     public static async Task<WebSocket> AcceptAsync(HttpContext context, string? subProtocol = null)
     {
@@ -73,7 +69,7 @@ internal static class WebSocketUpgrade
     }
 
     /// <summary>Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + the RFC's GUID)).</summary>
-    public static string AcceptKey(string key) => Convert.ToBase64String(Sha1.Hash(Encoding.ASCII.GetBytes(key.Trim() + AcceptGuid)));
+    public static string AcceptKey(string key) => Convert.ToBase64String(Hashing.Sha1.Hash(Encoding.ASCII.GetBytes(key.Trim() + AcceptGuid)));
 
     private static bool HasToken(StringValues values, string token)
     {

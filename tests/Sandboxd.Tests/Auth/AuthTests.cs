@@ -123,4 +123,18 @@ public sealed class AuthTests(AgentFixture fixture) : IClassFixture<AgentFixture
         response.ShouldBeError(401);
         File.Exists(Path.Combine(Agent.Root, "pwned2")).Should().BeFalse();
     }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_session_token_is_kept_at_rest_only_as_its_sha256()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var created = await Agent.Client.PostJsonAsync("/auth/session_tokens", """{"description":"at-rest"}""", ct);
+        created.Code.Should().BeOneOf([200, 201], created.Describe());
+        var token = created.Json.GetProperty("token").GetString()!;
+
+        // The agent's own SHA-256 (no OpenSSL) must agree with the runtime's.
+        var stored = await File.ReadAllTextAsync(Path.Combine(Agent.StateDir, "session-tokens.json"), ct);
+        stored.Should().NotContain(token);
+        stored.Should().Contain(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token))));
+    }
 }

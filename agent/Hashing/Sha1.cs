@@ -1,31 +1,22 @@
-using System.Buffers.Binary;
 using System.Numerics;
 
-namespace Sandboxd.WebSockets;
+namespace Sandboxd.Hashing;
 
 /// <summary>
 /// SHA-1 (FIPS 180-4) in managed code, for the one place the WebSocket protocol needs it: Sec-WebSocket-Accept
 /// (RFC 6455 §4.2.2). Not for security. The runtime's SHA-1 goes through OpenSSL, and without libssl on the machine the
-/// runtime aborts the whole process on first use — see <see cref="WebSocketUpgrade"/>.
+/// runtime aborts the whole process on first use — see <c>WebSockets/WebSocketUpgrade</c>.
 /// </summary>
 internal static class Sha1
 {
     public static byte[] Hash(ReadOnlySpan<byte> data)
     {
         uint h0 = 0x67452301, h1 = 0xEFCDAB89, h2 = 0x98BADCFE, h3 = 0x10325476, h4 = 0xC3D2E1F0;
-        var paddedLength = ((data.Length + 9 + 63) / 64) * 64;
-        var message = new byte[paddedLength];
-        data.CopyTo(message);
-        message[data.Length] = 0x80;
-        BinaryPrimitives.WriteUInt64BigEndian(message.AsSpan(paddedLength - 8), (ulong)data.Length * 8);
-
+        var message = BlockPadding.Pad(data);
         Span<uint> w = stackalloc uint[80];
-        for (var block = 0; block < paddedLength; block += 64)
+        for (var block = 0; block < message.Length; block += BlockPadding.BlockBytes)
         {
-            for (var i = 0; i < 16; i++)
-            {
-                w[i] = BinaryPrimitives.ReadUInt32BigEndian(message.AsSpan(block + (i * 4)));
-            }
+            BlockPadding.ReadWords(message, block, w);
 
             for (var i = 16; i < 80; i++)
             {
@@ -57,12 +48,6 @@ internal static class Sha1
             h4 += e;
         }
 
-        var digest = new byte[20];
-        BinaryPrimitives.WriteUInt32BigEndian(digest, h0);
-        BinaryPrimitives.WriteUInt32BigEndian(digest.AsSpan(4), h1);
-        BinaryPrimitives.WriteUInt32BigEndian(digest.AsSpan(8), h2);
-        BinaryPrimitives.WriteUInt32BigEndian(digest.AsSpan(12), h3);
-        BinaryPrimitives.WriteUInt32BigEndian(digest.AsSpan(16), h4);
-        return digest;
+        return BlockPadding.Digest([h0, h1, h2, h3, h4]);
     }
 }

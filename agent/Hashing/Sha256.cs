@@ -1,12 +1,11 @@
-using System.Buffers.Binary;
 using System.Numerics;
 
-namespace Sandboxd.Auth;
+namespace Sandboxd.Hashing;
 
 /// <summary>
 /// SHA-256 (FIPS 180-4) in managed code. The runtime's implementation goes through OpenSSL, which a bare system
-/// (a minimal Debian rootfs, a slim image) may not have; token hashing is the agent's only use of a hash, so it must
-/// not make libssl a dependency of the one binary.
+/// (a minimal Debian rootfs, a slim image) may not have: session and access tokens are hashed with this one, so the
+/// binary does not depend on libssl (docs/adr/0002-no-openssl.md).
 /// </summary>
 internal static class Sha256
 {
@@ -25,19 +24,11 @@ internal static class Sha256
     public static byte[] Hash(ReadOnlySpan<byte> data)
     {
         Span<uint> h = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
-        var paddedLength = ((data.Length + 9 + 63) / 64) * 64;
-        var message = new byte[paddedLength];
-        data.CopyTo(message);
-        message[data.Length] = 0x80;
-        BinaryPrimitives.WriteUInt64BigEndian(message.AsSpan(paddedLength - 8), (ulong)data.Length * 8);
-
+        var message = BlockPadding.Pad(data);
         Span<uint> w = stackalloc uint[64];
-        for (var block = 0; block < paddedLength; block += 64)
+        for (var block = 0; block < message.Length; block += BlockPadding.BlockBytes)
         {
-            for (var i = 0; i < 16; i++)
-            {
-                w[i] = BinaryPrimitives.ReadUInt32BigEndian(message.AsSpan(block + (i * 4)));
-            }
+            BlockPadding.ReadWords(message, block, w);
 
             for (var i = 16; i < 64; i++)
             {
@@ -75,12 +66,6 @@ internal static class Sha256
             h[7] += hh;
         }
 
-        var digest = new byte[32];
-        for (var i = 0; i < 8; i++)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(digest.AsSpan(i * 4), h[i]);
-        }
-
-        return digest;
+        return BlockPadding.Digest(h);
     }
 }
