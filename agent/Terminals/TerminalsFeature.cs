@@ -9,6 +9,7 @@ internal static class TerminalsFeature
     {
         services.AddSingleton<TerminalEvents>();
         services.AddSingleton<CommandExecutor>();
+        services.AddSingleton<Commands>();
         services.AddSingleton<TerminalService>();
         services.AddSingleton<ISandboxScoped>(sp => sp.GetRequiredService<TerminalService>());
         services.AddSingleton<TerminalInput>();
