@@ -108,6 +108,8 @@ internal sealed partial class LocalProvider
         }
 
         psi.Environment["HOME"] = record.Root;
+        // Inherited by every process of the sandbox: tells it its id, and labels its processes on the host.
+        psi.Environment["COMPUTESDK_SANDBOX_ID"] = record.Id;
         foreach (var (name, value) in spec.Envs ?? new Dictionary<string, string>())
         {
             psi.Environment[name] = value;
