@@ -477,6 +477,9 @@ export class Gateway {
     await waitFor(() => this.sandboxPids().length === 0, { timeout: 10_000, what: 'sandbox processes to be gone' });
     rmSync(this.stateDir, { recursive: true, force: true });
     if (problem) throw problem;
+    if (left.length && !this.allowLeftovers) {
+      throw new Error(`sandbox processes were still running after every test destroyed its sandboxes (killed now): ${left.map((p) => `${p} ${cmdlineOf(p)}`).join('; ')}`);
+    }
     return left;
   }
 
@@ -502,6 +505,14 @@ export class Gateway {
 
 const { compute: computeFactory } = await import('computesdk');
 export { computeFactory as compute };
+
+function cmdlineOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 200);
+  } catch {
+    return '(gone)';
+  }
+}
 
 /** Live processes whose environment has NAME=<one of values>. */
 export function pidsWithEnv(name, values) {
