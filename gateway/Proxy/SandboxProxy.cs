@@ -11,7 +11,7 @@ namespace Sandboxd.Gateway.Proxy;
 /// and responses are streamed, hop-by-hop headers dropped, credentials (Authorization, cookies) passed on — the agent
 /// authenticates — and WebSocket upgrades tunnelled byte for byte after the agent's 101.
 /// </summary>
-internal sealed class SandboxProxy : IDisposable
+internal sealed class SandboxProxy(IHostApplicationLifetime lifetime) : IDisposable
 {
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     private const long MaxRefusalBody = 1024 * 1024;
@@ -33,8 +33,11 @@ internal sealed class SandboxProxy : IDisposable
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
     });
 
-    public async Task ForwardAsync(HttpContext context, Uri agent, string pathAndQuery, CancellationToken cancellationToken)
+    public async Task ForwardAsync(HttpContext context, Uri agent, string pathAndQuery, CancellationToken requestAborted)
     {
+        // Open tunnels and long responses end when the gateway stops, so a SIGTERM is not held by a client's socket.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);
+        var cancellationToken = linked.Token;
         if (IsWebSocketRequest(context))
         {
             await TunnelWebSocketAsync(context, agent, pathAndQuery, cancellationToken);
