@@ -32,6 +32,11 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
     public (string Dir, string Root) Plan(string sandboxId, SandboxSpec spec)
     {
         var dir = Path.Combine(options.StateDir, "sandboxes", sandboxId);
+        if (Isolation is null && spec.Directory is { } ignored)
+        {
+            logger.DirectoryIgnored(sandboxId, ignored);
+        }
+
         var root = Isolation is not null && spec.Directory is { } directory ? directory : Path.Combine(dir, "root");
         return (dir, root);
     }

@@ -61,6 +61,18 @@ test('one origin: the sandbox URL is the gateway\'s; HTTP, WebSocket terminal an
     assert.equal(page.status, 200);
     assert.match(await page.text(), /Directory listing/);
 
+    // A stop with a WebSocket still open through the gateway: SIGTERM must not wait for it (exit 0 within 15 s).
+    const open = await sandbox.terminal.create({ pty: true });
+    let echoed = '';
+    open.on('output', (d) => (echoed += d));
+    open.write('echo still-open\n');
+    await waitFor(() => echoed.includes('still-open'), { timeout: 30_000, what: 'the second terminal to answer' });
+    const ids = gw.ids;
+    await gw.stop();
+    gw = await new Gateway({ keys: gw.keys, stateDir: gw.stateDir, extraArgs: ['--public-url', origin, '--port', String(gw.port)] }).start();
+    gw.ids = ids;
+    await sandbox.disconnect();
+
     const unknown = await fetch(`${origin}/sandboxes/sbx_nope/health`);
     assert.equal(unknown.status, 404);
     await sandbox.destroy();
