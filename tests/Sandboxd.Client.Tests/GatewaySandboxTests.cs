@@ -1,0 +1,124 @@
+using System.Net;
+
+namespace Sandboxd.Client.Tests;
+
+[Collection(GatewayCollection.Name)]
+public sealed class GatewaySandboxTests(GatewayFixture fixture)
+{
+    [Fact(Timeout = 120_000)]
+    public async Task A_created_sandbox_runs_a_command_through_its_client_and_destroy_stops_its_agent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var sandbox = await fixture.CreateAsync(fixture.ClientA, null, ct);
+        var pid = fixture.AgentPid(sandbox);
+
+        var result = await sandbox.Client.Run.CommandAsync("echo hello-$((40 + 2))", ct);
+
+        result.ExitCode.Should().Be(0);
+        result.Stdout.Should().Be("hello-42\n");
+        sandbox.Id.Should().NotBeNullOrEmpty();
+        sandbox.Provider.Should().NotBeNullOrEmpty();
+        (await sandbox.DestroyAsync(ct)).Should().BeTrue();
+        await Eventually.UntilAsync(() => !ListeningProcess.IsAlive(pid), TimeSpan.FromSeconds(30), $"the agent (pid {pid}) to stop", ct);
+        (await fixture.ClientA.GetAsync(sandbox.Id, ct)).Should().BeNull();
+        (await fixture.ClientA.DestroyAsync(sandbox.Id, ct)).Should().BeFalse("destroying twice finds nothing the second time");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Create_options_reach_the_sandbox_and_come_back_in_its_description()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var name = GatewayFixture.Unique("opts");
+        var options = new CreateGatewaySandboxRequest(
+            Metadata: new Dictionary<string, string> { ["owner"] = "client-tests" },
+            Envs: new Dictionary<string, string> { ["GREETING"] = "hi from envs" },
+            Name: name,
+            Namespace: "client-ns");
+
+        await using var sandbox = await fixture.CreateAsync(fixture.ClientA, options, ct);
+
+        (await sandbox.Client.Run.CommandAsync("printf %s \"$GREETING\"", ct)).Stdout.Should().Be("hi from envs");
+        sandbox.Metadata!.Value.GetProperty("owner").GetString().Should().Be("client-tests");
+        await using var found = await fixture.ClientA.FindAsync(name, "client-ns", ct);
+        found!.Id.Should().Be(sandbox.Id);
+        await using var got = await fixture.ClientA.GetAsync(sandbox.Id, ct);
+        got!.Client.BaseUrl.Should().Be(sandbox.Client.BaseUrl);
+        (await got.Client.Run.CommandAsync("true", ct)).ExitCode.Should().Be(0);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Get_find_and_destroy_of_unknown_sandboxes_answer_not_found_as_values()
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        (await fixture.ClientA.GetAsync("sb-unknown-" + GatewayFixture.Unique("x"), ct)).Should().BeNull();
+        (await fixture.ClientA.FindAsync(GatewayFixture.Unique("nobody"), cancellationToken: ct)).Should().BeNull();
+        (await fixture.ClientA.FindAsync(GatewayFixture.Unique("nobody"), "elsewhere", ct)).Should().BeNull();
+        (await fixture.ClientA.DestroyAsync("sb-unknown-" + GatewayFixture.Unique("x"), ct)).Should().BeFalse();
+        var extend = () => fixture.ClientA.ExtendAsync("sb-unknown-" + GatewayFixture.Unique("x"), TimeSpan.FromMinutes(1), ct);
+        (await extend.Should().ThrowAsync<SandboxdException>()).Which.StatusCode.Should().Be(HttpStatusCode.NotFound);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task FindOrCreate_twice_by_name_and_namespace_returns_the_same_sandbox_and_destroy_frees_the_name()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var name = GatewayFixture.Unique("proj");
+
+        await using var first = fixture.Track(fixture.ClientA, await fixture.ClientA.FindOrCreateAsync(name, "client-ns", cancellationToken: ct));
+        await using var second = await fixture.ClientA.FindOrCreateAsync(name, "client-ns", cancellationToken: ct);
+        await using var otherNamespace = fixture.Track(fixture.ClientA, await fixture.ClientA.FindOrCreateAsync(name, cancellationToken: ct));
+
+        second.Id.Should().Be(first.Id);
+        first.Name.Should().Be(name);
+        first.Namespace.Should().Be("client-ns");
+        otherNamespace.Id.Should().NotBe(first.Id, "the same name in another namespace is another sandbox");
+        otherNamespace.Namespace.Should().Be(GatewayClient.DefaultNamespace);
+        await second.Client.Files.WriteTextAsync("mark.txt", "same", ct);
+        (await first.Client.Files.ReadTextAsync("mark.txt", ct)).Should().Be("same");
+        (await first.DestroyAsync(ct)).Should().BeTrue();
+        (await fixture.ClientA.FindAsync(name, "client-ns", ct)).Should().BeNull();
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task Concurrent_findOrCreate_calls_for_one_name_all_get_the_one_sandbox()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var name = GatewayFixture.Unique("race");
+
+        var sandboxes = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => fixture.ClientA.FindOrCreateAsync(name, "client-race", cancellationToken: ct)));
+        try
+        {
+            fixture.Track(fixture.ClientA, sandboxes[0]);
+            sandboxes.Select(s => s.Id).Distinct().Should().ContainSingle();
+            (await sandboxes[3].Client.Run.CommandAsync("echo ok", ct)).Stdout.Should().Be("ok\n");
+        }
+        finally
+        {
+            foreach (var sandbox in sandboxes)
+            {
+                await sandbox.DisposeAsync();
+            }
+        }
+
+        (await fixture.ClientA.DestroyAsync(sandboxes[0].Id, ct)).Should().BeTrue();
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task Extend_keeps_a_sandbox_alive_past_its_timeout_while_one_not_extended_expires()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var shortLived = new CreateGatewaySandboxRequest(TimeoutMs: 4_000);
+        await using var extended = await fixture.CreateAsync(fixture.ClientA, shortLived, ct);
+        await using var expiring = await fixture.CreateAsync(fixture.ClientA, shortLived, ct);
+
+        await extended.ExtendAsync(TimeSpan.FromMinutes(5), ct);
+
+        await Eventually.UntilAsync(async () => await fixture.ClientA.GetAsync(expiring.Id, ct) is null, TimeSpan.FromSeconds(60),
+            "the sandbox that was not extended to expire", ct);
+        await Eventually.UntilAsync(() => !ListeningProcess.IsAlive(fixture.AgentPid(expiring)), TimeSpan.FromSeconds(30), "its agent to stop", ct);
+        await using var stillThere = await fixture.ClientA.GetAsync(extended.Id, ct);
+        stillThere.Should().NotBeNull("the extended sandbox outlives its first timeout");
+        (await extended.Client.Run.CommandAsync("echo alive", ct)).Stdout.Should().Be("alive\n");
+    }
+}

@@ -1,0 +1,111 @@
+using System.Globalization;
+
+namespace Sandboxd.Client.Tests.Infrastructure;
+
+/// <summary>Which process listens on a TCP port (from <c>/proc/net/tcp*</c> and the processes' fds), and whether a pid
+/// still runs: how the gateway tests find the agent behind a sandbox URL without knowing the gateway's internals.</summary>
+public static class ListeningProcess
+{
+    private const string ListenState = "0A";
+
+    /// <summary>The pid of the process with a listening socket on <paramref name="port"/>, or null.</summary>
+    public static int? FindPid(int port)
+    {
+        var inodes = ListeningInodes(port);
+        if (inodes.Count == 0)
+        {
+            return null;
+        }
+
+        foreach (var process in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(process), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(process, "fd")))
+                {
+                    if (new FileInfo(fd).LinkTarget is { } target && target.StartsWith("socket:[", StringComparison.Ordinal)
+                        && inodes.Contains(target["socket:[".Length..^1]))
+                    {
+                        return pid;
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // the process ended while we looked, or it is not ours to read
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>True while <paramref name="pid"/> exists and is not a zombie.</summary>
+    public static bool IsAlive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Every process (not this one) whose command line contains <paramref name="text"/>.</summary>
+    public static IReadOnlyList<int> WithCommandLineContaining(string text)
+    {
+        var found = new List<int>();
+        foreach (var process in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(process), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.ReadAllText(Path.Combine(process, "cmdline")).Replace('\0', ' ').Contains(text, StringComparison.Ordinal) && IsAlive(pid))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // ended while we looked
+            }
+        }
+
+        return found;
+    }
+
+    private static HashSet<string> ListeningInodes(int port)
+    {
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            if (!File.Exists(table))
+            {
+                continue;
+            }
+
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var local = fields[1];
+                if (fields[3] == ListenState && int.Parse(local[(local.LastIndexOf(':') + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture) == port)
+                {
+                    inodes.Add(fields[9]);
+                }
+            }
+        }
+
+        return inodes;
+    }
+}
