@@ -2,18 +2,19 @@
 # Runs every benchmark against the real, AOT-published agent:
 #   1. installs what the benchmarks need when it is missing (gcc, openssh-server/-client, inotify-tools, supervisor,
 #      python3; apt-get, as root);
-#   2. publishes agent/ (native AOT) into bench/.bin/ — unless SANDBOXD_PATH already names an agent binary;
-#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, overlay, live, servers, proxy, startup (results in
-#      bench/results/).
-# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup]
+#   2. publishes agent/ (native AOT) into bench/.bin/ — unless SANDBOXD_PATH already names an agent binary — and, for
+#      the gateway benchmark, gateway/ likewise unless SANDBOXD_GATEWAY_PATH names one;
+#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, overlay, live, servers, proxy, startup, gateway
+#      (results in bench/results/).
+# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup|gateway]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-benchmarks=(exec-latency overlay live servers proxy startup)
+benchmarks=(exec-latency overlay live servers proxy startup gateway)
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) benchmarks=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,9 +55,19 @@ SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
 export SANDBOXD_PATH
 echo "== agent: $SANDBOXD_PATH ($("$SANDBOXD_PATH" --version 2>/dev/null || echo '?'))"
 
+# --- the gateway under test (bench/gateway only) ---------------------------------------------------------------------
+if [[ " ${benchmarks[*]} " == *" gateway "* ]] && [ -z "${SANDBOXD_GATEWAY_PATH:-}" ]; then
+  gbin="$repo/bench/.bin"
+  echo "== publishing the gateway (native AOT) to $gbin"
+  timeout 1800 dotnet publish gateway/Sandboxd.Gateway.csproj -c Release -r linux-x64 -o "$gbin" \
+    --artifacts-path "$repo/bench/.artifacts" -warnaserror -nologo -clp:NoSummary -v:q
+  export SANDBOXD_GATEWAY_PATH="$gbin/sandboxd-gateway"
+fi
+
 # Each benchmark cleans up after itself (trap). On INT/TERM here, the running one gets TERM (a background child of a
 # script ignores INT) and we wait for its cleanup.
 child=""
+# shellcheck disable=SC2317 # called from the traps below
 forward() {
   if [ -n "$child" ]; then
     kill -TERM "$child" 2>/dev/null || true
