@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test suite against the real, AOT-published agent:
-#   1. publishes agent/ once (native AOT) into tests/.bin/ — the binary under test;
+#   1. publishes agent/ and gateway/ once (native AOT) into tests/.bin/ — the binaries under test;
 #   2. the xunit end-to-end suites (tests/Sandboxd.Tests, tests/Sandboxd.Client.Tests) with SANDBOXD_PATH pointing at it;
 #   3. the conformance suite (tests/conformance) with the official computesdk@2.5.4 client.
 #   5. the shipping suite (tests/ship, as root): release archive, install.sh on a bare rootfs, image, PID 1.
@@ -20,14 +20,18 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ "$publish" = 1 ] || [ ! -x "$bin/sandboxd" ]; then
+if [ "$publish" = 1 ] || [ ! -x "$bin/sandboxd" ] || [ ! -x "$bin/sandboxd-gateway" ]; then
   echo "== publishing the agent (native AOT) to $bin"
   rm -rf "$bin"
   dotnet publish agent/Sandboxd.csproj -c Release -r linux-x64 -o "$bin" -warnaserror -nologo -clp:NoSummary
-  extra=$(find "$bin" -maxdepth 1 -type f ! -name sandboxd ! -name sandboxd.dbg | head -5)
-  if [ -n "$extra" ]; then echo "publish produced more than the executable and its .dbg: $extra" >&2; exit 1; fi
+  echo "== publishing the gateway (native AOT) to $bin"
+  dotnet publish gateway/Sandboxd.Gateway.csproj -c Release -r linux-x64 -o "$bin" -warnaserror -nologo -clp:NoSummary
+  extra=$(find "$bin" -maxdepth 1 -type f ! -name sandboxd ! -name sandboxd.dbg ! -name sandboxd-gateway ! -name sandboxd-gateway.dbg | head -5)
+  if [ -n "$extra" ]; then echo "publish produced more than the executables and their .dbg: $extra" >&2; exit 1; fi
 fi
 export SANDBOXD_PATH="$bin/sandboxd"
+# The C# client's Gateway* tests and the shipping suite run the gateway from here.
+export SANDBOXD_GATEWAY_PATH="$bin/sandboxd-gateway"
 
 # Each suite's output is also kept in tests/.logs/; the end of the run names every failed suite and test, so the tail
 # of a CI log says what failed.

@@ -34,7 +34,8 @@ public sealed record ExtendGatewaySandboxRequest([property: JsonPropertyName("du
 /// <summary>
 /// A sandbox as the gateway describes it (the <c>data</c> of G1, G2, G4, G5): the daemon's <see cref="Url"/> and a
 /// <see cref="Token"/> for it. G2 carries no <see cref="SandboxId"/>; <see cref="Status"/> is <c>creating</c> while a
-/// concurrent findOrCreate is still creating it.
+/// concurrent findOrCreate is still creating it. <see cref="ExpiresAt"/> (sandboxd-gateway) is when the sandbox is
+/// destroyed unless extended; null for no timeout.
 /// </summary>
 public sealed record GatewaySandboxInfo(
     string Url,
@@ -46,10 +47,12 @@ public sealed record GatewaySandboxInfo(
     string? Namespace = null,
     string? Status = null,
     [property: JsonConverter(typeof(SandboxOverlaysConverter))] IReadOnlyList<SandboxOverlay>? Overlays = null,
-    [property: JsonConverter(typeof(SandboxServersConverter))] IReadOnlyList<SandboxServer>? Servers = null);
+    [property: JsonConverter(typeof(SandboxServersConverter))] IReadOnlyList<SandboxServer>? Servers = null,
+    DateTimeOffset? ExpiresAt = null);
 
 /// <summary><c>POST /v1/snapshots</c> (G7).</summary>
 public sealed record CreateGatewaySnapshotRequest(string SandboxId, string? Name = null, IReadOnlyDictionary<string, string>? Metadata = null);
 
-/// <summary>A snapshot (the <c>data</c> of G7, items of G8).</summary>
-public sealed record GatewaySnapshotInfo(string Id, string Provider, DateTimeOffset CreatedAt, JsonElement? Metadata = null);
+/// <summary>A snapshot (the <c>data</c> of G7, items of G8); <see cref="Name"/> and <see cref="SandboxId"/> are sandboxd-gateway's additions.</summary>
+public sealed record GatewaySnapshotInfo(
+    string Id, string Provider, DateTimeOffset CreatedAt, JsonElement? Metadata = null, string? Name = null, string? SandboxId = null);
