@@ -113,8 +113,8 @@ public sealed partial class GatewayClient : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(name);
         var envelope = await _transport.SendAsync(HttpMethod.Post, "/v1/sandboxes/find", new FindGatewaySandboxRequest(name, @namespace ?? DefaultNamespace),
             Json.FindGatewaySandboxRequest, Json.GatewayEnvelopeGatewaySandboxInfo, cancellationToken).ConfigureAwait(false);
-        return envelope is { Success: true, Data: { SandboxId: { Length: > 0 } id } info }
-            ? await OpenAsync(id, info, cancellationToken).ConfigureAwait(false)
+        return envelope is { Success: true, Data: { } info }
+            ? await OpenAsync(RequireId(info, "POST /v1/sandboxes/find"), info, cancellationToken).ConfigureAwait(false)
             : null;
     }
 
