@@ -1,0 +1,41 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Sandboxd.Gateway.Protocol;
+
+namespace Sandboxd.Gateway.Hosting;
+
+/// <summary>The <c>{success, data}</c> envelope and request-body reading, in one place.</summary>
+internal static class Api
+{
+    public static IResult Ok<T>(T data, JsonTypeInfo<Envelope<T>> typeInfo) => TypedResults.Json(new Envelope<T>(true, data), typeInfo);
+
+    public static IResult Success() => TypedResults.Json(new SuccessResponse(), GatewayJsonContext.Default.SuccessResponse);
+
+    public static Task WriteErrorAsync(HttpContext context, int status, string message)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new ErrorResponse(message), GatewayJsonContext.Default.ErrorResponse);
+    }
+
+    /// <summary>Reads a JSON body; an empty body is <c>null</c>; malformed JSON or wrong field types are a 400.</summary>
+    public static async Task<T?> ReadBodyAsync<T>(HttpRequest request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+        where T : class
+    {
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, cancellationToken);
+        if (buffer.Length == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), typeInfo);
+        }
+        catch (JsonException e)
+        {
+            var where = e.Path is { Length: > 1 } path ? $" at {path}" : "";
+            throw new GatewayException(GatewayErrorCode.BadRequest, $"The request body is not valid JSON for this route{where}: {e.Message.Split(" Path:")[0]}", e);
+        }
+    }
+}

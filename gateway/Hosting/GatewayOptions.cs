@@ -1,0 +1,17 @@
+namespace Sandboxd.Gateway.Hosting;
+
+/// <summary>What <c>sandboxd-gateway start</c> was told on its command line.</summary>
+internal sealed class GatewayOptions
+{
+    public int Port { get; set; } = 18090;
+    public string Host { get; set; } = "127.0.0.1";
+    public List<string> ApiKeys { get; } = [];
+    public string? ApiKeysFile { get; set; }
+    public string StateDir { get; set; } = "";
+    public string? AgentPath { get; set; }
+    public string? PublicUrl { get; set; }
+    public string LogLevel { get; set; } = "Information";
+
+    /// <summary>Run agents without bubblewrap even where it is installed (they are then not isolated).</summary>
+    public bool NoIsolation { get; set; }
+}

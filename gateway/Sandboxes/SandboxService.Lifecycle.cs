@@ -1,0 +1,117 @@
+using System.Text.Json;
+using Sandboxd.Gateway.Auth;
+using Sandboxd.Gateway.Hosting;
+using Sandboxd.Gateway.Protocol;
+using Sandboxd.Gateway.Providers;
+using Sandboxd.Gateway.Store;
+
+namespace Sandboxd.Gateway.Sandboxes;
+
+internal sealed partial class SandboxService
+{
+    /// <summary>Starts the agent of a record written as <c>creating</c>; the record becomes ready, or gone if that fails.</summary>
+    private async Task<SandboxRecord> StartAsync(SandboxRecord record, SandboxSpec spec)
+    {
+        // The caller may go away; the creation still completes (its record must not stay "creating").
+        var cancellationToken = CancellationToken.None;
+        try
+        {
+            var started = await provider.StartAsync(record, spec, cancellationToken);
+            var ready = record with
+            {
+                Status = SandboxStatus.Ready, Url = started.Url, Token = started.Token, AgentPid = started.Pid,
+                AgentStartTicks = started.StartTicks, Root = started.Root,
+            };
+            await store.UpdateAsync(ready, cancellationToken);
+            logger.Created(ready.Id, ready.Namespace ?? "", ready.Name ?? "", ready.Url!);
+            return ready;
+        }
+        catch (Exception e)
+        {
+            logger.CreateFailed(e, record.Id);
+            await store.UpdateAsync(record with { Status = SandboxStatus.Gone, GoneReason = "failed to start: " + e.Message }, cancellationToken);
+            await TryStopAsync(record);
+            throw e as GatewayException ?? new GatewayException(GatewayErrorCode.AgentFailed, $"The sandbox could not be started: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Stops a record already marked destroying, then marks it gone (freeing its name).</summary>
+    public async Task StopAndForgetAsync(SandboxRecord record, string reason)
+    {
+        await provider.StopAsync(record, CancellationToken.None);
+        await store.UpdateAsync(record with { Status = SandboxStatus.Gone, GoneReason = reason }, CancellationToken.None);
+        logger.Destroyed(record.Id, reason);
+    }
+
+    /// <summary>Marks a sandbox whose agent died gone (not resurrected) and removes what is left of it.</summary>
+    public async Task ForgetDeadAsync(SandboxRecord record, string reason, CancellationToken cancellationToken)
+    {
+        if (!await store.TryTransitionAsync(record.Id, record.Status, SandboxStatus.Destroying, cancellationToken))
+        {
+            return;
+        }
+
+        logger.AgentDied(record.Id, record.AgentPid, reason);
+        await StopAndForgetAsync(record, reason);
+    }
+
+    /// <summary>Destroys every ready sandbox whose expiry has passed.</summary>
+    public async Task ExpireDueAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        foreach (var record in await store.ListActiveAsync(cancellationToken))
+        {
+            if (record.Status == SandboxStatus.Ready && record.ExpiresAt <= now
+                && await store.TryTransitionAsync(record.Id, SandboxStatus.Ready, SandboxStatus.Destroying, cancellationToken))
+            {
+                await StopAndForgetAsync(record, "expired");
+            }
+        }
+    }
+
+    /// <summary>Ready sandboxes whose agent process is no longer there become gone.</summary>
+    public async Task SweepDeadAsync(CancellationToken cancellationToken)
+    {
+        foreach (var record in await store.ListActiveAsync(cancellationToken))
+        {
+            if (record.Status == SandboxStatus.Ready && !provider.IsAlive(record))
+            {
+                await ForgetDeadAsync(record, "its agent exited", cancellationToken);
+            }
+        }
+    }
+
+    private async Task TryStopAsync(SandboxRecord record)
+    {
+        try
+        {
+            await provider.StopAsync(record, CancellationToken.None);
+        }
+        catch (Exception e) when (e is GatewayException or IOException or TimeoutException or InvalidOperationException)
+        {
+            logger.CleanupFailed(record.Id, e.Message);
+        }
+    }
+
+    private SandboxInfo ToInfo(SandboxRecord record) => new(
+        SandboxId: record.Id,
+        Url: record.Url ?? "",
+        Token: record.Token,
+        Provider: provider.Name,
+        Metadata: ParseJson(record.MetadataJson),
+        Name: record.Name,
+        Namespace: record.Namespace,
+        Status: record.Status == SandboxStatus.Creating ? "creating" : "ready",
+        ExpiresAt: record.ExpiresAt?.ToString("O"));
+
+    private static JsonElement? ParseJson(string? json)
+    {
+        if (json is null)
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
+}
