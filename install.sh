@@ -13,8 +13,9 @@
 #     --root DIR          sandbox root for the service (default /srv/sandbox as root, ~/sandbox otherwise)
 #     --no-start          install but do not start the service
 #     --with-gateway      also install sandboxd-gateway (the Sandbox Gateway) beside sandboxd, with its own service
-#     --gateway-port P    port for the gateway service (default 18081)
+#     --gateway-port P    port for the gateway service (default 18090)
 #     --gateway-api-key K add K to the gateway's API keys file (default: keep the file; generate one key if empty)
+#     --gateway-public-url URL  the gateway's URL as remote clients reach it: sandboxes are then served through it
 #     --uninstall         stop and remove everything this script installed (the token and state stay unless --purge)
 #     --purge             with --uninstall: also remove the token, the gateway's API keys and both states
 #
@@ -35,8 +36,9 @@ start=1
 uninstall=0
 purge=0
 with_gateway=0
-gateway_port="18081"
+gateway_port="18090"
 gateway_key=""
+gateway_public_url=""
 gateway_binary=""
 
 say() { printf 'sandboxd-install: %s\n' "$*" >&2; }
@@ -57,9 +59,10 @@ while [ $# -gt 0 ]; do
     --with-gateway) with_gateway=1; shift ;;
     --gateway-port) gateway_port="${2:?--gateway-port needs a value}"; shift 2 ;;
     --gateway-api-key) gateway_key="${2:?--gateway-api-key needs a value}"; shift 2 ;;
+    --gateway-public-url) gateway_public_url="${2:?--gateway-public-url needs a URL}"; shift 2 ;;
     --uninstall) uninstall=1; shift ;;
     --purge) purge=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0" 2>/dev/null || true; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" 2>/dev/null || true; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -283,6 +286,7 @@ if [ "$with_gateway" = 1 ]; then
     # One substitution covers both paths in the unit: sandboxd-gateway and --agent sandboxd.
     sed "s#/usr/local/bin/sandboxd#$bin_dir/sandboxd#g" "$gateway_unit_src" > "$gateway_unit_file"
     printf 'SANDBOXD_GATEWAY_PORT=%s\n' "$gateway_port" > "$conf_dir/sandboxd-gateway.env"
+    [ -z "$gateway_public_url" ] || printf 'SANDBOXD_GATEWAY_ARGS=--public-url %s\n' "$gateway_public_url" >> "$conf_dir/sandboxd-gateway.env"
     systemctl daemon-reload
     if [ "$start" = 1 ]; then
       systemctl enable sandboxd-gateway.service >/dev/null 2>&1
@@ -293,7 +297,8 @@ if [ "$with_gateway" = 1 ]; then
     fi
   else
     say "systemd is not running here; start the gateway with:"
-    printf '  %s start --host 0.0.0.0 --port %s --state-dir %s --api-keys-file %s --agent %s\n' \
-      "$bin_dir/sandboxd-gateway" "$gateway_port" "$gateway_state_dir" "$gateway_keys_file" "$bin_dir/sandboxd" >&2
+    printf '  %s start --host 0.0.0.0 --port %s --state-dir %s --api-keys-file %s --agent %s%s\n' \
+      "$bin_dir/sandboxd-gateway" "$gateway_port" "$gateway_state_dir" "$gateway_keys_file" "$bin_dir/sandboxd" \
+      "${gateway_public_url:+ --public-url $gateway_public_url}" >&2
   fi
 fi

@@ -7,6 +7,8 @@ namespace Sandboxd.Gateway.Hosting;
 /// <summary>The <c>{success, data}</c> envelope and request-body reading, in one place.</summary>
 internal static class Api
 {
+    private const int MaxBodyBytes = 1024 * 1024;
+
     public static IResult Ok<T>(T data, JsonTypeInfo<Envelope<T>> typeInfo) => TypedResults.Json(new Envelope<T>(true, data), typeInfo);
 
     public static IResult Success() => TypedResults.Json(new SuccessResponse(), GatewayJsonContext.Default.SuccessResponse);
@@ -22,7 +24,18 @@ internal static class Api
         where T : class
     {
         using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, cancellationToken);
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                throw new GatewayException(GatewayErrorCode.BadRequest, $"The request body is larger than {MaxBodyBytes} bytes.");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
         if (buffer.Length == 0)
         {
             return null;

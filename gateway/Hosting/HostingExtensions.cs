@@ -34,7 +34,8 @@ internal static class HostingExtensions
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = 1024 * 1024;
+            // Gateway calls are small; proxied agent calls (file uploads) are limited by the agent itself.
+            kestrel.Limits.MaxRequestBodySize = options.PublicUrl is null ? 1024 * 1024 : null;
             if (options.Host is "localhost")
             {
                 kestrel.ListenLocalhost(options.Port);
@@ -50,6 +51,7 @@ internal static class HostingExtensions
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddSingleton<Proxy.SandboxProxy>();
         builder.Services.AddSingleton<ISandboxStore>(new SqliteSandboxStore(options.StateDir));
         return builder;
     }
@@ -58,6 +60,7 @@ internal static class HostingExtensions
     public static RouteGroupBuilder UseGatewayHosting(this WebApplication app)
     {
         app.UseMiddleware<ErrorHandlingMiddleware>();
+        app.UseMiddleware<Proxy.ProxyMiddleware>();
         app.MapGet("/health", static () => TypedResults.Json(new SuccessResponse(), GatewayJsonContext.Default.SuccessResponse));
         return app.MapGroup("/v1").AddEndpointFilter<ApiKeyFilter>();
     }

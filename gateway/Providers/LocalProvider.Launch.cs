@@ -91,6 +91,15 @@ internal sealed partial class LocalProvider
             yield return "--setup";
             yield return setup;
         }
+
+        if (options.PublicUrl is { } origin)
+        {
+            // One-origin mode: the URLs the agent hands out (magic links, server previews) go through the gateway too.
+            yield return "--public-url";
+            yield return $"{origin}/sandboxes/{record.Id}";
+            yield return "--preview-url-template";
+            yield return "{public_url}/preview/{port}";
+        }
     }
 
     /// <summary>
@@ -108,6 +117,8 @@ internal sealed partial class LocalProvider
         }
 
         psi.Environment["HOME"] = record.Root;
+        // Inherited by every process of the sandbox: tells it its id, and labels its processes on the host.
+        psi.Environment["COMPUTESDK_SANDBOX_ID"] = record.Id;
         foreach (var (name, value) in spec.Envs ?? new Dictionary<string, string>())
         {
             psi.Environment[name] = value;

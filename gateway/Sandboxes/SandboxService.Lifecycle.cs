@@ -95,7 +95,7 @@ internal sealed partial class SandboxService
 
     private SandboxInfo ToInfo(SandboxRecord record) => new(
         SandboxId: record.Id,
-        Url: record.Url ?? "",
+        Url: record.Status == SandboxStatus.Ready ? Proxy.ProxyMiddleware.PublicUrl(options, record) : "",
         Token: record.Token,
         Provider: provider.Name,
         Metadata: ParseJson(record.MetadataJson),
