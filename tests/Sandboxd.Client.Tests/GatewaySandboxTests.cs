@@ -10,7 +10,6 @@ public sealed class GatewaySandboxTests(GatewayFixture fixture)
     {
         var ct = TestContext.Current.CancellationToken;
         await using var sandbox = await fixture.CreateAsync(fixture.ClientA, null, ct);
-        var pid = fixture.AgentPid(sandbox);
 
         var result = await sandbox.Client.Run.CommandAsync("echo hello-$((40 + 2))", ct);
 
@@ -19,7 +18,7 @@ public sealed class GatewaySandboxTests(GatewayFixture fixture)
         sandbox.Id.Should().NotBeNullOrEmpty();
         sandbox.Provider.Should().NotBeNullOrEmpty();
         (await sandbox.DestroyAsync(ct)).Should().BeTrue();
-        await Eventually.UntilAsync(() => !ListeningProcess.IsAlive(pid), TimeSpan.FromSeconds(30), $"the agent (pid {pid}) to stop", ct);
+        await fixture.WaitUntilGoneAsync(sandbox, ct);
         (await fixture.ClientA.GetAsync(sandbox.Id, ct)).Should().BeNull();
         (await fixture.ClientA.DestroyAsync(sandbox.Id, ct)).Should().BeFalse("destroying twice finds nothing the second time");
     }
@@ -116,7 +115,7 @@ public sealed class GatewaySandboxTests(GatewayFixture fixture)
 
         await Eventually.UntilAsync(async () => await fixture.ClientA.GetAsync(expiring.Id, ct) is null, TimeSpan.FromSeconds(60),
             "the sandbox that was not extended to expire", ct);
-        await Eventually.UntilAsync(() => !ListeningProcess.IsAlive(fixture.AgentPid(expiring)), TimeSpan.FromSeconds(30), "its agent to stop", ct);
+        await fixture.WaitUntilGoneAsync(expiring, ct);
         await using var stillThere = await fixture.ClientA.GetAsync(extended.Id, ct);
         stillThere.Should().NotBeNull("the extended sandbox outlives its first timeout");
         (await extended.Client.Run.CommandAsync("echo alive", ct)).Stdout.Should().Be("alive\n");

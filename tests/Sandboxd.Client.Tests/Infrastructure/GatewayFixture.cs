@@ -5,13 +5,15 @@ using Sandboxd.Client.Gateway;
 namespace Sandboxd.Client.Tests.Infrastructure;
 
 /// <summary>The gateway the Gateway* test classes share: two API keys (A and B), and a record of every sandbox the tests
-/// created with the pid of its agent. Disposal destroys each one still there, checks that every agent is gone, then stops
-/// the gateway (which checks that nothing it started is left).</summary>
-public sealed class GatewayFixture : IAsyncLifetime
+/// created with the pids of its processes (those whose environment says <c>COMPUTESDK_SANDBOX_ID=&lt;id&gt;</c>, which
+/// sandboxd-gateway gives every process of a sandbox, or else the one listening on the sandbox's port). Disposal
+/// destroys each one still there, checks that all those processes are gone, then stops the gateway (which checks that
+/// nothing it started is left).</summary>
+public class GatewayFixture : IAsyncLifetime
 {
     private static readonly TimeSpan AgentStopTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly ConcurrentDictionary<string, (GatewayClient Owner, int? Pid)> _created = new();
+    private readonly ConcurrentDictionary<string, (GatewayClient Owner, IReadOnlyList<int> Pids)> _created = new();
 
     public GatewayProcess Gateway { get; private set; } = null!;
     public string KeyA { get; } = "client-test-a-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
@@ -21,33 +23,49 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Gateway = await GatewayProcess.StartAsync([KeyA, KeyB], CancellationToken.None);
+        Gateway = await StartGatewayAsync([KeyA, KeyB]);
         ClientA = Gateway.Client(KeyA);
         ClientB = Gateway.Client(KeyB);
     }
 
+    protected virtual Task<GatewayProcess> StartGatewayAsync(IReadOnlyList<string> apiKeys) => GatewayProcess.StartAsync(apiKeys, CancellationToken.None);
+
     public static string Unique(string prefix) => prefix + "-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
 
-    /// <summary>Records a sandbox (and the pid of the agent listening on its URL) so disposal can destroy and check it.</summary>
+    /// <summary>Records a sandbox and its processes so disposal can destroy and check it.</summary>
     public GatewaySandbox Track(GatewayClient owner, GatewaySandbox sandbox)
     {
-        _created.TryAdd(sandbox.Id, (owner, ListeningProcess.FindPid(sandbox.Client.BaseUrl.Port)));
+        IReadOnlyList<int> pids = HostProcesses.WithEnvironment("COMPUTESDK_SANDBOX_ID", sandbox.Id);
+        if (pids.Count == 0 && HostProcesses.FindPid(sandbox.Client.BaseUrl.Port) is { } listener && listener != Gateway.Pid)
+        {
+            pids = [listener];
+        }
+
+        if (pids.Count == 0)
+        {
+            throw new InvalidOperationException($"Found no process of sandbox {sandbox.Id} ({sandbox.Client.BaseUrl}).");
+        }
+
+        _created.TryAdd(sandbox.Id, (owner, pids));
         return sandbox;
     }
 
-    /// <summary>The pid recorded for a tracked sandbox's agent.</summary>
-    public int AgentPid(GatewaySandbox sandbox) =>
-        _created.TryGetValue(sandbox.Id, out var entry) && entry.Pid is { } pid
-            ? pid
-            : throw new InvalidOperationException($"No process listens on {sandbox.Client.BaseUrl} (sandbox {sandbox.Id}).");
+    /// <summary>Waits (bounded) until every recorded process of <paramref name="sandbox"/> has ended.</summary>
+    public Task WaitUntilGoneAsync(GatewaySandbox sandbox, CancellationToken cancellationToken)
+    {
+        var pids = _created[sandbox.Id].Pids;
+        return Eventually.UntilAsync(() => !pids.Any(HostProcesses.IsAlive), AgentStopTimeout,
+            $"the processes of sandbox {sandbox.Id} ({string.Join(", ", pids)}) to end", cancellationToken);
+    }
 
     public async Task<GatewaySandbox> CreateAsync(GatewayClient owner, CreateGatewaySandboxRequest? options, CancellationToken cancellationToken) =>
         Track(owner, await owner.CreateAsync(options, cancellationToken));
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
+        GC.SuppressFinalize(this);
         var problems = new List<string>();
-        foreach (var (id, (owner, pid)) in _created)
+        foreach (var (id, (owner, pids)) in _created)
         {
             try
             {
@@ -58,10 +76,13 @@ public sealed class GatewayFixture : IAsyncLifetime
                 problems.Add($"destroying {id}: {e.Message}");
             }
 
-            if (pid is { } alive && !await WaitForExitAsync(alive))
+            foreach (var pid in pids)
             {
-                problems.Add($"the agent of {id} (pid {alive}) still runs {AgentStopTimeout.TotalSeconds} s after destroy; killed");
-                await Posix.SignalAsync(alive, "KILL");
+                if (!await WaitForExitAsync(pid))
+                {
+                    problems.Add($"process {pid} of {id} still runs {AgentStopTimeout.TotalSeconds} s after destroy; killed");
+                    await Posix.SignalAsync(pid, "KILL");
+                }
             }
         }
 
@@ -81,7 +102,7 @@ public sealed class GatewayFixture : IAsyncLifetime
     private static async Task<bool> WaitForExitAsync(int pid)
     {
         var deadline = DateTime.UtcNow + AgentStopTimeout;
-        while (ListeningProcess.IsAlive(pid))
+        while (HostProcesses.IsAlive(pid))
         {
             if (DateTime.UtcNow >= deadline)
             {

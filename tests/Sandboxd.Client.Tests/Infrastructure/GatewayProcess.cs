@@ -54,7 +54,8 @@ public sealed class GatewayProcess : IAsyncDisposable
     public static string GatewayPath => Published("SANDBOXD_GATEWAY_PATH", "sandboxd-gateway");
     public static string AgentPath => Published("SANDBOXD_PATH", "sandboxd");
 
-    public static async Task<GatewayProcess> StartAsync(IReadOnlyList<string> apiKeys, CancellationToken cancellationToken)
+    public static async Task<GatewayProcess> StartAsync(IReadOnlyList<string> apiKeys, CancellationToken cancellationToken,
+        string port = "0", IReadOnlyList<string>? extraArguments = null)
     {
         var stateDir = Directory.CreateTempSubdirectory("sandboxd-gateway-client-").FullName;
         var info = new ProcessStartInfo(GatewayPath)
@@ -65,8 +66,8 @@ public sealed class GatewayProcess : IAsyncDisposable
             RedirectStandardInput = true,
             WorkingDirectory = stateDir,
         };
-        foreach (var argument in new[] { "start", "--port", "0", "--host", "127.0.0.1", "--state-dir", stateDir, "--agent", AgentPath }
-            .Concat(apiKeys.SelectMany(k => new[] { "--api-key", k })))
+        foreach (var argument in new[] { "start", "--port", port, "--host", "127.0.0.1", "--state-dir", stateDir, "--agent", AgentPath }
+            .Concat(apiKeys.SelectMany(k => new[] { "--api-key", k })).Concat(extraArguments ?? []))
         {
             info.ArgumentList.Add(argument);
         }
@@ -121,7 +122,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             _process.Dispose();
         }
 
-        var left = ListeningProcess.WithCommandLineContaining(StateDir);
+        var left = HostProcesses.WithCommandLineContaining(StateDir);
         foreach (var pid in left)
         {
             await Posix.SignalAsync(pid, "KILL");

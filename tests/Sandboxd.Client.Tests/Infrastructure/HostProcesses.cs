@@ -2,9 +2,9 @@ using System.Globalization;
 
 namespace Sandboxd.Client.Tests.Infrastructure;
 
-/// <summary>Which process listens on a TCP port (from <c>/proc/net/tcp*</c> and the processes' fds), and whether a pid
-/// still runs: how the gateway tests find the agent behind a sandbox URL without knowing the gateway's internals.</summary>
-public static class ListeningProcess
+/// <summary>What the gateway tests learn about processes from <c>/proc</c>: which one listens on a TCP port, which ones
+/// carry an environment variable, whether a pid still runs.</summary>
+public static class HostProcesses
 {
     private const string ListenState = "0A";
 
@@ -58,17 +58,35 @@ public static class ListeningProcess
         }
     }
 
+    /// <summary>Every live process whose environment holds <c>NAME=VALUE</c> exactly.</summary>
+    public static IReadOnlyList<int> WithEnvironment(string name, string value)
+    {
+        var entry = name + "=" + value;
+        var found = new List<int>();
+        foreach (var (pid, process) in Pids())
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(process, "environ")).Split('\0').Contains(entry, StringComparer.Ordinal) && IsAlive(pid))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // ended while we looked
+            }
+        }
+
+        return found;
+    }
+
     /// <summary>Every process (not this one) whose command line contains <paramref name="text"/>.</summary>
     public static IReadOnlyList<int> WithCommandLineContaining(string text)
     {
         var found = new List<int>();
-        foreach (var process in Directory.EnumerateDirectories("/proc"))
+        foreach (var (pid, process) in Pids())
         {
-            if (!int.TryParse(Path.GetFileName(process), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
-            {
-                continue;
-            }
-
             try
             {
                 if (File.ReadAllText(Path.Combine(process, "cmdline")).Replace('\0', ' ').Contains(text, StringComparison.Ordinal) && IsAlive(pid))
@@ -83,6 +101,17 @@ public static class ListeningProcess
         }
 
         return found;
+    }
+
+    private static IEnumerable<(int Pid, string Directory)> Pids()
+    {
+        foreach (var process in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(process), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid != Environment.ProcessId)
+            {
+                yield return (pid, process);
+            }
+        }
     }
 
     private static HashSet<string> ListeningInodes(int port)
