@@ -12,27 +12,27 @@ public sealed partial class GatewayClient
     private static readonly TimeSpan HealthFirstDelay = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan HealthMaxDelay = TimeSpan.FromSeconds(1);
 
-    private async Task<GatewaySandboxInfo> PollWhileCreatingAsync(CreateGatewaySandboxRequest request, CancellationToken cancellationToken)
+    /// <summary>Asks until the answer is not <c>status:"creating"</c> (another call is still creating that sandbox): after
+    /// 500 ms, then ×1.5 per attempt, at most 2 s apart, for up to <see cref="GatewayClientOptions.CreatingTimeout"/>.
+    /// Returns the last answer (null on 404).</summary>
+    private async Task<GatewayEnvelope<GatewaySandboxInfo>?> PollWhileCreatingAsync(
+        Func<CancellationToken, Task<GatewayEnvelope<GatewaySandboxInfo>?>> ask, string what, CancellationToken cancellationToken)
     {
-        const string Route = "POST /v1/sandboxes/find-or-create";
         var time = Options.TimeProvider;
         var started = time.GetTimestamp();
         var delay = CreatingFirstDelay;
         while (true)
         {
-            var envelope = await _transport.SendAsync(HttpMethod.Post, "/v1/sandboxes/find-or-create", request,
-                Json.CreateGatewaySandboxRequest, Json.GatewayEnvelopeGatewaySandboxInfo, cancellationToken).ConfigureAwait(false);
-            var info = Require(envelope, Route);
-            if (info.Status != CreatingStatus)
+            var envelope = await ask(cancellationToken).ConfigureAwait(false);
+            if (envelope is not { Success: true, Data.Status: CreatingStatus })
             {
-                return info;
+                return envelope;
             }
 
             if (time.GetElapsedTime(started) + delay > Options.CreatingTimeout)
             {
-                throw new SandboxdException($"The sandbox {request.Namespace}/{request.Name} is still being created after "
-                    + $"{Options.CreatingTimeout.TotalSeconds:0.#} s (the gateway keeps answering status \"creating\"); try again later "
-                    + "or raise GatewayClientOptions.CreatingTimeout.");
+                throw new SandboxdException($"The sandbox {what} is still being created after {Options.CreatingTimeout.TotalSeconds:0.#} s "
+                    + "(the gateway keeps answering status \"creating\"); try again later or raise GatewayClientOptions.CreatingTimeout.");
             }
 
             await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);

@@ -74,12 +74,14 @@ public sealed partial class GatewayClient : IDisposable
         return await OpenAsync(RequireId(info, "POST /v1/sandboxes"), info, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The sandbox <paramref name="sandboxId"/> (G2), ready to use; null when this API key has no such sandbox.</summary>
+    /// <summary>The sandbox <paramref name="sandboxId"/> (G2), ready to use; null when this API key has no such sandbox.
+    /// While a findOrCreate is still creating it, this call waits as findOrCreate does.</summary>
     public async Task<GatewaySandbox?> GetAsync(string sandboxId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(sandboxId);
-        var envelope = await _transport.SendAsync(HttpMethod.Get, "/v1/sandboxes/" + Uri.EscapeDataString(sandboxId),
-            Json.GatewayEnvelopeGatewaySandboxInfo, cancellationToken).ConfigureAwait(false);
+        var path = "/v1/sandboxes/" + Uri.EscapeDataString(sandboxId);
+        var envelope = await PollWhileCreatingAsync(
+            token => _transport.SendAsync(HttpMethod.Get, path, Json.GatewayEnvelopeGatewaySandboxInfo, token), sandboxId, cancellationToken).ConfigureAwait(false);
         return envelope is { Success: true, Data: { } info }
             ? await OpenAsync(sandboxId, info, cancellationToken).ConfigureAwait(false)
             : null;
@@ -102,17 +104,22 @@ public sealed partial class GatewayClient : IDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
+        const string Route = "POST /v1/sandboxes/find-or-create";
         var request = (options ?? new CreateGatewaySandboxRequest()) with { Name = name, Namespace = @namespace ?? DefaultNamespace };
-        var info = await PollWhileCreatingAsync(request, cancellationToken).ConfigureAwait(false);
-        return await OpenAsync(RequireId(info, "POST /v1/sandboxes/find-or-create"), info, cancellationToken).ConfigureAwait(false);
+        var envelope = await PollWhileCreatingAsync(token => _transport.SendAsync(HttpMethod.Post, "/v1/sandboxes/find-or-create", request,
+            Json.CreateGatewaySandboxRequest, Json.GatewayEnvelopeGatewaySandboxInfo, token), $"{request.Namespace}/{name}", cancellationToken).ConfigureAwait(false);
+        var info = Require(envelope, Route);
+        return await OpenAsync(RequireId(info, Route), info, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The sandbox named <paramref name="name"/> in <paramref name="namespace"/> (G5), ready to use; null when there is none.</summary>
+    /// <summary>The sandbox named <paramref name="name"/> in <paramref name="namespace"/> (G5), ready to use; null when there
+    /// is none. While a findOrCreate is still creating it, this call waits as findOrCreate does (as the official client).</summary>
     public async Task<GatewaySandbox?> FindAsync(string name, string? @namespace = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        var envelope = await _transport.SendAsync(HttpMethod.Post, "/v1/sandboxes/find", new FindGatewaySandboxRequest(name, @namespace ?? DefaultNamespace),
-            Json.FindGatewaySandboxRequest, Json.GatewayEnvelopeGatewaySandboxInfo, cancellationToken).ConfigureAwait(false);
+        var request = new FindGatewaySandboxRequest(name, @namespace ?? DefaultNamespace);
+        var envelope = await PollWhileCreatingAsync(token => _transport.SendAsync(HttpMethod.Post, "/v1/sandboxes/find", request,
+            Json.FindGatewaySandboxRequest, Json.GatewayEnvelopeGatewaySandboxInfo, token), $"{request.Namespace}/{name}", cancellationToken).ConfigureAwait(false);
         return envelope is { Success: true, Data: { } info }
             ? await OpenAsync(RequireId(info, "POST /v1/sandboxes/find"), info, cancellationToken).ConfigureAwait(false)
             : null;

@@ -104,6 +104,32 @@ public sealed class GatewaySandboxTests(GatewayFixture fixture)
     }
 
     [Fact(Timeout = 180_000)]
+    public async Task Find_while_findOrCreate_is_creating_gives_nothing_or_the_ready_sandbox_never_a_half_created_one()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var name = GatewayFixture.Unique("pending");
+        var creating = fixture.ClientA.FindOrCreateAsync(name, "client-pending", cancellationToken: ct);
+        var seen = new List<string>();
+
+        while (!creating.IsCompleted)
+        {
+            await using var found = await fixture.ClientA.FindAsync(name, "client-pending", ct);
+            if (found is not null)
+            {
+                (await found.Client.Run.CommandAsync("echo ready", ct)).Stdout.Should().Be("ready\n");
+                seen.Add(found.Id);
+            }
+
+            await Task.Delay(10, ct);
+        }
+
+        await using var created = fixture.Track(fixture.ClientA, await creating);
+        seen.Should().AllBe(created.Id);
+        await using var byId = await fixture.ClientA.GetAsync(created.Id, ct);
+        byId!.Id.Should().Be(created.Id);
+    }
+
+    [Fact(Timeout = 180_000)]
     public async Task Extend_keeps_a_sandbox_alive_past_its_timeout_while_one_not_extended_expires()
     {
         var ct = TestContext.Current.CancellationToken;
