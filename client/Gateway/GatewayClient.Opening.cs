@@ -102,7 +102,7 @@ public sealed partial class GatewayClient
     private static T Require<T>(GatewayEnvelope<T>? envelope, string route) where T : class =>
         envelope switch
         {
-            null => throw NotFound(route, "the route"),
+            null => throw NotFound(route, "what it asked for"),
             { Success: true, Data: { } data } => data,
             _ => throw new SandboxdException($"{route}: the gateway returned an invalid response (no success:true with data)."),
         };

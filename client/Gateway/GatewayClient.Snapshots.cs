@@ -12,10 +12,8 @@ public sealed partial class GatewayClient
     {
         ArgumentException.ThrowIfNullOrEmpty(sandboxId);
         var envelope = await _transport.SendAsync(HttpMethod.Post, "/v1/snapshots", new CreateGatewaySnapshotRequest(sandboxId, name, metadata),
-            Json.CreateGatewaySnapshotRequest, Json.GatewayEnvelopeGatewaySnapshotInfo, cancellationToken).ConfigureAwait(false);
-        return envelope is null
-            ? throw NotFound("POST /v1/snapshots", $"the sandbox {sandboxId}")
-            : Require(envelope, "POST /v1/snapshots");
+            Json.CreateGatewaySnapshotRequest, Json.GatewayEnvelopeGatewaySnapshotInfo, cancellationToken, notFoundIsError: true).ConfigureAwait(false);
+        return Require(envelope, "POST /v1/snapshots");
     }
 
     /// <summary>This API key's snapshots (G8).</summary>

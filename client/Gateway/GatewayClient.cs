@@ -69,7 +69,7 @@ public sealed partial class GatewayClient : IDisposable
     public async Task<GatewaySandbox> CreateAsync(CreateGatewaySandboxRequest? options = null, CancellationToken cancellationToken = default)
     {
         var envelope = await _transport.SendAsync(HttpMethod.Post, "/v1/sandboxes", options ?? new CreateGatewaySandboxRequest(),
-            Json.CreateGatewaySandboxRequest, Json.GatewayEnvelopeGatewaySandboxInfo, cancellationToken).ConfigureAwait(false);
+            Json.CreateGatewaySandboxRequest, Json.GatewayEnvelopeGatewaySandboxInfo, cancellationToken, notFoundIsError: true).ConfigureAwait(false);
         var info = Require(envelope, "POST /v1/sandboxes");
         return await OpenAsync(RequireId(info, "POST /v1/sandboxes"), info, cancellationToken).ConfigureAwait(false);
     }
@@ -107,7 +107,8 @@ public sealed partial class GatewayClient : IDisposable
         const string Route = "POST /v1/sandboxes/find-or-create";
         var request = (options ?? new CreateGatewaySandboxRequest()) with { Name = name, Namespace = @namespace ?? DefaultNamespace };
         var envelope = await PollWhileCreatingAsync(token => _transport.SendAsync(HttpMethod.Post, "/v1/sandboxes/find-or-create", request,
-            Json.CreateGatewaySandboxRequest, Json.GatewayEnvelopeGatewaySandboxInfo, token), $"{request.Namespace}/{name}", cancellationToken).ConfigureAwait(false);
+            Json.CreateGatewaySandboxRequest, Json.GatewayEnvelopeGatewaySandboxInfo, token, notFoundIsError: true), $"{request.Namespace}/{name}",
+            cancellationToken).ConfigureAwait(false);
         var info = Require(envelope, Route);
         return await OpenAsync(RequireId(info, Route), info, cancellationToken).ConfigureAwait(false);
     }

@@ -17,16 +17,18 @@ internal sealed class GatewayTransport(HttpClient http, string baseUrl, string a
 
     public string BaseUrl { get; } = baseUrl;
 
-    /// <summary>The envelope of a 2xx answer; null on 404.</summary>
+    /// <summary>The envelope of a 2xx answer; null on 404, unless <paramref name="notFoundIsError"/> (a create whose
+    /// snapshot or sandbox is unknown): then the gateway's text of the 404 is thrown.</summary>
     public Task<GatewayEnvelope<T>?> SendAsync<TRequest, T>(HttpMethod method, string path, TRequest body, JsonTypeInfo<TRequest> requestType,
-        JsonTypeInfo<GatewayEnvelope<T>> responseType, CancellationToken cancellationToken) =>
-        ExchangeAsync(method, path, JsonContent.Create(body, requestType), (response, token) => ReadEnvelopeAsync(method, path, response, responseType, token),
-            cancellationToken);
+        JsonTypeInfo<GatewayEnvelope<T>> responseType, CancellationToken cancellationToken, bool notFoundIsError = false) =>
+        ExchangeAsync(method, path, JsonContent.Create(body, requestType),
+            (response, token) => ReadEnvelopeAsync(method, path, response, responseType, notFoundIsError, token), cancellationToken);
 
     /// <summary>The envelope of a 2xx answer to a request without a body; null on 404.</summary>
     public Task<GatewayEnvelope<T>?> SendAsync<T>(HttpMethod method, string path, JsonTypeInfo<GatewayEnvelope<T>> responseType,
         CancellationToken cancellationToken) =>
-        ExchangeAsync(method, path, content: null, (response, token) => ReadEnvelopeAsync(method, path, response, responseType, token), cancellationToken);
+        ExchangeAsync(method, path, content: null,
+            (response, token) => ReadEnvelopeAsync(method, path, response, responseType, notFoundIsError: false, token), cancellationToken);
 
     /// <summary>A call whose answer carries nothing we need: true on 2xx, false on 404.</summary>
     public Task<bool> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken) =>
@@ -70,9 +72,9 @@ internal sealed class GatewayTransport(HttpClient http, string baseUrl, string a
     }
 
     private async Task<GatewayEnvelope<T>?> ReadEnvelopeAsync<T>(HttpMethod method, string path, HttpResponseMessage response,
-        JsonTypeInfo<GatewayEnvelope<T>> responseType, CancellationToken cancellationToken)
+        JsonTypeInfo<GatewayEnvelope<T>> responseType, bool notFoundIsError, CancellationToken cancellationToken)
     {
-        if (response.StatusCode == HttpStatusCode.NotFound)
+        if (response.StatusCode == HttpStatusCode.NotFound && !notFoundIsError)
         {
             return null;
         }
@@ -98,7 +100,7 @@ internal sealed class GatewayTransport(HttpClient http, string baseUrl, string a
         }
 
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        body = body.Length > 300 ? body[..300] + "…" : body;
+        body = ErrorText(body) ?? (body.Length > 300 ? body[..300] + "…" : body);
         var message = response.StatusCode switch
         {
             HttpStatusCode.Unauthorized => $"Invalid API key: the gateway at {BaseUrl} refused {method} {path} (401). "
@@ -109,5 +111,18 @@ internal sealed class GatewayTransport(HttpClient http, string baseUrl, string a
                 + (body.Length > 0 ? body : "(no error text)"),
         };
         throw new SandboxdException(message, response.StatusCode, body.Length > 0 ? body : null);
+    }
+
+    /// <summary>The <c>error</c> of a <c>{success:false, error}</c> body, or null for any other body.</summary>
+    private static string? ErrorText(string body)
+    {
+        try
+        {
+            return body.Length > 0 ? JsonSerializer.Deserialize(body, GatewayJsonContext.Default.GatewayErrorResponse)?.Error : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }

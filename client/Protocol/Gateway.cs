@@ -7,6 +7,9 @@ namespace Sandboxd.Protocol;
 /// whose answer the client ignores.</summary>
 public sealed record GatewayEnvelope<T>(bool Success, T? Data = default);
 
+/// <summary>A failure answer of sandboxd-gateway: <c>{success:false, error}</c>.</summary>
+public sealed record GatewayErrorResponse(string? Error = null, bool Success = false);
+
 /// <summary>
 /// <c>POST /v1/sandboxes</c> (G1), and the options part of <c>POST /v1/sandboxes/find-or-create</c> (G4): the
 /// ComputeSDK <c>CreateSandboxOptions</c>. Every member is optional; null members are not sent.

@@ -10,6 +10,7 @@ namespace Sandboxd.Protocol;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     PropertyNameCaseInsensitive = false,
     NumberHandling = JsonNumberHandling.Strict)]
+[JsonSerializable(typeof(GatewayErrorResponse))]
 [JsonSerializable(typeof(CreateGatewaySandboxRequest))]
 [JsonSerializable(typeof(FindGatewaySandboxRequest))]
 [JsonSerializable(typeof(ExtendGatewaySandboxRequest))]

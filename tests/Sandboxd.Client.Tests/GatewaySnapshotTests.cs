@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace Sandboxd.Client.Tests;
 
 [Collection(GatewayCollection.Name)]
@@ -28,6 +30,24 @@ public sealed class GatewaySnapshotTests(GatewayFixture fixture)
         (await fixture.ClientA.DeleteSnapshotAsync(snapshot.Id, ct)).Should().BeTrue();
         (await fixture.ClientA.ListSnapshotsAsync(ct)).Select(s => s.Id).Should().NotContain(snapshot.Id);
         (await fixture.ClientA.DeleteSnapshotAsync(snapshot.Id, ct)).Should().BeFalse();
+        (await sandbox.DestroyAsync(ct)).Should().BeTrue();
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Snapshots_of_unknown_or_foreign_sandboxes_and_restores_of_unknown_snapshots_fail_with_the_gateways_reason()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var sandbox = await fixture.CreateAsync(fixture.ClientA, null, ct);
+
+        var foreign = () => fixture.ClientB.CreateSnapshotAsync(sandbox.Id, cancellationToken: ct);
+        var unknown = () => fixture.ClientA.CreateSnapshotAsync("sbx_unknown", cancellationToken: ct);
+        var restore = () => fixture.ClientA.CreateAsync(new CreateGatewaySandboxRequest(SnapshotId: "snap_unknown"), ct);
+
+        (await foreign.Should().ThrowAsync<SandboxdException>()).Which.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await unknown.Should().ThrowAsync<SandboxdException>()).Which.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        var refused = (await restore.Should().ThrowAsync<SandboxdException>()).Which;
+        refused.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        refused.Message.Should().Contain("snap_unknown", "the gateway's reason reaches the caller");
         (await sandbox.DestroyAsync(ct)).Should().BeTrue();
     }
 }
