@@ -101,6 +101,9 @@ internal static partial class ProvidersLog
     [LoggerMessage(3003, LogLevel.Warning, "bubblewrap (bwrap) is not installed or --no-isolation was given: SANDBOXES ARE NOT ISOLATED — each agent runs as this user with full access to the host and to the other sandboxes (install Debian's bubblewrap)")]
     public static partial void NotIsolated(this ILogger logger);
 
+    [LoggerMessage(3005, LogLevel.Warning, "Sandbox {SandboxId}: directory {Directory} is honoured only under isolation (bubblewrap); its root is under the state dir instead")]
+    public static partial void DirectoryIgnored(this ILogger logger, string sandboxId, string directory);
+
     [LoggerMessage(3004, LogLevel.Information, "Sandboxes are isolated with {Bwrap} (own mount, PID and IPC namespaces; host read-only)")]
     public static partial void Isolated(this ILogger logger, string bwrap);
 }

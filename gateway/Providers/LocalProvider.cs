@@ -32,6 +32,11 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
     public (string Dir, string Root) Plan(string sandboxId, SandboxSpec spec)
     {
         var dir = Path.Combine(options.StateDir, "sandboxes", sandboxId);
+        if (Isolation is null && spec.Directory is { } ignored)
+        {
+            logger.DirectoryIgnored(sandboxId, ignored);
+        }
+
         var root = Isolation is not null && spec.Directory is { } directory ? directory : Path.Combine(dir, "root");
         return (dir, root);
     }
@@ -67,8 +72,8 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, record.Url + "/health");
             request.Headers.Authorization = new("Bearer", record.Token);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5), time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
             using var response = await http.CreateClient("agents").SendAsync(request, timeout.Token);
             return response.IsSuccessStatusCode;
         }

@@ -11,7 +11,7 @@ namespace Sandboxd.Gateway.Proxy;
 /// and responses are streamed, hop-by-hop headers dropped, credentials (Authorization, cookies) passed on — the agent
 /// authenticates — and WebSocket upgrades tunnelled byte for byte after the agent's 101.
 /// </summary>
-internal sealed class SandboxProxy : IDisposable
+internal sealed class SandboxProxy(IHostApplicationLifetime lifetime) : IDisposable
 {
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     private const long MaxRefusalBody = 1024 * 1024;
@@ -33,42 +33,18 @@ internal sealed class SandboxProxy : IDisposable
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
     });
 
-    public async Task ForwardAsync(HttpContext context, Uri agent, string pathAndQuery, CancellationToken cancellationToken)
+    public async Task ForwardAsync(HttpContext context, Uri agent, string pathAndQuery, CancellationToken requestAborted)
     {
+        // Open tunnels and long responses end when the gateway stops, so a SIGTERM is not held by a client's socket.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);
+        var cancellationToken = linked.Token;
         if (IsWebSocketRequest(context))
         {
             await TunnelWebSocketAsync(context, agent, pathAndQuery, cancellationToken);
             return;
         }
 
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri(agent.GetLeftPart(UriPartial.Authority) + pathAndQuery));
-        var hasBody = context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0;
-        if (hasBody)
-        {
-            request.Content = new StreamContent(context.Request.Body);
-        }
-
-        foreach (var (name, values) in context.Request.Headers)
-        {
-            if (HopByHop.Contains(name))
-            {
-                continue;
-            }
-
-            if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!) && request.Content is not null)
-            {
-                request.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!);
-            }
-        }
-
-        request.Headers.Host = context.Request.Host.Value;
-        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", context.Request.Scheme);
-        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", context.Request.Host.Value);
-        if (context.Connection.RemoteIpAddress is { } remote)
-        {
-            request.Headers.TryAddWithoutValidation("X-Forwarded-For", remote.ToString());
-        }
-
+        using var request = BuildRequest(context, agent, pathAndQuery);
         HttpResponseMessage response;
         try
         {
@@ -82,24 +58,56 @@ internal sealed class SandboxProxy : IDisposable
 
         using (response)
         {
-            context.Response.StatusCode = (int)response.StatusCode;
-            foreach (var header in response.Headers.Concat(response.Content.Headers))
-            {
-                if (!HopByHop.Contains(header.Key))
-                {
-                    context.Response.Headers[header.Key] = header.Value.ToArray();
-                }
-            }
-
-            context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-            await body.CopyToAsync(context.Response.Body, CopyBufferBytes, cancellationToken);
+            await CopyResponseAsync(context, response, cancellationToken);
         }
+    }
+
+    private static HttpRequestMessage BuildRequest(HttpContext context, Uri agent, string pathAndQuery)
+    {
+        var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri(agent.GetLeftPart(UriPartial.Authority) + pathAndQuery));
+        if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+        {
+            request.Content = new StreamContent(context.Request.Body);
+        }
+
+        foreach (var (name, values) in context.Request.Headers)
+        {
+            if (!HopByHop.Contains(name) && !request.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!) && request.Content is not null)
+            {
+                request.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!);
+            }
+        }
+
+        request.Headers.Host = context.Request.Host.Value;
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", context.Request.Scheme);
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", context.Request.Host.Value);
+        if (context.Connection.RemoteIpAddress is { } remote)
+        {
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", remote.ToString());
+        }
+
+        return request;
+    }
+
+    private static async Task CopyResponseAsync(HttpContext context, HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        context.Response.StatusCode = (int)response.StatusCode;
+        foreach (var header in response.Headers.Concat(response.Content.Headers))
+        {
+            if (!HopByHop.Contains(header.Key))
+            {
+                context.Response.Headers[header.Key] = header.Value.ToArray();
+            }
+        }
+
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        await body.CopyToAsync(context.Response.Body, CopyBufferBytes, cancellationToken);
     }
 
     /// <summary>
     /// A WebSocket upgrade is tunnelled, not re-framed: the client's handshake goes to the upstream with its key,
-    /// subprotocols and extensions untouched (credentials stripped as for HTTP), the upstream's answer comes back, and
+    /// subprotocols, extensions and credentials untouched, the upstream's answer comes back, and
     /// after a 101 the bytes are copied both ways. No hashing or masking here (and so no OpenSSL), and whatever the two
     /// ends negotiate — permessage-deflate, a subprotocol — works end to end.
     /// </summary>
@@ -150,37 +158,46 @@ internal sealed class SandboxProxy : IDisposable
 
         if (head.Status != StatusCodes.Status101SwitchingProtocols)
         {
-            // Refused (401, 404, 400…): the client gets the upstream's answer, with its body when it has a length.
-            context.Response.StatusCode = head.Status;
-            await context.Response.Body.WriteAsync(head.Rest, cancellationToken);
-            var left = head.ContentLength is { } length ? Math.Min(length, MaxRefusalBody) - head.Rest.Length : 0;
-            var buffer = new byte[16 * 1024];
-            while (left > 0)
-            {
-                var read = await upstream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                left -= read;
-            }
-
+            await WriteRefusalAsync(context, head, upstream, cancellationToken);
             return;
         }
 
         var downstream = await context.Features.GetRequiredFeature<IHttpUpgradeFeature>().UpgradeAsync();
-        using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (head.Rest.Length > 0)
+        await PumpAsync(downstream, upstream, socket, head.Rest, cancellationToken);
+    }
+
+    /// <summary>Refused (401, 404, 400…): the client gets the upstream's answer, with its body when it has a length.</summary>
+    private static async Task WriteRefusalAsync(HttpContext context, UpstreamHead head, Stream upstream, CancellationToken cancellationToken)
+    {
+        context.Response.StatusCode = head.Status;
+        await context.Response.Body.WriteAsync(head.Rest, cancellationToken);
+        var left = head.ContentLength is { } length ? Math.Min(length, MaxRefusalBody) - head.Rest.Length : 0;
+        var buffer = new byte[16 * 1024];
+        while (left > 0)
         {
-            await downstream.WriteAsync(head.Rest, cancellationToken); // frames that came with the 101
+            var read = await upstream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+
+            await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            left -= read;
+        }
+    }
+
+    /// <summary>Copies both ways after the 101; when one side closes, the other gets 5 s to finish its close handshake.</summary>
+    private static async Task PumpAsync(Stream downstream, Stream upstream, Socket socket, ReadOnlyMemory<byte> early, CancellationToken cancellationToken)
+    {
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (early.Length > 0)
+        {
+            await downstream.WriteAsync(early, cancellationToken); // frames that came with the 101
         }
 
         var up = CopyAsync(downstream, upstream, () => socket.Shutdown(SocketShutdown.Send), both.Token);
         var down = CopyAsync(upstream, downstream, null, both.Token);
         await Task.WhenAny(up, down);
-        // One side closed: give the other a moment to finish (the WebSocket close handshake), then cut both.
         try
         {
             await Task.WhenAll(up, down).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
