@@ -45,6 +45,37 @@ public sealed class GatewaySandboxTests(GatewayFixture fixture)
         (await got.Client.Run.CommandAsync("true", ct)).ExitCode.Should().Be(0);
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task Servers_and_overlays_given_at_creation_come_up_in_the_sandbox_with_the_daemons_option_names()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // Not under /tmp: a sandbox under bubblewrap has a /tmp of its own; the rest of the host is visible read-only.
+        var template = Path.Combine("/var/tmp", GatewayFixture.Unique("sandboxd-gateway-template"));
+        Directory.CreateDirectory(template);
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(template, "index.html"), "from the template", ct);
+            var options = new CreateGatewaySandboxRequest(
+                Overlays: [new CreateOverlayRequest(template, "site", Strategy: "copy")],
+                Servers: [new StartServerRequest("web", "exec python3 -m http.server \"$PORT\" --bind 127.0.0.1 --directory site",
+                    RestartPolicy: "on-failure", DependsOn: null)]);
+
+            await using var sandbox = await fixture.CreateAsync(fixture.ClientA, options, ct);
+
+            var server = await Eventually.UntilAsync(() => sandbox.Client.Servers.GetAsync("web", ct), s => s.Port is not null && s.Status == "ready",
+                TimeSpan.FromSeconds(60), "the server given at creation to be ready", ct);
+            server.RestartPolicy.Should().Be("on-failure", "restart_policy reached the agent under the daemon's name");
+            var page = await sandbox.Client.Run.CommandAsync($"python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:{server.Port}/index.html').read().decode())\"", ct);
+            page.Stdout.Should().Be("from the template\n", "stderr: {0}; overlays: {1}", page.Stderr,
+                string.Join(", ", (await sandbox.Client.Overlays.ListAsync(ct)).Select(o => $"{o.Source} → {o.Target}: {o.CopyStatus} {o.CopyError}")));
+            (await sandbox.DestroyAsync(ct)).Should().BeTrue();
+        }
+        finally
+        {
+            Directory.Delete(template, recursive: true);
+        }
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task Get_find_and_destroy_of_unknown_sandboxes_answer_not_found_as_values()
     {
