@@ -58,7 +58,7 @@ public sealed class GatewaySandboxTests(GatewayFixture fixture)
             var options = new CreateGatewaySandboxRequest(
                 Overlays: [new CreateOverlayRequest(template, "site", Strategy: "copy")],
                 Servers: [new StartServerRequest("web", "exec python3 -m http.server \"$PORT\" --bind 127.0.0.1 --directory site",
-                    RestartPolicy: "on-failure", DependsOn: null)]);
+                    RestartPolicy: "on-failure")]);
 
             await using var sandbox = await fixture.CreateAsync(fixture.ClientA, options, ct);
 
