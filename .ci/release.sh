@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Builds the release archive from a clean checkout:
-#   artifacts/sandboxd-<version>-linux-x64.tar.gz   (sandboxd, LICENSE, sandboxd.service)
+#   artifacts/sandboxd-<version>-linux-x64.tar.gz   (sandboxd, sandboxd-gateway, LICENSE, sandboxd.service,
+#                                                    sandboxd-gateway.service)
 #   artifacts/sandboxd-<version>-linux-x64.tar.gz.sha256
-# The archive is byte-for-byte reproducible for a given binary: sorted entries, fixed owner and mtime (the commit
-# time), gzip without a timestamp. Usage: .ci/release.sh [--binary PATH] [--out DIR]
+# The archive is byte-for-byte reproducible for given binaries: sorted entries, fixed owner and mtime (the commit
+# time), gzip without a timestamp. Usage: .ci/release.sh [--binary PATH] [--gateway-binary PATH] [--out DIR]
+# (a binary not given is published from the checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary=""
+gateway_binary=""
 out="artifacts"
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) binary="$2"; shift 2 ;;
+    --gateway-binary) gateway_binary="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -24,11 +28,18 @@ if [ -z "$binary" ]; then
     -p:ContinuousIntegrationBuild=true -p:PathMap="$PWD=/src" >&2
   binary="$stage/publish/sandboxd"
 fi
+if [ -z "$gateway_binary" ]; then
+  dotnet publish gateway/Sandboxd.Gateway.csproj -c Release -r linux-x64 -o "$stage/publish-gateway" -warnaserror -nologo \
+    -clp:NoSummary -p:ContinuousIntegrationBuild=true -p:PathMap="$PWD=/src" >&2
+  gateway_binary="$stage/publish-gateway/sandboxd-gateway"
+fi
 name="sandboxd-$version-linux-x64"
 mkdir -p "$stage/$name" "$out"
 install -m 0755 "$binary" "$stage/$name/sandboxd"
+install -m 0755 "$gateway_binary" "$stage/$name/sandboxd-gateway"
 install -m 0644 agent/dist/LICENSE "$stage/$name/LICENSE"
 install -m 0644 agent/dist/sandboxd.service "$stage/$name/sandboxd.service"
+install -m 0644 agent/dist/sandboxd-gateway.service "$stage/$name/sandboxd-gateway.service"
 tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner --format=gnu -C "$stage" -cf - "$name" | gzip -9n > "$out/$name.tar.gz"
 (cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
 echo "$out/$name.tar.gz"

@@ -2,23 +2,24 @@
 # Runs every benchmark against the real, AOT-published agent:
 #   1. installs what the benchmarks need when it is missing (gcc, openssh-server/-client, inotify-tools, supervisor,
 #      python3; apt-get, as root);
-#   2. publishes agent/ (native AOT) into bench/.bin/ — unless SANDBOXD_PATH already names an agent binary;
-#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, overlay, live, servers, proxy, startup (results in
-#      bench/results/).
+#   2. publishes agent/ (native AOT) into bench/.bin/ — unless SANDBOXD_PATH already names an agent binary — and, for
+#      the gateway benchmark, gateway/ likewise unless SANDBOXD_GATEWAY_PATH names one;
+#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, overlay, live, servers, proxy, startup, gateway
+#      (results in bench/results/).
 #   Every benchmark refuses to publish (exit 3, says why) when the 1-minute load is above nproc/2 before or after it.
-# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup] [--smoke]
+# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup|gateway] [--smoke]
 #   --smoke: every benchmark with tiny counts, reports to a temporary directory, no load guard — checks that they run
 #            (tests/run.sh does this in CI), never what they measure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-benchmarks=(exec-latency overlay live servers proxy startup)
+benchmarks=(exec-latency overlay live servers proxy startup gateway)
 smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) benchmarks=("$2"); shift 2 ;;
     --smoke) smoke=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +60,15 @@ SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
 export SANDBOXD_PATH
 echo "== agent: $SANDBOXD_PATH ($("$SANDBOXD_PATH" --version 2>/dev/null || echo '?'))"
 
+# --- the gateway under test (bench/gateway only) ---------------------------------------------------------------------
+if [[ " ${benchmarks[*]} " == *" gateway "* ]] && [ -z "${SANDBOXD_GATEWAY_PATH:-}" ]; then
+  gbin="$repo/bench/.bin"
+  echo "== publishing the gateway (native AOT) to $gbin"
+  timeout 1800 dotnet publish gateway/Sandboxd.Gateway.csproj -c Release -r linux-x64 -o "$gbin" \
+    --artifacts-path "$repo/bench/.artifacts" -warnaserror -nologo -clp:NoSummary -v:q
+  export SANDBOXD_GATEWAY_PATH="$gbin/sandboxd-gateway"
+fi
+
 if [ "$smoke" = 1 ]; then
   BENCH_RESULTS=$(mktemp -d /tmp/sandboxd-bench-smoke.XXXXXX)
   export BENCH_SMOKE=1 BENCH_RESULTS
@@ -68,12 +78,14 @@ if [ "$smoke" = 1 ]; then
   export SERVERS_SAMPLES=2 SERVERS_START_SAMPLES=2 SERVERS_BACKOFF_KILLS=2
   export PROXY_CALLS=50 PROXY_WARMUP=10 PROXY_ROUNDS=1 PROXY_BIG_MB=4 PROXY_BIG_REPS=1 PROXY_CONC_SECONDS=1
   export STARTUP_ROUNDS=2
+  export GATEWAY_SEQUENTIAL=3 GATEWAY_CONCURRENCY=2 GATEWAY_ROUNDS=1 GATEWAY_LIVE=3
   echo "== smoke run: tiny counts, reports in $BENCH_RESULTS (not published)"
 fi
 
 # Each benchmark cleans up after itself (trap). On INT/TERM here, the running one gets TERM (a background child of a
 # script ignores INT) and we wait for its cleanup.
 child=""
+# shellcheck disable=SC2317 # called from the traps below
 forward() {
   if [ -n "$child" ]; then
     kill -TERM "$child" 2>/dev/null || true

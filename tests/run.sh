@@ -31,6 +31,7 @@ if [ "$publish" = 1 ] || [ ! -x "$bin/sandboxd" ] || [ ! -x "$bin/sandboxd-gatew
   if [ -n "$extra" ]; then echo "publish produced more than the executables and their .dbg: $extra" >&2; exit 1; fi
 fi
 export SANDBOXD_PATH="$bin/sandboxd"
+# The gateway conformance suite, the C# client's Gateway* tests and the shipping suite run the gateway from here.
 export SANDBOXD_GATEWAY_PATH="$bin/sandboxd-gateway"
 
 # Each suite's output is also kept in tests/.logs/; the end of the run names every failed suite and test, so the tail

@@ -2,11 +2,12 @@
 # Shipping tests: the release archive, install.sh on a bare Debian rootfs (no .NET inside), the container image from
 # Dockerfile.agent under podman (agent as PID 1), and PID-1 behaviour in a new PID namespace.
 # Needs root (chroot, unshare, podman). Slow the first time (debootstrap ≈ 3 min, cached in tests/.cache/).
-# Usage: SANDBOXD_PATH=/path/to/sandboxd tests/ship/run.sh
+# Usage: SANDBOXD_PATH=/path/to/sandboxd SANDBOXD_GATEWAY_PATH=/path/to/sandboxd-gateway tests/ship/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 : "${SANDBOXD_PATH:?set SANDBOXD_PATH to the published agent binary}"
+: "${SANDBOXD_GATEWAY_PATH:?set SANDBOXD_GATEWAY_PATH to the published gateway binary}"
 [ "$(id -u)" = 0 ] || { echo "tests/ship needs root" >&2; exit 1; }
 cache="$repo/tests/.cache"
 mkdir -p "$cache"
@@ -42,12 +43,12 @@ echo "== install.sh is POSIX sh (shellcheck)"
 shellcheck -s sh install.sh && pass "shellcheck install.sh"
 
 echo "== release archive"
-.ci/release.sh --binary "$SANDBOXD_PATH" --out "$work/release" > "$work/release.path"
+.ci/release.sh --binary "$SANDBOXD_PATH" --gateway-binary "$SANDBOXD_GATEWAY_PATH" --out "$work/release" > "$work/release.path"
 archive=$(cat "$work/release.path")
-.ci/release.sh --binary "$SANDBOXD_PATH" --out "$work/release2" > /dev/null
+.ci/release.sh --binary "$SANDBOXD_PATH" --gateway-binary "$SANDBOXD_GATEWAY_PATH" --out "$work/release2" > /dev/null
 cmp -s "$archive" "$work/release2/$(basename "$archive")" || fail "the release archive is not reproducible"
 (cd "$(dirname "$archive")" && sha256sum -c "$(basename "$archive").sha256" >/dev/null) || fail "checksum file does not match"
-[ "$(tar -tzf "$archive" | sed 's:^[^/]*/::' | grep -v '^$' | sort | tr '\n' ' ')" = "LICENSE sandboxd sandboxd.service " ] || fail "archive content: $(tar -tzf "$archive")"
+[ "$(tar -tzf "$archive" | sed 's:^[^/]*/::' | grep -v '^$' | sort | tr '\n' ' ')" = "LICENSE sandboxd sandboxd-gateway sandboxd-gateway.service sandboxd.service " ] || fail "archive content: $(tar -tzf "$archive")"
 pass "release archive $(basename "$archive") is reproducible and verified"
 
 echo "== bare Debian rootfs"
@@ -93,14 +94,45 @@ inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" > "$work/insta
 grep -q "upgraded" "$work/install2.log" || fail "re-run did not upgrade in place"
 [ "$(cat "$work/rootfs/etc/sandboxd/access-token")" = "$token" ] || fail "upgrade changed the token"
 pass "re-running install.sh upgrades in place and keeps the token"
+# The gateway needs the system's libsqlite3.so.0, which a minbase rootfs lacks: install.sh must say so, then work once
+# the library is there (copied from this Debian host, as `apt-get install libsqlite3-0` would put it).
+if ! ls "$work"/rootfs/usr/lib/x86_64-linux-gnu/libsqlite3.so.0 >/dev/null 2>&1; then
+  if inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" --with-gateway > "$work/install-gw0.log" 2>&1; then fail "--with-gateway without libsqlite3 was accepted"; fi
+  grep -q "libsqlite3-0" "$work/install-gw0.log" || fail "no clear message about the missing SQLite library: $(cat "$work/install-gw0.log")"
+  cp -L /usr/lib/x86_64-linux-gnu/libsqlite3.so.0 "$work/rootfs/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"
+  pass "install.sh --with-gateway names the missing SQLite library"
+fi
+inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" --with-gateway > "$work/install-gw.log" 2>&1 || { cat "$work/install-gw.log"; fail "install.sh --with-gateway"; }
+grep -q "start the gateway with" "$work/install-gw.log" || fail "install.sh --with-gateway did not say how to start the gateway without systemd"
+[ -x "$work/rootfs/usr/local/bin/sandboxd-gateway" ] || fail "--with-gateway did not install sandboxd-gateway"
+[ "$(stat -c %a "$work/rootfs/etc/sandboxd/gateway-api-keys")" = 600 ] || fail "gateway keys file mode"
+gw_key=$(head -n 1 "$work/rootfs/etc/sandboxd/gateway-api-keys")
+[ -n "$gw_key" ] || fail "--with-gateway generated no API key"
+gw_port=$(free_port)
+chroot "$work/rootfs" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+  /usr/local/bin/sandboxd-gateway start --port "$gw_port" --host 127.0.0.1 --state-dir /var/lib/sandboxd-gateway \
+  --api-keys-file /etc/sandboxd/gateway-api-keys --agent /usr/local/bin/sandboxd > "$work/chroot-gw.out" 2> "$work/chroot-gw.err" &
+pids+=($!)
+wait_for 20 grep -q "sandboxd-gateway ready" "$work/chroot-gw.out" || { cat "$work/chroot-gw.err"; fail "the gateway in the rootfs did not start"; }
+gw() { curl -fsS -H "X-ComputeSDK-API-Key: $gw_key" -H 'Content-Type: application/json' "$@"; }
+created=$(gw -d '{}' "http://127.0.0.1:$gw_port/v1/sandboxes") || { cat "$work/chroot-gw.err"; fail "gateway create in the rootfs"; }
+field() { python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][sys.argv[1]])' "$1"; }
+sb_id=$(echo "$created" | field sandboxId); sb_url=$(echo "$created" | field url); sb_token=$(echo "$created" | field token)
+curl -fsS -H "Authorization: Bearer $sb_token" -H 'Content-Type: application/json' -d '{"command":"echo gw-ok"}' "$sb_url/run/command" | grep -q 'gw-ok' \
+  || fail "run.command in a sandbox the gateway created in the rootfs"
+gw -X DELETE "http://127.0.0.1:$gw_port/v1/sandboxes/$sb_id" > /dev/null || fail "gateway destroy in the rootfs"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+rootfs_idle() { [ -z "$(in_rootfs)" ]; }
+wait_for 20 rootfs_idle || fail "processes still running in the rootfs after destroying the sandbox and stopping the gateway: $(in_rootfs | tr '\n' ' ')"
+pass "install.sh --with-gateway: the gateway in the bare rootfs creates a sandbox that runs a command, and destroys it"
 sha=$(cut -d' ' -f1 < "$archive.sha256")
 bad=$(printf '%s' "$sha" | tr '0-9a-f' 'f0-9a-e' | cut -c1-64)
 if inroot sh /tmp/install.sh --archive "/tmp/$(basename "$archive")" --sha256 "$bad" > "$work/install3.log" 2>&1; then fail "a checksum mismatch was accepted"; fi
 grep -q "checksum mismatch" "$work/install3.log" || fail "no clear checksum message: $(cat "$work/install3.log")"
 pass "a checksum mismatch is refused with a clear message"
 inroot sh /tmp/install.sh --uninstall --purge > "$work/uninstall.log" 2>&1 || { cat "$work/uninstall.log"; fail "--uninstall"; }
-for f in usr/local/bin/sandboxd etc/sandboxd var/lib/sandboxd; do [ ! -e "$work/rootfs/$f" ] || fail "--uninstall --purge left $f"; done
-pass "--uninstall --purge removes the binary, token and state"
+for f in usr/local/bin/sandboxd usr/local/bin/sandboxd-gateway etc/sandboxd var/lib/sandboxd var/lib/sandboxd-gateway; do [ ! -e "$work/rootfs/$f" ] || fail "--uninstall --purge left $f"; done
+pass "--uninstall --purge removes the binaries, token, gateway keys and state"
 umount -l "$work/rootfs/proc" "$work/rootfs/dev"
 
 echo "== PID 1 in a new PID namespace"
@@ -113,6 +145,7 @@ wait_for 20 grep -q "sandboxd ready" "$work/pidns.out" || { cat "$work/pidns.err
 api() { curl -fsS -H "Authorization: Bearer T" -H 'Content-Type: application/json' "$@"; }
 api -d '{"command":"echo $$ > /dev/null; cat /proc/1/comm"}' "http://127.0.0.1:$port/run/command" | grep -q '"stdout":"sandboxd' || fail "the agent is not PID 1 in the namespace"
 api -d '{"command":"( (sleep 0.3; exit 3) & ) ; (sh -c \"sleep 0.2 &\") ; echo forked"}' "http://127.0.0.1:$port/run/command" | grep -q forked || fail "double fork command"
+# shellcheck disable=SC2016 # $s is the sandbox shell's
 zombies() { api -d '{"command":"for s in /proc/[0-9]*/stat; do cut -d\" \" -f3 $s; done | grep -c Z || true"}' "http://127.0.0.1:$port/run/command" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["stdout"].strip())'; }
 no_zombies() { [ "$(zombies)" = 0 ]; }
 wait_for 10 no_zombies || fail "zombies remain in the PID namespace: $(zombies)"
