@@ -34,7 +34,9 @@ internal static class CommandLine
           --public-url URL         public base URL used in URLs the agent hands out
           --preview-url-template T preview URL for ports (default http://localhost:{port})
           --output-cap BYTES       per-stream capture cap of a command (default 10485760)
-          --max-body BYTES         largest accepted request body (default 67108864)
+          --max-body BYTES         largest accepted JSON request body (default 67108864; streamed uploads are not capped)
+          --min-free-disk BYTES    streamed uploads (PUT /files, archives) keep this much disk free, else 507 (default 16777216)
+          --metrics-public         serve GET /metrics without a token
           --overlay-package-dirs L extra directory names an overlay links instead of copying (comma-separated;
                                    node_modules, .venv and venv always)
           --allowed-redirect-origin O  an origin (https://app.example.com) magic links may redirect to (repeatable)
@@ -115,6 +117,8 @@ internal static class CommandLine
                     case "--preview-url-template": options.PreviewUrlTemplate = Value(); break;
                     case "--output-cap": options.OutputCapBytes = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                     case "--max-body": options.MaxBodyBytes = long.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--min-free-disk": options.MinFreeDiskBytes = long.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--metrics-public": options.MetricsPublic = true; break;
                     case "--ws-binary-out": options.WsBinaryOut = true; break;
                     case "--log-level": options.LogLevel = Value(); break;
                     case "--insecure-no-auth": options.NoAuth = true; break;

@@ -25,6 +25,7 @@ namespace Sandboxd.Protocol;
 [JsonSerializable(typeof(Envelope<FileData>))]
 [JsonSerializable(typeof(BatchFilesRequest))]
 [JsonSerializable(typeof(Envelope<BatchFilesData>))]
+[JsonSerializable(typeof(Envelope<ArchiveExtractData>))]
 [JsonSerializable(typeof(Envelope<EnvData>))]
 [JsonSerializable(typeof(Envelope<EnvKeysData>))]
 [JsonSerializable(typeof(EnvUpdateRequest))]

@@ -14,6 +14,8 @@ public sealed class LayeringTests
     {
         // 0 — the operating system and pure algorithms
         ["Native"] = 0, ["Hashing"] = 0,
+        // 1 also: the meter every feature records to
+        ["Telemetry"] = 1,
         // 1 — platform services: files, state, ports, the WebSocket handshake, processes
         ["FileSystem"] = 1, ["State"] = 1, ["Ports"] = 1, ["WebSockets"] = 1, ["Processes"] = 1,
         // 2 — the kernel: sandbox contexts, options, the API's error model, the contracts between features
