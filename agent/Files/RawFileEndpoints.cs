@@ -323,7 +323,7 @@ internal static class RawFileEndpoints
 }
 
 /// <summary>The disk-space guard of streamed writes: a write must leave <see cref="Reserve"/> bytes free (--min-free-disk).</summary>
-internal readonly struct DiskGuard(string directory, long reserve)
+internal sealed class DiskGuard(string directory, long reserve)
 {
     public long Reserve { get; } = reserve;
 

@@ -17,7 +17,7 @@ internal static class CommandLine
           sandboxd start [options]     run the agent
           sandboxd exec [--url U] [--token T] -- CMD ARGS   run a command in a sandbox (exit code passes through)
           sandboxd shell [--url U] [--token T]              an interactive terminal in a sandbox
-          sandboxd cp [--url U] [--token T] SRC DST         copy files; prefix sandbox paths with ':' (e.g. :/tmp/a)
+          sandboxd cp [--url U] [--token T] [-r] SRC DST    copy files (binary-safe) or directories (-r); prefix sandbox paths with ':'
                                        (URL and token also from SANDBOXD_URL / SANDBOXD_TOKEN)
           sandboxd health [--url U]    exit 0 if the agent at U (default http://127.0.0.1:18080) is healthy
           sandboxd --version           print the version

@@ -20,9 +20,11 @@ internal static class AgentMeter
     public static readonly Counter<long> BytesStreamed = Meter.CreateCounter<long>("sandboxd.files.streamed.bytes", unit: "By",
         description: "Bytes streamed through the raw file and archive routes, by direction");
 
-    public static readonly Counter<long> CommandsStarted = Meter.CreateCounter<long>("sandboxd.commands.started", description: "Commands started");
+    public static readonly Counter<long> ProcessesStarted = Meter.CreateCounter<long>("sandboxd.processes.started",
+        description: "Children started, by kind (command, terminal, server, server-install)");
 
-    public static readonly Counter<long> CommandsExited = Meter.CreateCounter<long>("sandboxd.commands.exited", description: "Commands exited, by reason");
+    public static readonly Counter<long> ProcessesExited = Meter.CreateCounter<long>("sandboxd.processes.exited",
+        description: "Children exited, by kind and reason (success, failure, signal)");
 
     public static void Sent(long bytes, string route) => BytesStreamed.Add(bytes, new("direction", "out"), new("route", route));
 
