@@ -90,9 +90,9 @@ public sealed class RawFileTests(RawFileFixture fixture) : IClassFixture<RawFile
             while (!sampling.IsCancellationRequested)
             {
                 rssPeak = Math.Max(rssPeak, RssKb(Agent.Pid));
-                await Task.Delay(20);
+                await Task.Delay(20, Ct);
             }
-        });
+        }, Ct);
 
         var content = new RandomContent(size, seed: 15);
         using var put = await PutAsync(path, content);

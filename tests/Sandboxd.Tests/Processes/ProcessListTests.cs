@@ -11,7 +11,7 @@ public sealed class ProcessListTests(AgentFixture fixture) : IClassFixture<Agent
 
     private async Task<JsonElement?> FindAsync(string prefix, string argument)
     {
-        return await Eventually.UntilAsync(async () =>
+        return await Eventually.UntilAsync<JsonElement?>(async () =>
         {
             var list = await Agent.Client.GetAsync(prefix + "/processes", Ct);
             list.ShouldHaveStatus(200);
