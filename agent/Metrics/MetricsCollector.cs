@@ -169,6 +169,15 @@ internal sealed class MetricsCollector : IDisposable
     {
         lock (_scrape)
         {
+            // Gauges are observed afresh: a label set that is no longer observed (the last terminal closed) disappears.
+            foreach (var key in _series.Keys)
+            {
+                if (key.Instrument.IsObservable)
+                {
+                    _series.TryRemove(key, out _);
+                }
+            }
+
             _listener.RecordObservableInstruments();
             var text = new StringBuilder(4096);
             foreach (var group in _series.ToArray().GroupBy(s => s.Key.Instrument).OrderBy(g => PrometheusName(g.Key), StringComparer.Ordinal))

@@ -263,7 +263,26 @@ public sealed class RawFileCrashTests
     [Fact(Timeout = 90_000)]
     public async Task Killing_the_agent_mid_upload_leaves_no_partial_file_under_the_final_name()
     {
-        await using var agent = await AgentProcess.StartAsync(AgentLaunch.Default, Ct);
+        var agent = await AgentProcess.StartAsync(AgentLaunch.Default, Ct);
+        try
+        {
+            await KillMidUploadAsync(agent);
+        }
+        finally
+        {
+            try
+            {
+                await agent.DisposeAsync();
+            }
+            catch (InvalidOperationException)
+            {
+                // it was killed on purpose: its exit status is 137, not a clean stop
+            }
+        }
+    }
+
+    private static async Task KillMidUploadAsync(AgentProcess agent)
+    {
         var dir = Path.Combine(agent.Root, "crash");
         Directory.CreateDirectory(dir);
         var target = Path.Combine(dir, "upload.bin");

@@ -58,6 +58,7 @@ public sealed class MetricsTests
         (await agent.Client.RunAsync("exit 3", Ct)).ExitCode.Should().Be(3);
         await agent.Client.WriteFileAsync("m.txt", "x", Ct);
         using var put = await agent.Client.Http.PutAsync("/files/m.bin", new ByteArrayContent(new byte[4096]), Ct);
+        (await agent.Client.PostJsonAsync("/run/command", """{"command":"sleep 30","background":true}""", Ct)).ShouldHaveStatus(200);
 
         (await agent.Anonymous.GetAsync("/metrics", Ct)).ShouldBeError(401);
         using var response = await agent.Client.Http.GetAsync("/metrics", Ct);
@@ -76,12 +77,14 @@ public sealed class MetricsTests
         families["sandboxd_http_request_duration_seconds"].GetProperty("metrics")[0].GetProperty("buckets").EnumerateObject().Select(b => b.Name)
             .Should().Contain(["0.001", "1", "+Inf"]);
         // The parser merges a histogram's label sets (it only knows `le`), so run.command's own count is read from the text.
-        scrape.Should().Contain("sandboxd_http_request_duration_seconds_count{method=\"POST\",route=\"/run/command\"} 2\n");
-        scrape.Should().Contain("sandboxd_http_request_duration_seconds_bucket{method=\"POST\",route=\"/run/command\",le=\"+Inf\"} 2\n");
+        scrape.Should().Contain("sandboxd_http_request_duration_seconds_count{method=\"POST\",route=\"/run/command\"} 3\n");
+        scrape.Should().Contain("sandboxd_http_request_duration_seconds_bucket{method=\"POST\",route=\"/run/command\",le=\"+Inf\"} 3\n");
         families["sandboxd_http_requests_total"].GetProperty("metrics").EnumerateArray()
             .Should().Contain(m => m.GetProperty("labels").GetProperty("route").GetString() == "/metrics" && m.GetProperty("labels").GetProperty("status").GetString() == "401");
         families["sandboxd_processes_exited_total"].GetProperty("metrics").EnumerateArray()
             .Should().Contain(m => m.GetProperty("labels").GetProperty("reason").GetString() == "failure" && m.GetProperty("labels").GetProperty("kind").GetString() == "command");
+        families["sandboxd_processes_live"].GetProperty("metrics").EnumerateArray()
+            .Should().Contain(m => m.GetProperty("labels").GetProperty("kind").GetString() == "command" && m.GetProperty("value").GetString() == "1");
         double.Parse(families["sandboxd_process_resident_memory_bytes"].GetProperty("metrics")[0].GetProperty("value").GetString()!, System.Globalization.CultureInfo.InvariantCulture)
             .Should().BeGreaterThan(1_000_000);
         families["sandboxd_files_streamed_bytes_total"].GetProperty("metrics").EnumerateArray()
