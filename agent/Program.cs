@@ -5,9 +5,11 @@ using Sandboxd.Files;
 using Sandboxd.Hosting;
 using Sandboxd.Info;
 using Sandboxd.Live;
+using Sandboxd.Metrics;
 using Sandboxd.Overlays;
 using Sandboxd.Ports;
 using Sandboxd.Preview;
+using Sandboxd.ProcessList;
 using Sandboxd.Processes;
 using Sandboxd.Run;
 using Sandboxd.Sandboxes;
@@ -38,7 +40,7 @@ switch (verb)
 var builder = HostingExtensions.CreateBuilder();
 builder.AddAgentHosting(options);
 var state = HostingExtensions.CreateStateStore(options);
-builder.Services.AddAuth(options, state, new StartupLog()).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers().AddPreview().AddOverlays().AddBootSetup();
+builder.Services.AddAuth(options, state, new StartupLog()).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers().AddPreview().AddOverlays().AddBootSetup().AddAgentMetrics();
 
 var app = builder.Build();
 app.UseAgentHosting();
@@ -55,4 +57,6 @@ app.MapServers();
 app.MapOverlays();
 app.MapSandboxes();
 app.MapWorkspace();
+app.MapProcessList();
+app.MapMetrics(options);
 return await app.RunAgentAsync(options);

@@ -9,7 +9,7 @@ namespace Sandboxd.Client;
 /// and <see cref="ReadBytesAsync"/> returns the UTF-8 encoding of that text: binary files do not round-trip.
 /// Relative paths resolve against the sandbox root.
 /// </summary>
-public sealed class FilesClient
+public sealed partial class FilesClient
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private readonly SandboxClient _client;

@@ -67,6 +67,7 @@ public sealed class SandboxClient : IAsyncDisposable
         Auth = new AuthClient(this);
         Info = new InfoClient(this);
         Sandboxes = new SandboxesClient(this);
+        Processes = new ProcessesClient(this);
     }
 
     /// <summary>The sandbox URL; every route is appended to it (after removing one trailing slash).</summary>
@@ -116,6 +117,9 @@ public sealed class SandboxClient : IAsyncDisposable
 
     /// <summary>Child sandboxes.</summary>
     public SandboxesClient Sandboxes { get; }
+
+    /// <summary>The processes of the sandbox and signals to them (a sandboxd extension).</summary>
+    public ProcessesClient Processes { get; }
 
     internal HttpTransport Transport { get; }
 

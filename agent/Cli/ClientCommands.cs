@@ -43,10 +43,10 @@ internal static class ClientCommands
               the window size follows yours. Ends when the remote shell exits (with its exit code).
             """,
         _ => """
-            Usage: sandboxd cp [--url U] [--token T] SRC DST
-              Copies one file; a sandbox path starts with ':' (sandboxd cp ./a.txt :/tmp/a.txt, sandboxd cp :app.log .).
-              '-' is stdin (as SRC) or stdout (as DST). Content travels as UTF-8 text (the protocol has no binary
-              transfer): a file that is not valid UTF-8 is refused rather than corrupted.
+            Usage: sandboxd cp [--url U] [--token T] [-r] SRC DST
+              Copies a file byte for byte (any size), or a directory with -r; a sandbox path starts with ':' (sandboxd cp ./a.txt :/tmp/a.txt, sandboxd cp :app.log .).
+              '-' is stdin (as SRC) or stdout (as DST). Files travel as raw bytes (PUT /files, raw GET) and
+              directories as tar (/files/archive): sandboxd extensions, so the agent must be sandboxd.
             """,
     } + "\n  URL and token default to $SANDBOXD_URL (else " + DefaultUrl + ") and $SANDBOXD_TOKEN.";
 }

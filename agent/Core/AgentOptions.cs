@@ -15,6 +15,10 @@ internal sealed class AgentOptions
     public string PreviewUrlTemplate { get; set; } = "http://localhost:{port}";
     public int OutputCapBytes { get; set; } = 10 * 1024 * 1024;
     public long MaxBodyBytes { get; set; } = 64L * 1024 * 1024;
+    /// <summary>Streamed writes (PUT /files, archives) leave at least this many bytes free on the disk, else 507.</summary>
+    public long MinFreeDiskBytes { get; set; } = 16L * 1024 * 1024;
+    /// <summary>GET /metrics without a token.</summary>
+    public bool MetricsPublic { get; set; }
     public bool WsBinaryOut { get; set; }
     public string? LogLevel { get; set; }
     public IReadOnlyList<string> OverlayPackageDirs { get; set; } = [];

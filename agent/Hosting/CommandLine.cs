@@ -17,7 +17,7 @@ internal static class CommandLine
           sandboxd start [options]     run the agent
           sandboxd exec [--url U] [--token T] -- CMD ARGS   run a command in a sandbox (exit code passes through)
           sandboxd shell [--url U] [--token T]              an interactive terminal in a sandbox
-          sandboxd cp [--url U] [--token T] SRC DST         copy files; prefix sandbox paths with ':' (e.g. :/tmp/a)
+          sandboxd cp [--url U] [--token T] [-r] SRC DST    copy files (binary-safe) or directories (-r); prefix sandbox paths with ':'
                                        (URL and token also from SANDBOXD_URL / SANDBOXD_TOKEN)
           sandboxd health [--url U]    exit 0 if the agent at U (default http://127.0.0.1:18080) is healthy
           sandboxd --version           print the version
@@ -34,7 +34,9 @@ internal static class CommandLine
           --public-url URL         public base URL used in URLs the agent hands out
           --preview-url-template T preview URL for ports (default http://localhost:{port})
           --output-cap BYTES       per-stream capture cap of a command (default 10485760)
-          --max-body BYTES         largest accepted request body (default 67108864)
+          --max-body BYTES         largest accepted JSON request body (default 67108864; streamed uploads are not capped)
+          --min-free-disk BYTES    streamed uploads (PUT /files, archives) keep this much disk free, else 507 (default 16777216)
+          --metrics-public         serve GET /metrics without a token
           --overlay-package-dirs L extra directory names an overlay links instead of copying (comma-separated;
                                    node_modules, .venv and venv always)
           --allowed-redirect-origin O  an origin (https://app.example.com) magic links may redirect to (repeatable)
@@ -115,6 +117,8 @@ internal static class CommandLine
                     case "--preview-url-template": options.PreviewUrlTemplate = Value(); break;
                     case "--output-cap": options.OutputCapBytes = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                     case "--max-body": options.MaxBodyBytes = long.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--min-free-disk": options.MinFreeDiskBytes = long.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--metrics-public": options.MetricsPublic = true; break;
                     case "--ws-binary-out": options.WsBinaryOut = true; break;
                     case "--log-level": options.LogLevel = Value(); break;
                     case "--insecure-no-auth": options.NoAuth = true; break;

@@ -75,6 +75,7 @@ internal static class HostingExtensions
         app.UsePreview();
         app.UseMiddleware<SandboxRoutingMiddleware>();
         app.UseRouting();
+        app.UseMiddleware<RequestMetricsMiddleware>();
         app.UseMiddleware<AuthMiddleware>();
         return app;
     }

@@ -23,6 +23,9 @@ internal sealed class ChildProcess
 
     public int Pid => _native.Pid;
 
+    /// <summary>Who started it (null for a child spawned without an owner).</summary>
+    public ProcessOwner? Owner { get; init; }
+
     /// <summary>Stopped when agent shutdown begins (see <see cref="ProcessSpec.StopEarly"/>).</summary>
     public bool StopEarly { get; init; } = true;
 
@@ -144,6 +147,9 @@ internal sealed class ChildProcess
             ProcessTable.SignalProcess(pid, signal);
         }
     }
+
+    /// <summary>The leader plus every descendant and group member alive now (the process list's view of this child).</summary>
+    public HashSet<int> Tree() => Descendants();
 
     /// <summary>The leader plus every descendant and group member alive now.</summary>
     private HashSet<int> Descendants()

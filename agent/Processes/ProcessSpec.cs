@@ -11,4 +11,9 @@ internal sealed record ProcessSpec(
     IReadOnlyDictionary<string, string> Environment,
     StdinKind Stdin = StdinKind.Null,
     (int Cols, int Rows)? PtySize = null,
-    bool StopEarly = true);
+    bool StopEarly = true,
+    ProcessOwner? Owner = null);
+
+/// <summary>Who started a child, for the process list and its signal route: the sandbox (its subdomain) and the
+/// terminal, command or server (<paramref name="Kind"/>, <paramref name="Id"/>).</summary>
+internal sealed record ProcessOwner(string Sandbox, string Kind, string Id);

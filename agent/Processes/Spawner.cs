@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Sandboxd.Native;
+using Sandboxd.Telemetry;
 
 namespace Sandboxd.Processes;
 
@@ -28,12 +29,21 @@ internal sealed class Spawner(EpollLoop loop, ProcessTable table, IOptions<Proce
         var request = new NativeSpawnRequest(spec.Argv[0], spec.Argv, env, spec.WorkingDirectory, spec.Stdin, spec.PtySize);
         // The exit may be delivered on the I/O thread before Spawn returns, so it lands in a TCS made up front.
         var exited = new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var kind = spec.Owner?.Kind ?? "other";
         var native = NativeProcess.Spawn(loop, table, request, output, error, (p, status) =>
         {
             _live.TryRemove(p.Pid, out _);
-            exited.TrySetResult(ExitStatus.FromWaitStatus(status));
+            var exit = ExitStatus.FromWaitStatus(status);
+            AgentMeter.ProcessesExited.Add(1, new("kind", kind), new("reason", exit.Signal is null ? (exit.ExitCode == 0 ? "success" : "failure") : "signal"));
+            exited.TrySetResult(exit);
         });
-        var created = new ChildProcess(native, table, output, error, exited) { StopEarly = spec.StopEarly, StopSignal = spec.PtySize is null ? LibC.SIGTERM : LibC.SIGHUP };
+        AgentMeter.ProcessesStarted.Add(1, new KeyValuePair<string, object?>("kind", kind));
+        var created = new ChildProcess(native, table, output, error, exited)
+        {
+            StopEarly = spec.StopEarly,
+            StopSignal = spec.PtySize is null ? LibC.SIGTERM : LibC.SIGHUP,
+            Owner = spec.Owner,
+        };
         _live[native.Pid] = created;
         if (exited.Task.IsCompleted)
         {

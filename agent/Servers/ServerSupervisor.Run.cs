@@ -203,7 +203,8 @@ internal sealed partial class ServerSupervisor
         ChildProcess child;
         try
         {
-            child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", install], server.Config.WorkingDirectory, BuildEnvironment(server, null), StopEarly: false),
+            child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", install], server.Config.WorkingDirectory, BuildEnvironment(server, null), StopEarly: false,
+                Owner: new ProcessOwner(server.Sandbox.Subdomain, "server-install", server.Slug)),
                 Tee(server, server.Stdout), Tee(server, server.Stderr));
         }
         catch (SpawnException e)
@@ -252,7 +253,8 @@ internal sealed partial class ServerSupervisor
         ChildProcess child;
         try
         {
-            child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", config.Start], config.WorkingDirectory, BuildEnvironment(server, port), StopEarly: false),
+            child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", config.Start], config.WorkingDirectory, BuildEnvironment(server, port), StopEarly: false,
+                Owner: new ProcessOwner(server.Sandbox.Subdomain, "server", server.Slug)),
                 Tee(server, server.Stdout), Tee(server, server.Stderr));
         }
         catch (SpawnException e)

@@ -62,7 +62,8 @@ internal sealed class CommandExecutor(Spawner spawner, ChildEnvironment environm
         try
         {
             child = spawner.Spawn(
-                new ProcessSpec([spec.Shell, "-c", spec.Command], spec.WorkingDirectory, environment.Build(context.Environment, spec.Environment)),
+                new ProcessSpec([spec.Shell, "-c", spec.Command], spec.WorkingDirectory, environment.Build(context.Environment, spec.Environment),
+                    Owner: new ProcessOwner(context.Subdomain, "command", record.CmdId)),
                 record.Stdout,
                 record.Stderr);
         }

@@ -62,7 +62,7 @@ internal sealed class TerminalService(
         ChildProcess process;
         try
         {
-            process = spawner.Spawn(new ProcessSpec([shell, "-i"], cwd, env, StdinKind.Null, (cols, rows)), output, null);
+            process = spawner.Spawn(new ProcessSpec([shell, "-i"], cwd, env, StdinKind.Null, (cols, rows), Owner: new ProcessOwner(context.Subdomain, "terminal", terminal.Id)), output, null);
         }
         catch (SpawnException e)
         {

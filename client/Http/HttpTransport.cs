@@ -48,6 +48,42 @@ internal sealed class HttpTransport(HttpClient http, string baseUrl, string? tok
         return await read(response, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Sends <paramref name="content"/> (streamed by the caller's HttpContent) and reads a JSON answer.</summary>
+    public async Task<TResponse> SendContentAsync<TResponse>(HttpMethod method, string path, HttpContent content, JsonTypeInfo<TResponse> responseType,
+        CancellationToken cancellationToken, Action<HttpRequestMessage>? configure = null)
+    {
+        using var request = CreateRequest(method, path, content);
+        configure?.Invoke(request);
+        return await SendCoreAsync(request, responseType, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A GET whose body the caller streams: the answer once its headers arrived (a failure throws), to be disposed by the caller.</summary>
+    public async Task<HttpResponseMessage> OpenAsync(string path, string accept, CancellationToken cancellationToken)
+    {
+        using var request = CreateRequest(HttpMethod.Get, path, content: null);
+        request.Headers.Accept.ParseAdd(accept);
+        HttpResponseMessage response;
+        try
+        {
+            response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new SandboxdException($"GET {request.RequestUri?.AbsolutePath} could not reach the agent at {BaseUrl}: {e.Message}", null, null, e);
+        }
+
+        try
+        {
+            await EnsureSuccessAsync(request, response, cancellationToken).ConfigureAwait(false);
+            return response;
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>HEAD: true on 2xx, false on 404, <see cref="SandboxdException"/> otherwise.</summary>
     public async Task<bool> ExistsAsync(string path, CancellationToken cancellationToken)
     {

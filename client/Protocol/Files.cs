@@ -35,3 +35,6 @@ public sealed record EnvUpdateRequest(IReadOnlyDictionary<string, string>? Varia
 
 /// <summary><c>DELETE /env</c> body.</summary>
 public sealed record EnvDeleteRequest(IReadOnlyList<string>? Keys);
+
+/// <summary><c>POST /files/archive?path=</c> data (an extension): what the extraction wrote.</summary>
+public sealed record ArchiveExtractData(string Path, int Files, int Directories, int Symlinks, int Skipped, long Bytes);

@@ -88,24 +88,48 @@ public sealed class CliTests(SharedAgent shared)
     }
 
     [Fact(Timeout = 180_000)]
-    public async Task Cp_refuses_a_file_that_is_not_UTF8_text_instead_of_corrupting_it()
+    public async Task Cp_copies_binary_files_byte_for_byte_and_directories_both_ways_with_r()
     {
         var ct = TestContext.Current.CancellationToken;
         var remoteDir = _agent.NewDirectory("cp-bin");
-        var source = Path.GetTempFileName();
+        var local = Directory.CreateTempSubdirectory("sandboxd-cp-bin-").FullName;
         try
         {
-            await File.WriteAllBytesAsync(source, [0x89, 0x50, 0x4e, 0x47, 0xff, 0x00], ct);
+            var bytes = new byte[24 * 1024 * 1024 + 7];
+            Random.Shared.NextBytes(bytes);
+            bytes[0] = 0xff; // never valid UTF-8
+            bytes[1] = 0xfe;
+            var source = Path.Combine(local, "image.bin");
+            await File.WriteAllBytesAsync(source, bytes, ct);
 
-            var result = await SandboxdCli.RunAsync(["cp", .. Connection, source, ":" + remoteDir + "/image.png"], ct);
+            var up = await SandboxdCli.RunAsync(["cp", .. Connection, source, ":" + remoteDir + "/"], ct);
+            var down = await SandboxdCli.RunAsync(["cp", .. Connection, ":" + remoteDir + "/image.bin", Path.Combine(local, "back.bin")], ct);
 
-            result.ExitCode.Should().Be(1);
-            result.Stderr.Should().Contain("UTF-8");
-            File.Exists(Path.Combine(remoteDir, "image.png")).Should().BeFalse();
+            up.ExitCode.Should().Be(0, up.Stderr);
+            down.ExitCode.Should().Be(0, down.Stderr);
+            (await File.ReadAllBytesAsync(Path.Combine(remoteDir, "image.bin"), ct)).AsSpan().SequenceEqual(bytes).Should().BeTrue();
+            (await File.ReadAllBytesAsync(Path.Combine(local, "back.bin"), ct)).AsSpan().SequenceEqual(bytes).Should().BeTrue();
+
+            var tree = Path.Combine(local, "tree");
+            Directory.CreateDirectory(Path.Combine(tree, "a", "b"));
+            await File.WriteAllBytesAsync(Path.Combine(tree, "a", "b", "bin.dat"), bytes.AsMemory(0, 100_000).ToArray(), ct);
+            await File.WriteAllTextAsync(Path.Combine(tree, "top.txt"), "top", ct);
+
+            var noR = await SandboxdCli.RunAsync(["cp", .. Connection, tree, ":" + remoteDir + "/"], ct);
+            var treeUp = await SandboxdCli.RunAsync(["cp", .. Connection, "-r", tree, ":" + remoteDir + "/"], ct);
+            var treeDown = await SandboxdCli.RunAsync(["cp", .. Connection, "-r", ":" + remoteDir + "/tree", Path.Combine(local, "tree-back")], ct);
+
+            noR.ExitCode.Should().Be(1);
+            noR.Stderr.Should().Contain("-r");
+            treeUp.ExitCode.Should().Be(0, treeUp.Stderr);
+            treeDown.ExitCode.Should().Be(0, treeDown.Stderr);
+            (await File.ReadAllBytesAsync(Path.Combine(remoteDir, "tree", "a", "b", "bin.dat"), ct)).Should().Equal(bytes.AsMemory(0, 100_000).ToArray());
+            (await File.ReadAllTextAsync(Path.Combine(local, "tree-back", "top.txt"), ct)).Should().Be("top");
+            (await File.ReadAllBytesAsync(Path.Combine(local, "tree-back", "a", "b", "bin.dat"), ct)).Should().Equal(bytes.AsMemory(0, 100_000).ToArray());
         }
         finally
         {
-            File.Delete(source);
+            Directory.Delete(local, recursive: true);
         }
     }
 }

@@ -14,6 +14,8 @@ public sealed class LayeringTests
     {
         // 0 — the operating system and pure algorithms
         ["Native"] = 0, ["Hashing"] = 0,
+        // 0 also: the meter every layer records to (BCL only)
+        ["Telemetry"] = 0,
         // 1 — platform services: files, state, ports, the WebSocket handshake, processes
         ["FileSystem"] = 1, ["State"] = 1, ["Ports"] = 1, ["WebSockets"] = 1, ["Processes"] = 1,
         // 2 — the kernel: sandbox contexts, options, the API's error model, the contracts between features
@@ -25,6 +27,7 @@ public sealed class LayeringTests
         // 5 — features: routes and the state they own
         ["Env"] = 5, ["Files"] = 5, ["Info"] = 5, ["Overlays"] = 5, ["Preview"] = 5, ["Run"] = 5, ["Sandboxes"] = 5,
         ["Servers"] = 5, ["Signals"] = 5, ["Watch"] = 5, ["Workspace"] = 5,
+        ["ProcessList"] = 5, ["Metrics"] = 5,
         // 6 — composition: the host (middleware, wiring) and the command-line client
         ["Hosting"] = 6, ["Cli"] = 6,
         // 7 — Program.cs

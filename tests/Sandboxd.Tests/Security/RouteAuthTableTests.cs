@@ -103,6 +103,14 @@ public sealed class RouteAuthTableTests(TokenStatesFixture fixture) : IClassFixt
         (56, "GET", "/sandboxes", null),
         (57, "GET", "/sandboxes/sandbox-x", null),
         (58, "DELETE", "/sandboxes/sandbox-x?delete_files=true", null),
+        // sandboxd extensions (issue 15)
+        (101, "PUT", "/files/pwned-101.bin", "x"),
+        (102, "GET", "/files/some.txt?raw=true", null),
+        (103, "POST", "/files/archive?path=pwned-103", "x"),
+        (104, "GET", "/files/archive?path=.", null),
+        (105, "GET", "/processes", null),
+        (106, "POST", "/processes/1/signal", """{"signal":"TERM"}"""),
+        (107, "GET", "/metrics", null),
     ];
 
     public static TheoryData<int, string, string> Cases()
