@@ -108,9 +108,12 @@ internal static class HostingExtensions
             return 0;
         }
 
+        // The ready line and the log say the real bind address (0.0.0.0 when bound to every interface); the URL the
+        // agent hands out for {public_url} is a connectable one.
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var url = address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
-        app.Services.GetRequiredService<PublicUrls>().ListenUrl = url;
+        var url = address;
+        app.Services.GetRequiredService<PublicUrls>().ListenUrl =
+            address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("sandboxd");
         app.Services.GetRequiredService<StartupLog>().WriteTo(log);
         log.Serving(AgentVersion.Current, url, options.Root);
