@@ -29,22 +29,62 @@ internal static class MagicLinkEndpoints
             "magic link created", StatusCodes.Status201Created);
     }
 
-    /// <summary>Relative paths on this agent, this agent's origin, or an allow-listed origin — nothing else (no open redirect).</summary>
+    /// <summary>
+    /// Paths on this agent, this agent's origin, or an allow-listed origin — nothing else (no open redirect). Control
+    /// characters, whitespace and backslashes are refused anywhere, raw or percent-encoded: browsers drop tabs and line
+    /// breaks and read "\" as "/", so <c>"/\t/evil.com"</c> would resolve to <c>//evil.com</c>. What is left is resolved
+    /// against the agent's URL and its authority compared, so no spelling reaches another host.
+    /// </summary>
     internal static bool IsAllowedRedirect(string redirect, string baseUrl, IReadOnlyList<string> allowedOrigins)
     {
-        if (redirect.StartsWith('/') && !redirect.StartsWith("//", StringComparison.Ordinal) && !redirect.StartsWith("/\\", StringComparison.Ordinal))
+        if (HasUnsafeCharacters(redirect) || !Uri.TryCreate(baseUrl, UriKind.Absolute, out var own))
         {
-            return true;
+            return false;
         }
 
-        if (!Uri.TryCreate(redirect, UriKind.Absolute, out var target) || target.Scheme is not ("http" or "https"))
+        Uri? target;
+        if (redirect.StartsWith('/'))
+        {
+            if (redirect.StartsWith("//", StringComparison.Ordinal) || !Uri.TryCreate(own, redirect, out target))
+            {
+                return false;
+            }
+        }
+        else if (!Uri.TryCreate(redirect, UriKind.Absolute, out target))
+        {
+            return false;
+        }
+
+        if (target.Scheme is not ("http" or "https"))
         {
             return false;
         }
 
         var origin = target.GetLeftPart(UriPartial.Authority);
-        return Uri.TryCreate(baseUrl, UriKind.Absolute, out var own) && string.Equals(origin, own.GetLeftPart(UriPartial.Authority), StringComparison.OrdinalIgnoreCase)
+        return string.Equals(origin, own.GetLeftPart(UriPartial.Authority), StringComparison.OrdinalIgnoreCase)
             || allowedOrigins.Any(o => string.Equals(o.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>A control character, whitespace or backslash in the text or in any percent-decoding of it.</summary>
+    private static bool HasUnsafeCharacters(string text)
+    {
+        for (var round = 0; round < 4; round++)
+        {
+            if (text.Any(c => char.IsControl(c) || char.IsWhiteSpace(c) || c == '\\'))
+            {
+                return true;
+            }
+
+            var decoded = Uri.UnescapeDataString(text);
+            if (decoded == text)
+            {
+                return false;
+            }
+
+            text = decoded;
+        }
+
+        return true; // encoded four times over: not a link anyone needs
     }
 
     /// <summary><c>GET /auth/magic/{code}</c>: one use within five minutes ⇒ session cookie + 302 to the redirect URL.</summary>

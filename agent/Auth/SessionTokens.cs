@@ -151,6 +151,83 @@ internal sealed class SessionTokens
         return new Registration(list, onRevoke);
     }
 
+    /// <summary>
+    /// Runs <paramref name="onEnd"/> when the principal's session token is revoked or expires while the returned handle
+    /// is alive (a WebSocket or a long request must not outlive its credential); a no-op for other principals.
+    /// </summary>
+    public IDisposable WhileValid(AuthPrincipal principal, Action onEnd)
+    {
+        if (principal.SessionTokenId is not { } id)
+        {
+            return NoRegistration.Instance;
+        }
+
+        var revocation = OnRevoke(id, onEnd);
+        if (principal.ExpiresAt is not { } expiresAt)
+        {
+            return revocation;
+        }
+
+        return new Both(revocation, new ExpiryWatch(_time, expiresAt, onEnd));
+    }
+
+    /// <summary>Runs an action once the clock passes a time; re-arms in steps because a timer cannot wait ten years.</summary>
+    private sealed class ExpiryWatch : IDisposable
+    {
+        private static readonly TimeSpan LongestStep = TimeSpan.FromDays(20);
+        private readonly TimeProvider _time;
+        private readonly DateTime _expiresAt;
+        private readonly Action _onEnd;
+        private readonly ITimer _timer;
+
+        public ExpiryWatch(TimeProvider time, DateTime expiresAt, Action onEnd)
+        {
+            _time = time;
+            _expiresAt = expiresAt;
+            _onEnd = onEnd;
+            _timer = time.CreateTimer(static state => ((ExpiryWatch)state!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _timer.Change(Step(), Timeout.InfiniteTimeSpan);
+        }
+
+        private TimeSpan Step()
+        {
+            var left = _expiresAt - _time.GetUtcNow().UtcDateTime;
+            return left <= TimeSpan.Zero ? TimeSpan.Zero : left < LongestStep ? left : LongestStep;
+        }
+
+        private void Fire()
+        {
+            var step = Step();
+            if (step > TimeSpan.Zero)
+            {
+                _timer.Change(step, Timeout.InfiniteTimeSpan);
+                return;
+            }
+
+            _onEnd();
+        }
+
+        public void Dispose() => _timer.Dispose();
+    }
+
+    private sealed class Both(IDisposable first, IDisposable second) : IDisposable
+    {
+        public void Dispose()
+        {
+            first.Dispose();
+            second.Dispose();
+        }
+    }
+
+    private sealed class NoRegistration : IDisposable
+    {
+        public static readonly NoRegistration Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
+
     private sealed class Registration(List<Action> list, Action action) : IDisposable
     {
         public void Dispose()

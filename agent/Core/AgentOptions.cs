@@ -25,6 +25,10 @@ internal sealed class AgentOptions
     public string? SandboxDomain { get; set; }
     public string? SetupFile { get; set; }
     public List<string> AllowedRedirectOrigins { get; } = [];
+    /// <summary>Connections that have not carried a valid credential yet, at most this many at once.</summary>
+    public int MaxUnauthenticatedConnections { get; set; } = 256;
+    /// <summary>An unauthenticated connection with no request in flight is closed after this long.</summary>
+    public TimeSpan UnauthenticatedIdle { get; set; } = TimeSpan.FromSeconds(10);
 
     public static string DefaultStateDir()
     {

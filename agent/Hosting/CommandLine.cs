@@ -42,6 +42,8 @@ internal static class CommandLine
           --allowed-redirect-origin O  an origin (https://app.example.com) magic links may redirect to (repeatable)
           --sandbox-domain D       also address child sandboxes by Host <subdomain>.D
           --setup FILE             setup JSON ({overlays, servers}) applied at boot, like COMPUTESDK_SETUP_B64
+          --max-unauthenticated-connections N  connections without a valid token yet, at most N at once (default 256)
+          --unauthenticated-idle SECONDS       close such a connection when idle this long (default 10)
           --ws-binary-out          send terminal output, file events and signals as binary frames on binary sockets
           --log-level LEVEL        Trace, Debug, Information (default), Warning, Error
           --insecure-no-auth       DANGER: accept every request without a token
@@ -125,6 +127,8 @@ internal static class CommandLine
                     case "--overlay-package-dirs": options.OverlayPackageDirs = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                     case "--sandbox-domain": options.SandboxDomain = Value().Trim('.'); break;
                     case "--setup": options.SetupFile = Path.GetFullPath(Value()); break;
+                    case "--max-unauthenticated-connections": options.MaxUnauthenticatedConnections = ParsePositive(Value()); break;
+                    case "--unauthenticated-idle": options.UnauthenticatedIdle = TimeSpan.FromSeconds(ParsePositive(Value())); break;
                     case "--allowed-redirect-origin": options.AllowedRedirectOrigins.Add(Value().TrimEnd('/')); break;
                     default: return (Verb.Invalid, options, $"unknown option '{arg}' (try: sandboxd --help)");
                 }
@@ -150,6 +154,12 @@ internal static class CommandLine
         }
 
         return (Verb.Start, options, null);
+    }
+
+    private static int ParsePositive(string value)
+    {
+        var number = int.Parse(value, CultureInfo.InvariantCulture);
+        return number > 0 ? number : throw new FormatException("must be a positive number");
     }
 
     private static int ParsePort(string value)

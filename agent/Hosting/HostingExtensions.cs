@@ -37,22 +37,26 @@ internal static class HostingExtensions
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
 
+        var gate = new ConnectionGate(TimeProvider.System, options);
+        builder.Services.AddSingleton(gate);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // For clients that authenticated; the ConnectionGate closes idle unauthenticated connections much sooner.
             kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10);
+            void Gate(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions listen) => listen.Use(gate.Wrap);
             if (options.Host is "localhost")
             {
-                kestrel.ListenLocalhost(options.Port);
+                kestrel.ListenLocalhost(options.Port, Gate);
             }
             else if (IPAddress.TryParse(options.Host, out var address))
             {
-                kestrel.Listen(address, options.Port);
+                kestrel.Listen(address, options.Port, Gate);
             }
             else
             {
-                kestrel.Listen(Dns.GetHostAddresses(options.Host).First(), options.Port);
+                kestrel.Listen(Dns.GetHostAddresses(options.Host).First(), options.Port, Gate);
             }
         });
 
@@ -66,13 +70,23 @@ internal static class HostingExtensions
         return builder;
     }
 
-    /// <summary>The middleware order is the design: errors → CORS → preview proxy → sandbox context → routing → auth → endpoints.</summary>
+    /// <summary>
+    /// The middleware order is the design: errors → connection activity → (no-auth: Host/Origin guard) → preview proxy →
+    /// CORS → sandbox context → routing → auth → endpoints. Previews come before CORS: a previewed app answers its own
+    /// OPTIONS and CORS (docs/security.md).
+    /// </summary>
     public static WebApplication UseAgentHosting(this WebApplication app)
     {
         app.UseMiddleware<ErrorHandlingMiddleware>();
-        app.UseMiddleware<CorsMiddleware>();
+        app.UseMiddleware<ConnectionActivityMiddleware>();
+        if (app.Services.GetRequiredService<AgentOptions>().NoAuth)
+        {
+            app.UseMiddleware<NoAuthGuardMiddleware>();
+        }
+
         // No UseWebSockets: the agent does the handshake itself (WebSockets/WebSocketUpgrade: no OpenSSL).
         app.UsePreview();
+        app.UseMiddleware<CorsMiddleware>();
         app.UseMiddleware<SandboxRoutingMiddleware>();
         app.UseRouting();
         app.UseMiddleware<RequestMetricsMiddleware>();
@@ -95,9 +109,12 @@ internal static class HostingExtensions
             return 0;
         }
 
+        // The ready line and the log say the real bind address (0.0.0.0 when bound to every interface); the URL the
+        // agent hands out for {public_url} is a connectable one.
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var url = address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
-        app.Services.GetRequiredService<PublicUrls>().ListenUrl = url;
+        var url = address;
+        app.Services.GetRequiredService<PublicUrls>().ListenUrl =
+            address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("sandboxd");
         app.Services.GetRequiredService<StartupLog>().WriteTo(log);
         log.Serving(AgentVersion.Current, url, options.Root);

@@ -1,5 +1,3 @@
-using System.Globalization;
-using Microsoft.AspNetCore.Http.Extensions;
 using Sandboxd.Auth;
 using Sandboxd.Core;
 
@@ -8,7 +6,9 @@ namespace Sandboxd.Preview;
 /// <summary>
 /// Serves preview URLs before normal routing: <c>&lt;sub&gt;-&lt;port&gt;.&lt;domain&gt;</c> hosts (per the template) and
 /// <c>/preview/&lt;port&gt;/…</c> paths go to the port on 127.0.0.1. A token (header, query or session cookie) is needed
-/// unless a server started with <c>public: true</c> owns the port.
+/// unless a server started with <c>public: true</c> owns the port. The app gets the client's raw target (see
+/// <see cref="PreviewTarget"/>), without the agent's credential parameters; its answers pass <see cref="PreviewResponse"/>.
+/// Previews run before CORS: a previewed app answers its own OPTIONS and sets its own CORS headers.
 /// </summary>
 internal sealed class PreviewMiddleware(
     RequestDelegate next, PreviewRouting routing, PreviewProxy proxy, TokenValidator tokens, SessionTokens sessions, ISandboxServers servers)
@@ -16,14 +16,17 @@ internal sealed class PreviewMiddleware(
     public async Task InvokeAsync(HttpContext context)
     {
         int port;
-        string pathAndQuery;
+        string target;
+        bool byPath;
         if (routing.TryMatchHost(context.Request, out port))
         {
-            pathAndQuery = context.Request.Path + StripToken(context.Request.QueryString);
+            target = PreviewTarget.Raw(context);
+            byPath = false;
         }
-        else if (TryMatchPath(context.Request, out port, out var rest))
+        else if (PreviewTarget.TryMatchPath(context, out port, out var rest))
         {
-            pathAndQuery = rest + StripToken(context.Request.QueryString);
+            target = rest;
+            byPath = true;
         }
         else
         {
@@ -31,6 +34,15 @@ internal sealed class PreviewMiddleware(
             return;
         }
 
+        if (!target.StartsWith('/') || PreviewTarget.HasControlCharacters(context))
+        {
+            await Api.WriteErrorAsync(context, StatusCodes.Status400BadRequest,
+                "bad preview path: a line break, NUL or an indirect spelling of /preview/<port> (dot segments, encoded prefix) is not forwarded; send the path plainly").ConfigureAwait(false);
+            return;
+        }
+
+        target = PreviewTarget.WithoutAgentParameters(target);
+        PreviewResponse.Protect(context, byPath);
         if (!servers.IsPublicPort(port))
         {
             var principal = tokens.Validate(TokenSources.Find(context.Request));
@@ -42,53 +54,15 @@ internal sealed class PreviewMiddleware(
             }
 
             context.Features.Set(principal);
-            if (principal.SessionTokenId is { } id)
+            if (principal.SessionTokenId is not null)
             {
-                // Revoking the session token cuts its proxied connections at once.
-                using var revocation = sessions.OnRevoke(id, context.Abort);
-                await proxy.ForwardAsync(context, port, pathAndQuery, context.RequestAborted).ConfigureAwait(false);
+                // Revoking the session token, or its expiry, cuts its proxied connections at once.
+                using var validity = sessions.WhileValid(principal, context.Abort);
+                await proxy.ForwardAsync(context, port, target, context.RequestAborted).ConfigureAwait(false);
                 return;
             }
         }
 
-        await proxy.ForwardAsync(context, port, pathAndQuery, context.RequestAborted).ConfigureAwait(false);
-    }
-
-    private static bool TryMatchPath(HttpRequest request, out int port, out string rest)
-    {
-        port = 0;
-        rest = "/";
-        var path = request.Path.Value ?? "";
-        if (!path.StartsWith("/preview/", StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        var end = path.IndexOf('/', 9);
-        var number = end < 0 ? path[9..] : path[9..end];
-        rest = end < 0 ? "/" : path[end..];
-        return int.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is > 0 and < 65536;
-    }
-
-    private static string StripToken(QueryString query)
-    {
-        if (!query.HasValue || !query.Value!.Contains("token=", StringComparison.Ordinal))
-        {
-            return query.Value ?? "";
-        }
-
-        var kept = new QueryBuilder();
-        foreach (var (key, values) in Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(query.Value))
-        {
-            if (key != "token")
-            {
-                foreach (var value in values)
-                {
-                    kept.Add(key, value ?? "");
-                }
-            }
-        }
-
-        return kept.ToQueryString().Value ?? "";
+        await proxy.ForwardAsync(context, port, target, context.RequestAborted).ConfigureAwait(false);
     }
 }

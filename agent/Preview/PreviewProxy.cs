@@ -43,7 +43,14 @@ internal sealed class PreviewProxy : IDisposable
             return;
         }
 
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri($"http://127.0.0.1:{port}{pathAndQuery}"));
+        // pathAndQuery is the client's raw target (PreviewTarget): still percent-encoded, so Uri keeps it as sent.
+        if (!Uri.TryCreate($"http://127.0.0.1:{port}{pathAndQuery}", UriKind.Absolute, out var upstreamUri))
+        {
+            await Api.WriteErrorAsync(context, StatusCodes.Status400BadRequest, "bad preview path: it is not a valid request target").ConfigureAwait(false);
+            return;
+        }
+
+        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), upstreamUri);
         var hasBody = context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0;
         if (hasBody)
         {

@@ -22,14 +22,15 @@ public static class RawHttp
 
     /// <summary>Sends <paramref name="extraHeaders"/> (CRLF-terminated lines) and <paramref name="body"/> exactly as given.</summary>
     public static async Task<RawReply> SendRawAsync(
-        AgentProcess agent, string method, string target, string extraHeaders, byte[] body, CancellationToken cancellationToken, bool withToken = true)
+        AgentProcess agent, string method, string target, string extraHeaders, byte[] body, CancellationToken cancellationToken, bool withToken = true,
+        string? hostOverride = null)
     {
         using var client = new TcpClient();
         await client.ConnectAsync(agent.BaseUrl.Host, agent.BaseUrl.Port, cancellationToken);
         await using var stream = client.GetStream();
         var head = new StringBuilder()
             .Append(method).Append(' ').Append(target).Append(" HTTP/1.1\r\n")
-            .Append("Host: ").Append(agent.BaseUrl.Authority).Append("\r\n")
+            .Append("Host: ").Append(hostOverride ?? agent.BaseUrl.Authority).Append("\r\n")
             .Append("Connection: close\r\n");
         if (withToken && agent.Token is not null)
         {
