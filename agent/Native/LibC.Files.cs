@@ -5,11 +5,10 @@ namespace Sandboxd.Native;
 internal static unsafe partial class LibC
 {
     internal const int EACCES = 13;
-    internal const int EWOULDBLOCK = EAGAIN;
     internal const int O_CREAT = 0x40;
     internal const int O_DIRECTORY = 0x10000;
-    internal const int LOCK_EX = 2;
-    internal const int LOCK_NB = 4;
+    internal const int F_OFD_SETLK = 37;
+    internal const short F_WRLCK = 1;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Open(string path, int flags, uint mode);
@@ -17,8 +16,22 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
     private static partial int FStatCore(int fd, byte* buffer);
 
-    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
-    internal static partial int Flock(int fd, int operation);
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int FcntlLock(int fd, int command, void* description);
+
+    /// <summary>
+    /// An exclusive open-file-description lock on the whole file (fcntl F_OFD_SETLK), without waiting: held as long as
+    /// the descriptor is open, dropped by the kernel when the process ends. Not flock: .NET's FileStream takes flock locks
+    /// of its own (its FileShare emulation), so any .NET program that merely reads the file would fail against one.
+    /// </summary>
+    /// <returns>0, or the errno (EAGAIN/EACCES when another process holds it).</returns>
+    internal static int TryLockExclusive(int fd)
+    {
+        var description = stackalloc byte[32]; // struct flock on x86_64: l_type, l_whence, l_start, l_len, l_pid
+        new Span<byte>(description, 32).Clear();
+        *(short*)description = F_WRLCK;
+        return FcntlLock(fd, F_OFD_SETLK, description) == 0 ? 0 : LastErrno;
+    }
 
     [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
     internal static partial int Ftruncate(int fd, long length);
@@ -26,8 +39,7 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     internal static partial int Fsync(int fd);
 
-    /// <summary>Replaces the content of an open file with <paramref name="text"/> (through this descriptor: .NET's own file
-    /// APIs take a flock of their own and would collide with one held on the file).</summary>
+    /// <summary>Replaces the content of an open file with <paramref name="text"/>, through this descriptor.</summary>
     internal static bool TryReplaceContent(int fd, string text)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(text);
@@ -42,7 +54,7 @@ internal static unsafe partial class LibC
         }
     }
 
-    /// <summary>The first <paramref name="max"/> bytes of a file as UTF-8, read without .NET's file locking; null if unreadable.</summary>
+    /// <summary>The first <paramref name="max"/> bytes of a file as UTF-8 (no .NET FileStream and its locking); null if unreadable.</summary>
     internal static string? TryReadSmallFile(string path, int max = 256)
     {
         var fd = Open(path, O_RDONLY | O_CLOEXEC, 0);

@@ -8,7 +8,7 @@ namespace Sandboxd.State;
 
 /// <summary>
 /// The only writer of the state directory: what must outlive the process (access token file, session-token hashes,
-/// server specs, child sandbox records). One agent owns a state directory at a time (an exclusive flock on
+/// server specs, child sandbox records). One agent owns a state directory at a time (an exclusive lock on
 /// <c>lock</c>, held for the life of the process). Every write is atomic and durable: temp file in the same directory,
 /// fsync, rename, fsync of the directory. Temp files left by a killed agent are swept when the next one takes the lock.
 /// </summary>
@@ -37,7 +37,7 @@ internal sealed class StateStore(string directory)
     }
 
     /// <summary>
-    /// Takes the state directory for this process: an exclusive, non-blocking flock on its lock file (two agents on one
+    /// Takes the state directory for this process: an exclusive, non-blocking lock on its lock file (two agents on one
     /// state dir overwrite each other's servers.json and restore each other's servers). Then sweeps leftover temp files.
     /// </summary>
     /// <returns>Null when the directory is ours; otherwise a sentence saying who holds it and what to do.</returns>
@@ -59,12 +59,11 @@ internal sealed class StateStore(string directory)
             return $"cannot open {path}: {new System.ComponentModel.Win32Exception(LibC.LastErrno).Message}";
         }
 
-        if (LibC.Flock(fd, LibC.LOCK_EX | LibC.LOCK_NB) != 0)
+        if (LibC.TryLockExclusive(fd) is var errno && errno != 0)
         {
-            var errno = LibC.LastErrno;
             LibC.Close(fd);
             var holder = ReadHolder(path);
-            return errno == LibC.EWOULDBLOCK
+            return errno is LibC.EAGAIN or LibC.EACCES
                 ? $"the state directory {Directory} is in use by another sandboxd agent{(holder is null ? "" : $" (pid {holder})")}; " +
                   "stop it, or give this agent its own --state-dir (or SANDBOXD_STATE_DIR)"
                 : $"cannot lock {path}: {new System.ComponentModel.Win32Exception(errno).Message}";

@@ -172,6 +172,55 @@ public sealed class StateDirectoryTests
         }
     }
 
+    [Fact(Timeout = 90_000)]
+    public async Task A_state_write_fsyncs_the_file_before_the_rename_and_the_directory_after_it()
+    {
+        if (!File.Exists("/usr/bin/strace"))
+        {
+            Assert.Skip("strace is not installed: the syscall order of a state write cannot be observed.");
+        }
+
+        await using var agent = await AgentProcess.StartAsync(AgentLaunch.Default, Ct);
+        var log = Path.Combine(agent.Root, "..", $"strace-{Guid.NewGuid():N}.log");
+        var strace = new System.Diagnostics.ProcessStartInfo("/usr/bin/strace", ["-f", "-p", agent.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", log]) { RedirectStandardError = true };
+        using var tracer = System.Diagnostics.Process.Start(strace)!;
+        string sub;
+        try
+        {
+            using (var attached = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+            {
+                attached.CancelAfter(TimeSpan.FromSeconds(20));
+                while (await tracer.StandardError.ReadLineAsync(attached.Token) is { } line && !line.Contains("attached", StringComparison.Ordinal))
+                {
+                    if (line.Contains("Operation not permitted", StringComparison.Ordinal))
+                    {
+                        Assert.Skip("ptrace is not permitted here: " + line);
+                    }
+                }
+            }
+
+            var created = await agent.Client.PostJsonAsync("/sandboxes", "{}", Ct);
+            created.ShouldHaveStatus(201);
+            sub = created.Json.GetProperty("subdomain").GetString()!;
+        }
+        finally
+        {
+            Posix.Kill(tracer.Id, 2); // SIGINT: strace detaches and flushes its log
+            await tracer.WaitForExitAsync(Ct).WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        }
+
+        var lines = await File.ReadAllLinesAsync(log, Ct);
+        File.Delete(log);
+        var rename = Array.FindIndex(lines, l => l.Contains("rename", StringComparison.Ordinal) && l.Contains("/sandboxes.json\"", StringComparison.Ordinal));
+        rename.Should().BeGreaterThan(0, "the write renames a temp file over sandboxes.json:\n" + string.Join('\n', lines));
+        var thread = lines[rename].Split(' ')[0];
+        bool IsSync(string l) => l.StartsWith(thread + " ", StringComparison.Ordinal) && (l.Contains(" fsync(", StringComparison.Ordinal) || l.Contains(" fdatasync(", StringComparison.Ordinal));
+        lines[..rename].Any(IsSync).Should().BeTrue("the temp file is synced before the rename:\n" + string.Join('\n', lines));
+        lines[(rename + 1)..].Any(IsSync).Should().BeTrue("the directory is synced after the rename, or a crash can undo it:\n" + string.Join('\n', lines));
+        (await agent.Client.DeleteAsync($"/sandboxes/{sub}?delete_files=true", Ct)).ShouldHaveStatus(204);
+    }
+
     /// <summary>The JSON with timestamps blanked (health and info carry the time of the answer).</summary>
     private static string Shape(string json) =>
         System.Text.RegularExpressions.Regex.Replace(json, "\"\\d{4}-\\d{2}-\\d{2}T[^\"]*\"", "\"<time>\"");
