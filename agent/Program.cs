@@ -37,9 +37,13 @@ switch (verb)
         return 2;
 }
 
+if (HostingExtensions.OpenStateStore(options) is not { } state)
+{
+    return 1; // another agent owns the state directory (said on stderr)
+}
+
 var builder = HostingExtensions.CreateBuilder();
 builder.AddAgentHosting(options);
-var state = HostingExtensions.CreateStateStore(options);
 builder.Services.AddAuth(options, state, new StartupLog()).AddProcesses().AddSandboxes().AddLive().AddTerminals().AddRun().AddEnv().AddWatch().AddPorts().AddSignals().AddServers().AddPreview().AddOverlays().AddBootSetup().AddAgentMetrics();
 
 var app = builder.Build();

@@ -10,6 +10,12 @@ internal sealed class AgentOptions
     public string? AccessTokenFile { get; set; }
     public string? ApiKey { get; set; }
     public string StateDir { get; set; } = DefaultStateDir();
+
+    /// <summary>Where child sandboxes created without a directory get their roots; never inside the state directory.</summary>
+    public string? SandboxesDir { get; set; }
+
+    /// <summary><see cref="SandboxesDir"/>, or by default <c>&lt;state-dir&gt;-sandboxes</c> next to the state directory.</summary>
+    public string ChildSandboxesDir => SandboxesDir ?? Path.TrimEndingDirectorySeparator(StateDir) + "-sandboxes";
     public bool NoAuth { get; set; }
     public string? PublicUrl { get; set; }
     public string PreviewUrlTemplate { get; set; } = "http://localhost:{port}";

@@ -66,6 +66,13 @@ internal static class FilePaths
             path = Path.TrimEndingDirectorySeparator(path);
         }
 
+        if (sandbox.IsProtected(path))
+        {
+            error = $"{path} is inside the agent's state directory, which the file API does not reach.";
+            path = "";
+            return false;
+        }
+
         return true;
     }
 

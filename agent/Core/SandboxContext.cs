@@ -23,6 +23,47 @@ internal sealed class SandboxContext(string subdomain, string root, bool isMain,
     /// <summary>Variables every child process of this sandbox gets (below the call's own).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// The agent's state directory (token hashes, server specs): no file route of any sandbox reads or writes in it, through
+    /// a relative path, an absolute one or a symlink.
+    /// </summary>
+    public string? ProtectedDirectory { get; init; }
+
+    /// <summary>True when <paramref name="path"/> (absolute, normalised) is or would be inside <see cref="ProtectedDirectory"/>.</summary>
+    public bool IsProtected(string path)
+    {
+        if (ProtectedDirectory is not { } protectedDirectory)
+        {
+            return false;
+        }
+
+        if (IsUnder(path, protectedDirectory))
+        {
+            return true;
+        }
+
+        // Follow symlinks in the part of the path that exists (a link to the state dir, or to a parent of it).
+        var existing = path;
+        while (!System.IO.Path.Exists(existing) && System.IO.Path.GetDirectoryName(existing) is { } parent)
+        {
+            existing = parent;
+        }
+
+        if (Native.LibC.RealPath(existing) is not { } real)
+        {
+            return false;
+        }
+
+        var rest = path[existing.Length..].TrimStart('/');
+        return IsUnder(rest.Length == 0 ? real : System.IO.Path.Combine(real, rest), Native.LibC.RealPath(protectedDirectory) ?? protectedDirectory);
+    }
+
+    private static bool IsUnder(string path, string directory)
+    {
+        directory = System.IO.Path.TrimEndingDirectorySeparator(directory);
+        return path == directory || path.StartsWith(directory + "/", StringComparison.Ordinal);
+    }
+
     public T Feature<T>(Func<T> create) where T : class => (T)_features.GetOrAdd(typeof(T), static (_, c) => c(), create);
 
     public IEnumerable<object> Features => _features.Values;

@@ -22,14 +22,50 @@ internal sealed class SandboxRegistry
     private readonly ConcurrentDictionary<string, ChildRecord> _records = new(StringComparer.Ordinal);
     private readonly StateStore _state;
     private readonly Lock _gate = new();
+    private readonly AgentOptions _options;
 
     public SandboxRegistry(AgentOptions options, StateStore state)
     {
         _state = state;
-        Main = new SandboxContext("main", Path.GetFullPath(options.Root), isMain: true, basePath: "");
+        _options = options;
+        Main = new SandboxContext("main", Path.GetFullPath(options.Root), isMain: true, basePath: "") { ProtectedDirectory = Path.GetFullPath(options.StateDir) };
+        var moved = false;
         foreach (var record in Load())
         {
-            Add(record);
+            var kept = record;
+            if (Main.IsProtected(record.Directory) && MoveOutOfState(record) is { } movedRecord)
+            {
+                kept = movedRecord;
+                moved = true;
+            }
+
+            Add(kept);
+        }
+
+        if (moved)
+        {
+            Save();
+        }
+    }
+
+    /// <summary>Earlier agents kept default child roots in &lt;state&gt;/sandboxes: they move to the sandboxes directory.</summary>
+    private ChildRecord? MoveOutOfState(ChildRecord record)
+    {
+        var target = Path.Combine(_options.ChildSandboxesDir, record.Subdomain);
+        try
+        {
+            Directory.CreateDirectory(_options.ChildSandboxesDir);
+            if (Directory.Exists(record.Directory) && !Directory.Exists(target))
+            {
+                Directory.Move(record.Directory, target);
+            }
+
+            Directory.CreateDirectory(target);
+            return record with { Directory = target };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null; // stays where it is; its file routes refuse the state directory all the same
         }
     }
 
@@ -38,6 +74,14 @@ internal sealed class SandboxRegistry
     public int Count => 1 + _children.Count;
 
     public bool TryGetChild(string subdomain, out SandboxContext context) => _children.TryGetValue(subdomain, out context!);
+
+    /// <summary>
+    /// A context for a subdomain that does not exist, used only for requests without a valid token: the public routes
+    /// answer it exactly as they answer an existing child with nothing in it, so they do not reveal which subdomains exist.
+    /// It is registered nowhere and has no root on disk.
+    /// </summary>
+    public SandboxContext Unknown(string subdomain) =>
+        new(subdomain, Path.Combine(_options.ChildSandboxesDir, subdomain), isMain: false, basePath: "/s/" + subdomain) { ProtectedDirectory = Main.ProtectedDirectory };
 
     public IEnumerable<(SandboxContext Context, ChildRecord Record)> Children =>
         _records.Values.OrderBy(r => r.CreatedAt).Select(r => (_children[r.Subdomain], r));
@@ -78,6 +122,7 @@ internal sealed class SandboxRegistry
         var context = new SandboxContext(record.Subdomain, record.Directory, isMain: false, basePath: "/s/" + record.Subdomain)
         {
             Environment = record.Envs ?? [],
+            ProtectedDirectory = Main.ProtectedDirectory,
         };
         _children[record.Subdomain] = context;
         _records[record.Subdomain] = record;

@@ -87,23 +87,69 @@ internal static class FileOps
     }
 
     /// <summary>Reads a file as UTF-8 text (invalid sequences become U+FFFD).</summary>
-    public static string ReadText(string path)
+    public static string ReadText(string path) =>
+        new UTF8Encoding(false, false).GetString(ReadRegular(path, MaxReadBytes));
+
+    /// <summary>
+    /// Reads a regular file whole, never more than <paramref name="maxBytes"/> plus one byte (a file that grows while it is
+    /// read, or a size that lies, cannot make the agent buffer more). Devices, FIFOs and sockets are refused: /dev/zero
+    /// never ends and a FIFO blocks until a writer comes.
+    /// </summary>
+    /// <exception cref="FileOpException">400 not a regular file, 404, 403, 413 larger than <paramref name="maxBytes"/>.</exception>
+    public static byte[] ReadRegular(string path, long maxBytes)
     {
         if (Directory.Exists(path))
         {
             throw new FileOpException(400, $"{path} is a directory; list it with GET /files?path= instead.");
         }
 
+        using var handle = Native.RegularFile.OpenForRead(path, out var notRegular, out var errno);
+        if (handle is null)
+        {
+            throw notRegular is not null
+                ? new FileOpException(400, $"{path} is not a regular file ({notRegular}); only regular files are read.")
+                : errno switch
+                {
+                    Native.LibC.ENOENT => new FileOpException(404, $"{path} does not exist."),
+                    Native.LibC.EACCES or Native.LibC.EPERM => new FileOpException(403, $"Permission denied: {path}."),
+                    _ => new FileOpException(500, $"Cannot open {path}: {new System.ComponentModel.Win32Exception(errno).Message}."),
+                };
+        }
+
+        Microsoft.Win32.SafeHandles.SafeFileHandle file = handle;
         return Guard(path, () =>
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            if (stream.Length > MaxReadBytes)
+            using var stream = new FileStream(file, FileAccess.Read, bufferSize: 0);
+            var tooBig = new FileOpException(413, $"{path} is larger than {maxBytes} bytes; files over {maxBytes} bytes are not returned inline.");
+            if (stream.Length > maxBytes)
             {
-                throw new FileOpException(413, $"{path} is {stream.Length} bytes; files over {MaxReadBytes} bytes are not returned inline.");
+                throw tooBig;
             }
 
-            using var reader = new StreamReader(stream, new UTF8Encoding(false, false), detectEncodingFromByteOrderMarks: false);
-            return reader.ReadToEnd();
+            // One byte more than the size (or the cap): reaching it means the file grew past what fstat said.
+            var buffer = new byte[Math.Min(stream.Length, maxBytes) + 1];
+            var total = 0;
+            while (true)
+            {
+                if (total == buffer.Length)
+                {
+                    if (total > maxBytes)
+                    {
+                        throw tooBig;
+                    }
+
+                    Array.Resize(ref buffer, (int)Math.Min(buffer.Length * 2L, maxBytes + 1));
+                }
+
+                var read = stream.Read(buffer, total, buffer.Length - total);
+                if (read == 0)
+                {
+                    Array.Resize(ref buffer, total);
+                    return buffer;
+                }
+
+                total += read;
+            }
         });
     }
 

@@ -30,7 +30,9 @@ internal static class CommandLine
           --port P                 TCP port (default 18080; 0 picks a free one)
           --host H                 address to bind (default 127.0.0.1)
           --root DIR               sandbox root (default: the working directory)
-          --state-dir DIR          persistent state (default /var/lib/sandboxd as root, else ~/.local/state/sandboxd)
+          --state-dir DIR          persistent state (default /var/lib/sandboxd as root, else ~/.local/state/sandboxd);
+                                   one agent per state directory (a second one exits with an error)
+          --sandboxes-dir DIR      roots of child sandboxes created without a directory (default <state-dir>-sandboxes)
           --public-url URL         public base URL used in URLs the agent hands out
           --preview-url-template T preview URL for ports (default http://localhost:{port})
           --output-cap BYTES       per-stream capture cap of a command (default 10485760)
@@ -115,6 +117,7 @@ internal static class CommandLine
                     case "--host": options.Host = Value(); break;
                     case "--root": options.Root = Path.GetFullPath(Value()); break;
                     case "--state-dir": options.StateDir = Path.GetFullPath(Value()); break;
+                    case "--sandboxes-dir": options.SandboxesDir = Path.GetFullPath(Value()); break;
                     case "--public-url": options.PublicUrl = Value().TrimEnd('/'); break;
                     case "--preview-url-template": options.PreviewUrlTemplate = Value(); break;
                     case "--output-cap": options.OutputCapBytes = int.Parse(Value(), CultureInfo.InvariantCulture); break;

@@ -66,7 +66,11 @@ internal static class HostingExtensions
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PublicUrls>();
-        builder.Services.Configure<ProcessesOptions>(o => o.OutputCapBytes = options.OutputCapBytes);
+        builder.Services.Configure<ProcessesOptions>(o =>
+        {
+            o.OutputCapBytes = options.OutputCapBytes;
+            o.LedgerPath = Path.Combine(options.StateDir, "children");
+        });
         return builder;
     }
 
@@ -138,5 +142,16 @@ internal static class HostingExtensions
         return 0;
     }
 
-    public static StateStore CreateStateStore(AgentOptions options) => new(options.StateDir);
+    /// <summary>The state directory, locked for this agent; null with a sentence on stderr when another agent holds it.</summary>
+    public static StateStore? OpenStateStore(AgentOptions options)
+    {
+        var state = new StateStore(options.StateDir);
+        if (state.TryLock() is { } error)
+        {
+            Console.Error.WriteLine($"sandboxd: {error}");
+            return null;
+        }
+
+        return state;
+    }
 }

@@ -18,6 +18,14 @@ internal sealed class SandboxRoutingMiddleware(RequestDelegate next, SandboxRegi
                 context.Features.Set(byHost);
                 return next(context);
             }
+
+            if (!Authenticated(context))
+            {
+                // Answered as a known child would be (public routes as for an empty child, the rest 401), so an
+                // anonymous client cannot tell which subdomains exist.
+                context.Features.Set(registry.Unknown(label));
+                return next(context);
+            }
         }
 
         var path = context.Request.Path.Value ?? "";
@@ -27,10 +35,13 @@ internal sealed class SandboxRoutingMiddleware(RequestDelegate next, SandboxRegi
             var subdomain = end < 0 ? path[3..] : path[3..end];
             if (!registry.TryGetChild(subdomain, out var child))
             {
-                // Without a valid token, do not reveal which subdomains exist.
-                return tokens.Validate(Auth.TokenSources.Find(context.Request)) is null
-                    ? Api.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, "unauthorized: send Authorization: Bearer <token>")
-                    : Api.WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No sandbox with subdomain '{subdomain}'.");
+                if (Authenticated(context))
+                {
+                    return Api.WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No sandbox with subdomain '{subdomain}'.");
+                }
+
+                // Without a valid token, do not reveal which subdomains exist: route it like a known, empty child.
+                child = registry.Unknown(subdomain);
             }
 
             context.Request.PathBase = context.Request.PathBase.Add(path[..(end < 0 ? path.Length : end)]);
@@ -42,4 +53,6 @@ internal sealed class SandboxRoutingMiddleware(RequestDelegate next, SandboxRegi
         context.Features.Set(registry.Main);
         return next(context);
     }
+
+    private bool Authenticated(HttpContext context) => tokens.Validate(Auth.TokenSources.Find(context.Request)) is not null;
 }

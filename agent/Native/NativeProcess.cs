@@ -101,11 +101,9 @@ internal sealed unsafe class NativeProcess
             int pid;
             lock (table.Gate)
             {
-                pid = SpawnCore(request, slavePath, inRead, outWrite, errWrite);
+                pid = OomScore.SpawnPreferred(() => SpawnCore(request, slavePath, inRead, outWrite, errWrite));
                 table.OwnUnsynchronized(pid);
             }
-
-            OomScore.MakeChildPreferred(pid);
 
             var process = request.PtySize is not null
                 ? new NativeProcess(loop, pid, master, -1, masterWrite, isPty: true)

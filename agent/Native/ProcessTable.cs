@@ -105,6 +105,33 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
 
     private static List<int> DirectChildren() => ChildrenOf("self");
 
+    /// <summary>Live children of the agent it did not spawn: orphans re-parented to it (it is a subreaper), e.g. <c>setsid -f</c>.</summary>
+    public List<int> AdoptedChildren()
+    {
+        lock (Gate)
+        {
+            return [.. DirectChildren().Where(c => !_owned.Contains(c) && IsRunning(c))];
+        }
+    }
+
+    /// <summary>
+    /// Field 22 of /proc/&lt;pid&gt;/stat (start time in clock ticks after boot): with the pid it names one process
+    /// across pid reuse. Null when the process is gone.
+    /// </summary>
+    public static string? StartTime(int pid)
+    {
+        try
+        {
+            var text = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 19 ? fields[19] : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The children of <paramref name="pid"/> (every thread's), empty if it is gone.</summary>
     public static List<int> ChildrenOf(int pid) => ChildrenOf(pid.ToString(CultureInfo.InvariantCulture));
 

@@ -2,25 +2,30 @@ using Sandboxd.Native;
 
 namespace Sandboxd.Processes;
 
-/// <summary>Reaps orphans once a second, and at shutdown stops every child group still alive (TERM, or HUP for a PTY,
+/// <summary>At start stops what a killed previous agent left running (<see cref="ChildLedger"/>); reaps orphans once a
+/// second and records them in the ledger; and at shutdown stops every child group still alive (TERM, or HUP for a PTY,
 /// → grace → KILL).</summary>
-internal sealed class ProcessSupervisorService(Spawner spawner, IHostApplicationLifetime lifetime, ILogger<ProcessSupervisorService> logger)
+internal sealed class ProcessSupervisorService(Spawner spawner, ChildLedger ledger, IHostApplicationLifetime lifetime, ILogger<ProcessSupervisorService> logger)
     : BackgroundService
 {
     private Task _earlyStop = Task.CompletedTask;
 
-    public override Task StartAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         if (!ProcessTable.TryBecomeSubreaper())
         {
             logger.NoSubreaper();
         }
 
+        // A previous agent on this state directory that was killed (-9, OOM) left its commands, terminals and servers
+        // running: stop them before anything is started or restored (servers would find their ports taken).
+        await ledger.StopPreviousRunAsync(spawner.Options.StopGrace, cancellationToken).ConfigureAwait(false);
+
         // Shutdown begins: stop commands and terminals right away, so requests waiting on them (foreground commands,
         // waits, WebSockets) end now instead of holding the web server's drain. Servers are stopped gracefully later
         // by their supervisor, with their own stop timeouts.
         lifetime.ApplicationStopping.Register(() => _earlyStop = StopAllAsync(spawner.Live.Where(c => c.StopEarly).ToArray()));
-        return base.StartAsync(cancellationToken);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -30,6 +35,7 @@ internal sealed class ProcessSupervisorService(Spawner spawner, IHostApplication
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
+                spawner.RecordAdopted();
                 var reaped = spawner.ReapOrphans();
                 if (reaped > 0)
                 {

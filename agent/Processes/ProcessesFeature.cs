@@ -8,6 +8,7 @@ internal static class ProcessesFeature
     {
         services.AddSingleton<EpollLoop>();
         services.AddSingleton<ProcessTable>();
+        services.AddSingleton<ChildLedger>();
         services.AddSingleton<Spawner>();
         services.AddSingleton<ChildEnvironment>();
         services.AddHostedService<ProcessSupervisorService>();

@@ -16,4 +16,10 @@ internal static partial class ProcessesLog
 
     [LoggerMessage(1004, LogLevel.Warning, "Stopping process group {Pid} failed")]
     public static partial void StopFailed(this ILogger logger, Exception exception, int pid);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Stopped {Count} process(es) a previous agent on this state directory left running (ledger {Path})")]
+    public static partial void StoppedLeftovers(this ILogger logger, int count, string path);
+
+    [LoggerMessage(1006, LogLevel.Warning, "Could not write the child ledger {Path}; children of this agent may outlive a crash of it")]
+    public static partial void LedgerFailed(this ILogger logger, Exception exception, string path);
 }

@@ -7,4 +7,7 @@ internal sealed class ProcessesOptions
 
     /// <summary>SIGTERM → SIGKILL grace for timeouts, cancels and destroys.</summary>
     public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The child ledger (pid and start time of every child) in the state directory; null = none kept.</summary>
+    public string? LedgerPath { get; set; }
 }

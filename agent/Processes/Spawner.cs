@@ -10,7 +10,7 @@ namespace Sandboxd.Processes;
 /// The one way the agent starts anything: commands, code, PTY shells, servers and install steps all come through
 /// <see cref="Spawn"/> and get a <see cref="ChildProcess"/>. Keeps the live set so shutdown can stop them all.
 /// </summary>
-internal sealed class Spawner(EpollLoop loop, ProcessTable table, IOptions<ProcessesOptions> options, ILogger<Spawner> logger)
+internal sealed class Spawner(EpollLoop loop, ProcessTable table, ChildLedger ledger, IOptions<ProcessesOptions> options, ILogger<Spawner> logger)
 {
     private readonly ConcurrentDictionary<int, ChildProcess> _live = new();
 
@@ -50,6 +50,7 @@ internal sealed class Spawner(EpollLoop loop, ProcessTable table, IOptions<Proce
             _live.TryRemove(native.Pid, out _);
         }
 
+        ledger.Record(native.Pid);
         logger.Spawned(native.Pid, spec.Argv[0]);
         return created;
     }
@@ -64,4 +65,13 @@ internal sealed class Spawner(EpollLoop loop, ProcessTable table, IOptions<Proce
     public IReadOnlyCollection<ChildProcess> Live => (IReadOnlyCollection<ChildProcess>)_live.Values;
 
     public int ReapOrphans() => table.ReapOrphans();
+
+    /// <summary>Records orphans the agent adopted (a <c>setsid -f</c> escapee), so a crash of the agent does not leave them running.</summary>
+    public void RecordAdopted()
+    {
+        foreach (var pid in table.AdoptedChildren())
+        {
+            ledger.Record(pid);
+        }
+    }
 }

@@ -1,7 +1,6 @@
 using Sandboxd.Core;
 using Sandboxd.Live;
 using Sandboxd.Protocol;
-using Sandboxd.State;
 
 namespace Sandboxd.Sandboxes;
 
@@ -12,8 +11,7 @@ internal sealed class SandboxService(
     ISandboxServers servers,
     IEnumerable<ISandboxScoped> scoped,
     LiveHub hub,
-    AgentOptions options,
-    StateStore state)
+    AgentOptions options)
 {
     public async Task<(SandboxContext? Context, bool Created, string? Error)> CreateAsync(CreateSandboxRequest request, CancellationToken cancellationToken)
     {
@@ -21,6 +19,11 @@ internal sealed class SandboxService(
         if (directory is not null && (directory.Length == 0 || directory.Contains('\0', StringComparison.Ordinal)))
         {
             return (null, false, "Field 'directory' must be a non-empty path.");
+        }
+
+        if (directory is not null && registry.Main.IsProtected(registry.Main.Resolve(directory)))
+        {
+            return (null, false, "Field 'directory' must not be inside the agent's state directory.");
         }
 
         // Validate servers before creating anything, so a bad definition leaves nothing half-made.
@@ -34,7 +37,7 @@ internal sealed class SandboxService(
 
         var (context, created) = registry.GetOrCreate(request.Name, request.Namespace, subdomain => new ChildRecord(
             subdomain,
-            directory is null ? Path.Combine(state.Directory, "sandboxes", subdomain) : registry.Main.Resolve(directory),
+            directory is null ? Path.Combine(options.ChildSandboxesDir, subdomain) : registry.Main.Resolve(directory),
             DateTime.UtcNow,
             request.Name,
             request.Namespace,

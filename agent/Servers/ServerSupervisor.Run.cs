@@ -265,6 +265,8 @@ internal sealed partial class ServerSupervisor
         server.Child = child;
         server.Spawned(child.Pid, port.Value);
         server.TransitionFrom(ServerStatus.Starting, ServerStatus.Running);
+        // Saved now, with the pid: an agent killed from here on leaves a record that the next one uses to stop this process.
+        await PersistAsync(CancellationToken.None).ConfigureAwait(false);
         _log.StatusChanged(config.Slug, ServerStatus.Running);
         var started = DateTime.UtcNow;
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -43,9 +43,9 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
 
     private void Publish(SandboxContext sandbox, Watcher watcher, WatchEvent e)
     {
-        if (watcher.Stopped)
+        if (watcher.Stopped || sandbox.IsProtected(e.Path))
         {
-            return;
+            return; // nothing of the agent's state directory goes out, even under a watched parent
         }
 
         var fields = new List<(string, object)> { ("event", e.Event), ("path", e.Path), ("seq", watcher.NextSequence()) };
@@ -53,24 +53,22 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
         {
             try
             {
-                var info = new FileInfo(e.Path);
-                if (info.Exists && info.Length <= MaxContentBytes)
+                // Regular files only, read without blocking and never past the cap: a FIFO must not wedge this loop
+                // (and with it DELETE /watchers and the agent's stop), nor a device fill the agent's memory.
+                var bytes = FileOps.ReadRegular(e.Path, MaxContentBytes);
+                if (watcher.Encoding == "base64")
                 {
-                    var bytes = File.ReadAllBytes(e.Path);
-                    if (watcher.Encoding == "base64")
-                    {
-                        fields.Add(("content", Convert.ToBase64String(bytes)));
-                        fields.Add(("encoding", "base64"));
-                    }
-                    else
-                    {
-                        fields.Add(("content", System.Text.Encoding.UTF8.GetString(bytes)));
-                    }
+                    fields.Add(("content", Convert.ToBase64String(bytes)));
+                    fields.Add(("encoding", "base64"));
+                }
+                else
+                {
+                    fields.Add(("content", System.Text.Encoding.UTF8.GetString(bytes)));
                 }
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (FileOpException)
             {
-                // gone or unreadable by the time we looked: the event goes out without content
+                // gone, unreadable, too large or not a regular file by the time we looked: the event goes out without content
             }
         }
 

@@ -284,6 +284,7 @@ public sealed class AgentProcess : IAsyncDisposable
             if (_ownsStateDir)
             {
                 TryDelete(StateDir);
+                TryDelete(StateDir + "-sandboxes"); // default roots of child sandboxes, next to the state dir
             }
         }
     }

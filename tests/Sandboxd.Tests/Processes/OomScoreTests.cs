@@ -54,4 +54,25 @@ public sealed class OomScoreTests(AgentFixture fixture) : IClassFixture<AgentFix
             TimeSpan.FromSeconds(20), "the server's score in its log", Ct);
         (await Agent.Client.DeleteAsync("/servers/" + slug, Ct)).Code.Should().BeOneOf(200, 204);
     }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_child_that_reads_its_score_as_its_first_action_sees_it_every_time()
+    {
+        // The score is inherited at spawn (issue 13 #12a): it used to be written just after posix_spawn returned, and a
+        // child that looked at once — on a busy machine — saw the agent's. Many small children, several at a time.
+        const int Runs = 240;
+        const int Parallel = 8;
+        var seen = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await Task.WhenAll(Enumerable.Range(0, Parallel).Select(async _ =>
+        {
+            for (var i = 0; i < Runs / Parallel; i++)
+            {
+                var result = await Agent.Client.RunAsync("read s < /proc/self/oom_score_adj; echo $s", Ct);
+                seen.Add(result.Stdout.Trim());
+            }
+        }));
+
+        seen.Should().HaveCount(Runs);
+        seen.Where(s => s != Expected).Should().BeEmpty($"every child starts with {Expected}");
+    }
 }

@@ -1,0 +1,176 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Sandboxd.Native;
+
+namespace Sandboxd.Processes;
+
+/// <summary>
+/// Remembers, in the state directory, every process the agent starts or adopts (pid and start time), so that the next
+/// agent on this state directory can stop what a killed one left behind. Each child leads its own session, so a
+/// recorded pid names a whole session: the commands, terminals and servers and whatever they started, and an
+/// adopted <c>setsid -f</c> escapee names its own.
+/// </summary>
+/// <remarks>
+/// A line is appended per child, with no fsync: only a killed agent leaves children running, and then the page cache
+/// still holds the line; a machine that crashes leaves no children to stop. The file is compacted to the live entries
+/// every <see cref="CompactEvery"/> lines. See docs/adr/0003-children-of-a-killed-agent.md.
+/// </remarks>
+internal sealed class ChildLedger(IOptions<ProcessesOptions> options, ILogger<ChildLedger> logger) : IDisposable
+{
+    private const int CompactEvery = 1024;
+    private readonly string? _path = options.Value.LedgerPath;
+    private readonly Lock _gate = new();
+    /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
+    private FileStream? _file;
+    /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
+    private readonly HashSet<(int Pid, string Started)> _recorded = [];
+
+    /// <summary>
+    /// Stops every session a previous agent on this state directory recorded and left running (SIGTERM, a short grace,
+    /// then SIGKILL), then starts a fresh ledger. Returns how many processes were stopped.
+    /// </summary>
+    public async Task<int> StopPreviousRunAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        if (_path is null)
+        {
+            return 0;
+        }
+
+        var sessions = new HashSet<int>();
+        foreach (var (pid, started) in Read(_path))
+        {
+            // A recorded leader alive with another start time is a reused pid: its session is not ours. A leader that
+            // is gone leaves its session id unusable for new pids while any member lives, so members are still ours.
+            if (ProcessTable.StartTime(pid) is { } now && now != started)
+            {
+                continue;
+            }
+
+            sessions.Add(pid);
+        }
+
+        var stopped = 0;
+        if (sessions.Count > 0)
+        {
+            var members = Members(sessions);
+            stopped = members.Count;
+            foreach (var member in members)
+            {
+                ProcessTable.SignalProcess(member.Pid, LibC.SIGTERM);
+            }
+
+            var deadline = DateTime.UtcNow + grace;
+            while (Members(sessions).Count > 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var member in Members(sessions))
+            {
+                ProcessTable.SignalProcess(member.Pid, LibC.SIGKILL);
+            }
+
+            if (stopped > 0)
+            {
+                logger.StoppedLeftovers(stopped, _path);
+            }
+        }
+
+        lock (_gate)
+        {
+            Reopen([]);
+        }
+
+        return stopped;
+    }
+
+    /// <summary>Live processes (zombies aside) recorded, or in a recorded session or group; never the agent itself.</summary>
+    private static List<ProcStat> Members(HashSet<int> sessions) =>
+        [.. ProcessTable.Snapshot().Where(p => p.State != 'Z' && p.Pid != ProcessTable.SelfPid && (sessions.Contains(p.Pid) || sessions.Contains(p.Session) || sessions.Contains(p.ProcessGroup)))];
+
+    /// <summary>Records a child the agent just spawned or adopted. Never throws: a ledger that cannot be written is logged.</summary>
+    public void Record(int pid)
+    {
+        if (_path is null || ProcessTable.StartTime(pid) is not { } started)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!_recorded.Add((pid, started)))
+            {
+                return;
+            }
+
+            try
+            {
+                if (_recorded.Count % CompactEvery == 0)
+                {
+                    _recorded.RemoveWhere(e => ProcessTable.StartTime(e.Pid) != e.Started);
+                    Reopen(_recorded);
+                    return;
+                }
+
+                _file ??= new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read, 1, FileOptions.None);
+                _file.Write(Encoding.ASCII.GetBytes(Line(pid, started)));
+            }
+            catch (IOException e)
+            {
+                logger.LedgerFailed(e, _path);
+            }
+        }
+    }
+
+    private static string Line(int pid, string started) => pid.ToString(CultureInfo.InvariantCulture) + " " + started + "\n";
+
+    /// <summary>Rewrites the ledger with <paramref name="entries"/> (temp file + rename) and keeps it open for appends.</summary>
+    private void Reopen(IEnumerable<(int Pid, string Started)> entries)
+    {
+        _file?.Dispose();
+        _file = null;
+        var temp = Path.Combine(Path.GetDirectoryName(_path)!, "." + Path.GetFileName(_path) + ".sandboxd-" + Guid.NewGuid().ToString("N") + ".tmp");
+        try
+        {
+            File.WriteAllText(temp, string.Concat(entries.Select(e => Line(e.Pid, e.Started))));
+            File.Move(temp, _path!, overwrite: true);
+            _file = new FileStream(_path!, FileMode.Append, FileAccess.Write, FileShare.Read, 1, FileOptions.None);
+        }
+        catch (IOException e)
+        {
+            logger.LedgerFailed(e, _path!);
+        }
+    }
+
+    private static List<(int Pid, string Started)> Read(string path)
+    {
+        var result = new List<(int, string)>();
+        try
+        {
+            foreach (var line in File.ReadAllLines(path))
+            {
+                var parts = line.Split(' ');
+                if (parts.Length == 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 1)
+                {
+                    result.Add((pid, parts[1]));
+                }
+            }
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // first run on this state directory
+        }
+
+        return result;
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _file?.Dispose();
+            _file = null;
+        }
+    }
+}
