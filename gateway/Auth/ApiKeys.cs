@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Sandboxd.Hashing;
 using Sandboxd.Gateway.Hosting;
 
 namespace Sandboxd.Gateway.Auth;
@@ -14,7 +15,7 @@ internal sealed class ApiKeys
 
     public ApiKeys(GatewayOptions options)
     {
-        _hashes = [.. options.ApiKeys.Distinct(StringComparer.Ordinal).Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k)))];
+        _hashes = [.. options.ApiKeys.Distinct(StringComparer.Ordinal).Select(k => Sha256.Hash(Encoding.UTF8.GetBytes(k)))];
     }
 
     public int Count => _hashes.Length;
@@ -28,7 +29,7 @@ internal sealed class ApiKeys
             return false;
         }
 
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+        var hash = Sha256.Hash(Encoding.UTF8.GetBytes(presented));
         var match = false;
         foreach (var accepted in _hashes)
         {

@@ -1,8 +1,8 @@
+using Sandboxd.Gateway.Native;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
-using System.Security.Cryptography;
 using Sandboxd.Gateway.Hosting;
 using Sandboxd.Gateway.Store;
 
@@ -109,7 +109,7 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
 
     private static string HostRoot(SandboxRecord record) => Path.Combine(record.Dir, "root");
 
-    private static string NewToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+    private static string NewToken() => Convert.ToHexStringLower(LibC.RandomBytes(32));
 
     public void Dispose()
     {

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Sandboxd.Hashing;
 
 /// <summary>What SHA-1 and SHA-256 share (FIPS 180-4 §5): padding, 64-byte blocks of big-endian words, a big-endian digest.</summary>
-internal static class BlockPadding
+public static class BlockPadding
 {
     public const int BlockBytes = 64;
 

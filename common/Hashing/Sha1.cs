@@ -7,7 +7,7 @@ namespace Sandboxd.Hashing;
 /// (RFC 6455 §4.2.2). Not for security. The runtime's SHA-1 goes through OpenSSL, and without libssl on the machine the
 /// runtime aborts the whole process on first use — see <c>WebSockets/WebSocketUpgrade</c>.
 /// </summary>
-internal static class Sha1
+public static class Sha1
 {
     public static byte[] Hash(ReadOnlySpan<byte> data)
     {

@@ -7,7 +7,7 @@ namespace Sandboxd.Hashing;
 /// (a minimal Debian rootfs, a slim image) may not have: session and access tokens are hashed with this one, so the
 /// binary does not depend on libssl (docs/adr/0002-no-openssl.md).
 /// </summary>
-internal static class Sha256
+public static class Sha256
 {
     private static readonly uint[] K =
     [
