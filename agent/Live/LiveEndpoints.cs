@@ -1,4 +1,5 @@
 using Sandboxd.Core;
+using Sandboxd.Telemetry;
 using Sandboxd.WebSockets;
 
 namespace Sandboxd.Live;
@@ -23,7 +24,16 @@ internal static class LiveEndpoints
         using var socket = await WebSocketUpgrade.AcceptAsync(http);
         using var connection = new LiveConnection(socket, sandbox, http.Features.Get<AuthPrincipal>(), binary, options.WsBinaryOut);
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
-        await hub.RunAsync(connection, stopping.Token);
+        AgentMeter.OpenWebSockets.Add(1);
+        try
+        {
+            await hub.RunAsync(connection, stopping.Token);
+        }
+        finally
+        {
+            AgentMeter.OpenWebSockets.Add(-1);
+        }
+
         return Results.Empty;
     }
 }

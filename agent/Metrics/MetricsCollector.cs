@@ -98,7 +98,7 @@ internal sealed class MetricsCollector : IDisposable
                     }
 
                     break;
-                case Counter<long> or Counter<int> or Counter<double>:
+                case Counter<long> or Counter<int> or Counter<double> or UpDownCounter<long>:
                     series.Value += value;
                     break;
                 default:

@@ -1,6 +1,7 @@
 using Sandboxd.Core;
 using Sandboxd.Processes;
 using Sandboxd.Protocol;
+using Sandboxd.Telemetry;
 
 namespace Sandboxd.Servers;
 
@@ -138,6 +139,8 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
         {
             _restartCount++;
         }
+
+        AgentMeter.ServerRestarts.Add(1);
     }
 
     public void ResetRestarts()

@@ -26,6 +26,12 @@ internal static class AgentMeter
     public static readonly Counter<long> ProcessesExited = Meter.CreateCounter<long>("sandboxd.processes.exited",
         description: "Children exited, by kind and reason (success, failure, signal)");
 
+    public static readonly Counter<long> ServerRestarts = Meter.CreateCounter<long>("sandboxd.servers.restarts",
+        description: "Server restarts by the supervisor (crash, failed health check)");
+
+    public static readonly UpDownCounter<long> OpenWebSockets = Meter.CreateUpDownCounter<long>("sandboxd.websockets.open",
+        description: "Open /ws connections");
+
     public static void Sent(long bytes, string route) => BytesStreamed.Add(bytes, new("direction", "out"), new("route", route));
 
     public static void Received(long bytes, string route) => BytesStreamed.Add(bytes, new("direction", "in"), new("route", route));
