@@ -266,7 +266,9 @@ internal sealed partial class ServerSupervisor
         server.Spawned(child.Pid, port.Value);
         server.TransitionFrom(ServerStatus.Starting, ServerStatus.Running);
         // Saved now, with the pid: an agent killed from here on leaves a record that the next one uses to stop this process.
-        await PersistAsync(CancellationToken.None).ConfigureAwait(false);
+        // Not awaited before readiness is watched (a durable write takes a while on a busy disk, and the server's port
+        // must be watched from its first moment); awaited before this run ends.
+        var persisted = PersistAsync(CancellationToken.None);
         _log.StatusChanged(config.Slug, ServerStatus.Running);
         var started = DateTime.UtcNow;
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -287,6 +289,7 @@ internal sealed partial class ServerSupervisor
                 await run.CancelAsync().ConfigureAwait(false);
                 await hurry.ConfigureAwait(false);
                 await readiness.DisposeAsync().ConfigureAwait(false);
+                await persisted.ConfigureAwait(false);
                 server.Exited((await child.Exited.ConfigureAwait(false)).ExitCode);
                 throw;
             }
@@ -296,6 +299,7 @@ internal sealed partial class ServerSupervisor
             await run.CancelAsync().ConfigureAwait(false);
             await hurry.ConfigureAwait(false);
             await readiness.DisposeAsync().ConfigureAwait(false);
+            await persisted.ConfigureAwait(false);
             server.Exited(exit.ExitCode);
             var oomAfter = OomCounter.Read();
             var oomKilled = exit.Signal == LibC.SIGKILL && oomBefore is { } before && oomAfter is { } after && after > before;
