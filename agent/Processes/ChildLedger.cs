@@ -14,7 +14,7 @@ namespace Sandboxd.Processes;
 /// <remarks>
 /// A line is appended per child, with no fsync: only a killed agent leaves children running, and then the page cache
 /// still holds the line; a machine that crashes leaves no children to stop. The file is compacted to the live entries
-/// every <see cref="CompactEvery"/> lines. See docs/adr/0003-children-of-a-killed-agent.md.
+/// every <see cref="CompactEvery"/> lines. See docs/adr/0006-children-of-a-killed-agent.md.
 /// </remarks>
 internal sealed class ChildLedger(IOptions<ProcessesOptions> options, ILogger<ChildLedger> logger) : IDisposable
 {
