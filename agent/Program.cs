@@ -1,4 +1,5 @@
 using Sandboxd.Auth;
+using Sandboxd.Core;
 using Sandboxd.Env;
 using Sandboxd.Files;
 using Sandboxd.Hosting;
@@ -23,7 +24,7 @@ switch (verb)
         Console.WriteLine(CommandLine.Usage);
         return 0;
     case Verb.Version:
-        Console.WriteLine($"sandboxd {CommandLine.Version}");
+        Console.WriteLine($"sandboxd {AgentVersion.Current}");
         return 0;
     case Verb.Health:
         return await HealthCheck.RunAsync(args);

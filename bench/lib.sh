@@ -15,8 +15,24 @@
 SANDBOXD_PATH=$(realpath "$SANDBOXD_PATH")
 # shellcheck disable=SC2154 # bench: set by the script before it sources this file
 repo=$(dirname "$bench")
-results="$bench/results"
+# BENCH_RESULTS: where reports go (bench/run.sh --smoke points it at a temporary directory: smoke figures are never
+# published).
+results="${BENCH_RESULTS:-$bench/results}"
 mkdir -p "$results"
+
+# load_guard WHEN LOADAVG: a figure taken on a busy machine says little (bench/README.md). Unless BENCH_SMOKE=1, exits 3
+# and says why when the 1-minute load average (the first word of LOADAVG, as /proc/loadavg gives it) is above nproc/2.
+load_guard() {
+  [ "${BENCH_SMOKE:-0}" != 1 ] || return 0
+  local load=${2%% *} n
+  n=$(nproc)
+  if awk -v l="$load" -v n="$n" 'BEGIN { exit !(l > n / 2) }'; then
+    echo "refusing to publish: the 1-minute load average was $load $1, above nproc/2 = $(awk -v n="$n" 'BEGIN { print n / 2 }')" \
+      "(wait for a quiet machine; 'uptime' and 'ps -eo pcpu,comm --sort=-pcpu | head' say what runs)" >&2
+    exit 3
+  fi
+}
+load_guard "before the run" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 step_pid=""
 agent_pid=""
@@ -139,6 +155,7 @@ start_agent() {
   (cd "$dir/root" && exec "${launch[@]}" start --port 0 --host 127.0.0.1 --access-token "$token" --root "$dir/root" \
     --state-dir "$dir/state" --log-level "$level" >"$work/agent.out" 2>"$work/agent.err" </dev/null) &
   agent_pid=$!
+  # shellcheck disable=SC2016 # expanded by wait_until (eval)
   wait_until "$agent_pid" 'grep -q "^sandboxd ready " "$work/agent.out"' 30 || { echo "agent did not become ready" >&2; exit 1; }
   url=$(awk '/^sandboxd ready /{print $3; exit}' "$work/agent.out")
 }
@@ -171,7 +188,8 @@ for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))' "$2"
 }
 
-# machine_meta [--processes N] --load-before L [--load-after L] --dirty "PATH...": sets meta to the --meta words every
+# machine_meta [--processes N] --load-before L [--load-after L] --dirty "PATH...": refuses (load_guard) when either load
+# is above nproc/2 (the load now stands in for a missing --load-after), then sets meta to the --meta words every
 # report's machine line starts with, in this order: date, nproc, processes_before (when given), kernel, cpu,
 # loadavg_before, loadavg_after (when given), agent_commit (HEAD, +dirty when git sees a change under the PATHs).
 machine_meta() {
@@ -186,6 +204,8 @@ machine_meta() {
     esac
     shift 2
   done
+  load_guard "before the run" "$before"
+  load_guard "after the run" "${after:-$(loadavg)}"
   local -a paths
   read -r -a paths <<<"$dirty"
   commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)

@@ -5,7 +5,8 @@
 #   3. the conformance suite (tests/conformance) with the official computesdk@2.5.4 client.
 #   5. the shipping suite (tests/ship, as root): release archive, install.sh on a bare rootfs, image, PID 1.
 #   4. the browser suite (tests/browser): the workspace page in headless Chromium via playwright-core.
-# Usage: tests/run.sh [--no-publish] [--only xunit|conformance|browser|ship] [extra args for dotnet test]
+#   6. the benchmarks' smoke run (bench/run.sh --smoke): every benchmark with tiny counts, so none can rot; no figure.
+# Usage: tests/run.sh [--no-publish] [--only xunit|conformance|browser|ship|bench] [extra args for dotnet test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -66,6 +67,11 @@ if [ -z "$only" ] || [ "$only" = ship ]; then
   elif [ "$only" = ship ]; then
     echo "tests/ship needs root" >&2; failed+=(ship)
   fi
+fi
+
+if [ -z "$only" ] || [ "$only" = bench ]; then
+  echo "== benchmark smoke run (tiny counts; checks that every benchmark runs, never its figures)"
+  suite bench bench/run.sh --smoke
 fi
 
 echo "== summary"

@@ -3,12 +3,6 @@ using System.Text;
 
 namespace Sandboxd.Auth;
 
-/// <summary>What kind of credential authenticated a request.</summary>
-internal enum TokenKind { AccessToken, SessionToken, AuthDisabled }
-
-/// <summary>The authenticated caller of a request.</summary>
-internal sealed record AuthPrincipal(TokenKind Kind, string? SessionTokenId = null, DateTime? ExpiresAt = null, TokenSource Source = TokenSource.None);
-
 /// <summary>
 /// The agent's access token(s), held only as SHA-256 hashes and compared in constant time. An <c>--api-key</c> is a
 /// second accepted access token (the ComputeSDK gateway sends it when it has no sandbox token).

@@ -1,4 +1,4 @@
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.State;
 
 namespace Sandboxd.Auth;

@@ -1,3 +1,4 @@
+using Sandboxd.Core;
 namespace Sandboxd.Auth;
 
 /// <summary>
@@ -27,21 +28,21 @@ internal sealed class AuthMiddleware(RequestDelegate next, TokenValidator valida
 
         if (principal is null)
         {
-            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status401Unauthorized,
+            await Api.WriteErrorAsync(context, StatusCodes.Status401Unauthorized,
                 token is null ? "unauthorized: send Authorization: Bearer <token>" : "unauthorized: the token is invalid, expired or revoked").ConfigureAwait(false);
             return;
         }
 
         if (principal.Kind == TokenKind.SessionToken && endpoint?.Metadata.GetMetadata<AccessTokenOnlyEndpoint>() is not null)
         {
-            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
+            await Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
                 "forbidden: managing session tokens and magic links needs the access token, not a session token").ConfigureAwait(false);
             return;
         }
 
         if (source == TokenSource.Cookie && IsUnsafe(context.Request) && !IsSameOrigin(context.Request))
         {
-            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
+            await Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
                 "forbidden: a cookie-authenticated request that changes state must come from this agent's own origin (Origin header), or send the token as a header").ConfigureAwait(false);
             return;
         }

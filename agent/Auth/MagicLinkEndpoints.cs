@@ -1,6 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.WebUtilities;
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
 
 namespace Sandboxd.Auth;

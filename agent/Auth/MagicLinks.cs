@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Sandboxd.Hosting;
 
 namespace Sandboxd.Auth;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json.Serialization;
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.State;
 
 namespace Sandboxd.Auth;

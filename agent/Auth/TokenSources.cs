@@ -1,7 +1,5 @@
+using Sandboxd.Core;
 namespace Sandboxd.Auth;
-
-/// <summary>Where a request's token came from.</summary>
-internal enum TokenSource { None, Header, Query, Cookie }
 
 /// <summary>Where a request's token comes from, in the spec's precedence: Bearer header, <c>token</c> query, <c>session_token</c> cookie.</summary>
 internal static class TokenSources

@@ -1,3 +1,4 @@
+using Sandboxd.Core;
 namespace Sandboxd.Auth;
 
 /// <summary>Turns a presented token into a principal (or null): the access token(s) first, then live session tokens.</summary>

@@ -1,9 +1,7 @@
-using Sandboxd.FileSystem;
 using System.Text.RegularExpressions;
-using Sandboxd.Files;
-using Sandboxd.Hosting;
+using Sandboxd.Core;
+using Sandboxd.FileSystem;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Env;
 

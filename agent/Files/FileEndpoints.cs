@@ -1,7 +1,6 @@
+using Sandboxd.Core;
 using Sandboxd.FileSystem;
-using Sandboxd.Hosting;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Files;
 

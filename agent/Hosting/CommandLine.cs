@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Reflection;
+using Sandboxd.Core;
 
 namespace Sandboxd.Hosting;
 
@@ -9,9 +9,6 @@ internal enum Verb { Start, Help, Version, Invalid, Client, Health }
 /// <summary>Parses <c>sandboxd start …</c>, compatible with ComputeSDK's <c>compute start</c>.</summary>
 internal static class CommandLine
 {
-    public static string Version { get; } =
-        typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
-
     public const string Usage = """
         sandboxd — turns this machine into a programmable sandbox over HTTP and WebSocket
         (speaks the ComputeSDK daemon protocol).

@@ -1,3 +1,4 @@
+using Sandboxd.Core;
 namespace Sandboxd.Hosting;
 
 /// <summary>

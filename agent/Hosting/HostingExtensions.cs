@@ -2,10 +2,10 @@ using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Sandboxd.Auth;
+using Sandboxd.Core;
 using Sandboxd.Preview;
 using Sandboxd.Processes;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 using Sandboxd.State;
 
 namespace Sandboxd.Hosting;
@@ -99,7 +99,7 @@ internal static class HostingExtensions
         app.Services.GetRequiredService<PublicUrls>().ListenUrl = url;
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("sandboxd");
         app.Services.GetRequiredService<StartupLog>().WriteTo(log);
-        log.Serving(CommandLine.Version, url, options.Root);
+        log.Serving(AgentVersion.Current, url, options.Root);
         if (limits.After != limits.Before)
         {
             log.OpenFileLimitRaised(limits.Before, limits.After);

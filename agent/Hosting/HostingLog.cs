@@ -11,12 +11,6 @@ internal static partial class HostingLog
     [LoggerMessage(102, LogLevel.Warning, "AUTHENTICATION IS DISABLED (--insecure-no-auth): anyone who can reach {Url} can run commands as this user")]
     public static partial void AuthDisabled(this ILogger logger, string url);
 
-    [LoggerMessage(103, LogLevel.Warning, "No access token given: generated one and stored it in {Path} (mode 0600)")]
-    public static partial void TokenGenerated(this ILogger logger, string path);
-
-    [LoggerMessage(104, LogLevel.Information, "Using the access token stored in {Path}")]
-    public static partial void TokenReused(this ILogger logger, string path);
-
     [LoggerMessage(105, LogLevel.Information, "Open-file limit raised from {Before} to {After} (children inherit it)")]
     public static partial void OpenFileLimitRaised(this ILogger logger, ulong before, ulong after);
 

@@ -1,7 +1,6 @@
 using Sandboxd.Auth;
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Info;
 
@@ -11,7 +10,7 @@ internal static class InfoEndpoints
         Api.Raw(new HealthResponse("ok", DateTime.UtcNow), ProtocolJsonContext.Default.HealthResponse);
 
     public static IResult GetInfo(HttpContext http, SandboxRegistry registry, TokenValidator tokens, PublicUrls urls) =>
-        Api.Ok(new InfoData(tokens.AuthEnabled, registry.Main.Subdomain, registry.Count, urls.RootUrl(http), CommandLine.Version),
+        Api.Ok(new InfoData(tokens.AuthEnabled, registry.Main.Subdomain, registry.Count, urls.RootUrl(http), AgentVersion.Current),
             ProtocolJsonContext.Default.EnvelopeInfoData);
 
     public static IResult Ready(HttpContext http, SandboxContext sandbox, IEnumerable<IReadinessContributor> contributors)

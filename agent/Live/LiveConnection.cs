@@ -2,8 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
-using Sandboxd.Auth;
-using Sandboxd.Sandboxes;
+using Sandboxd.Core;
 
 namespace Sandboxd.Live;
 

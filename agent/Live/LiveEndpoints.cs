@@ -1,6 +1,4 @@
-using Sandboxd.Auth;
-using Sandboxd.Hosting;
-using Sandboxd.Sandboxes;
+using Sandboxd.Core;
 using Sandboxd.WebSockets;
 
 namespace Sandboxd.Live;

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Sandboxd.Sandboxes;
+using Sandboxd.Core;
 
 namespace Sandboxd.Live;
 

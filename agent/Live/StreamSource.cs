@@ -62,6 +62,61 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
 
     public async Task PumpAsync(LiveConnection connection, IReadOnlyList<long?> requested, CancellationToken cancellationToken)
     {
+        var cursor = new Cursor(StartPump(requested));
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var progressed = false;
+                var allDone = true;
+                for (var i = 0; i < Streams.Count; i++)
+                {
+                    var (sent, done) = await StepAsync(connection, cursor, i, cancellationToken).ConfigureAwait(false);
+                    progressed |= sent;
+                    allDone &= done;
+                }
+
+                if (progressed)
+                {
+                    continue;
+                }
+
+                if (allDone)
+                {
+                    await SendFinalAsync(connection, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                await Task.WhenAny(cursor.Waits).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // unsubscribed or socket closed
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            // socket closed while we waited for room
+        }
+        finally
+        {
+            EndPump();
+        }
+    }
+
+    /// <summary>Where one pump stands in each stream, and what it waits for.</summary>
+    private sealed class Cursor(long[] offsets)
+    {
+        public long[] Offsets { get; } = offsets;
+        public Task[] Waits { get; } = new Task[offsets.Length];
+        /// <summary>Absolute offset of a held incomplete character per stream, -1 when nothing is held.</summary>
+        public long[] HeldAt { get; } = [.. offsets.Select(_ => -1L)];
+        public long[] HeldSince { get; } = new long[offsets.Length];
+    }
+
+    /// <summary>The offsets a new pump starts at (see the class summary), counted as a running pump.</summary>
+    private long[] StartPump(IReadOnlyList<long?> requested)
+    {
         var offsets = new long[Streams.Count];
         lock (_gate)
         {
@@ -76,113 +131,102 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
             }
         }
 
-        try
+        return offsets;
+    }
+
+    private void EndPump()
+    {
+        lock (_gate)
         {
-            var waits = new Task[Streams.Count];
-            var heldAt = new long[Streams.Count]; // absolute offset of a held tail, -1 when nothing is held
-            var heldSince = new long[Streams.Count];
-            Array.Fill(heldAt, -1);
-            while (!cancellationToken.IsCancellationRequested)
+            if (--_activePumps == 0)
             {
-                var progressed = false;
-                var allDone = true;
-                for (var i = 0; i < Streams.Count; i++)
-                {
-                    var stream = Streams[i];
-                    var completed = stream.Log.IsCompleted;
-                    var chunk = stream.Log.Read(offsets[i], ChunkBytes);
-                    if (chunk.Lost > 0)
-                    {
-                        await connection.SendAsync(new LiveMessage("output:lost", Channel,
-                            ("stream", stream.Name), ("lost_bytes", chunk.Lost), ("first_available", chunk.Offset)), cancellationToken).ConfigureAwait(false);
-                        offsets[i] = chunk.Offset;
-                    }
-
-                    var length = chunk.Count;
-                    if (length > 0 && !(completed && chunk.Offset + length >= stream.Log.End))
-                    {
-                        // Do not split a character across messages, unless its tail is overdue (HoldLimit). Base64 too:
-                        // computesdk decodes every base64 chunk to a string on its own (Buffer.toString('utf-8')).
-                        length = Utf8Boundary.CompleteLength(chunk.Bytes.AsSpan(0, chunk.Count));
-                        if (length < chunk.Count && chunk.Count < ChunkBytes)
-                        {
-                            var tail = chunk.Offset + length;
-                            if (heldAt[i] != tail)
-                            {
-                                (heldAt[i], heldSince[i]) = (tail, Environment.TickCount64);
-                            }
-                            else if (Environment.TickCount64 - heldSince[i] >= (long)HoldLimit.TotalMilliseconds)
-                            {
-                                length = chunk.Count;
-                            }
-                        }
-                    }
-
-                    if (length > 0)
-                    {
-                        var text = stream.Base64 ? Convert.ToBase64String(chunk.Bytes, 0, length) : Encoding.UTF8.GetString(chunk.Bytes, 0, length);
-                        offsets[i] = chunk.Offset + length;
-                        var index = i;
-                        var delivered = offsets[i];
-                        // Counted as delivered only once written to the socket: chunks still queued when a socket
-                        // dies are resent to the next subscriber that resumes without an offset.
-                        var message = stream.Message(text, delivered); // a fresh message per chunk
-                        message.Sent = () => MarkDelivered(index, delivered);
-                        await connection.SendAsync(message, cancellationToken).ConfigureAwait(false);
-                        progressed = true;
-                    }
-
-                    var pending = chunk.Offset + chunk.Count - offsets[i]; // bytes of an incomplete UTF-8 sequence held back
-                    allDone &= completed && offsets[i] >= stream.Log.End;
-                    waits[i] = completed && offsets[i] + pending >= stream.Log.End
-                        ? Never
-                        : stream.Log.WaitForDataAsync(offsets[i] + pending, cancellationToken);
-                    if (pending > 0 && heldAt[i] == offsets[i])
-                    {
-                        var left = (long)HoldLimit.TotalMilliseconds - (Environment.TickCount64 - heldSince[i]);
-                        waits[i] = Task.WhenAny(waits[i], Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, left)), cancellationToken));
-                    }
-                }
-
-                if (progressed)
-                {
-                    continue;
-                }
-
-                if (allDone)
-                {
-                    if (final() is { } last)
-                    {
-                        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                        last.Sent = () => written.TrySetResult();
-                        await connection.SendAsync(last, cancellationToken).ConfigureAwait(false);
-                        await written.Task.WaitAsync(FinalDeliveryLimit, cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-                    }
-
-                    return;
-                }
-
-                await Task.WhenAny(waits).ConfigureAwait(false);
+                _idle.TrySetResult();
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+    }
+
+    /// <summary>
+    /// Sends what stream <paramref name="i"/> has past the cursor (an <c>output:lost</c> first when the log evicted part
+    /// of it) and sets what the cursor waits for next. Progressed: a chunk was sent; done: the stream is complete and sent.
+    /// </summary>
+    private async Task<(bool Progressed, bool Done)> StepAsync(LiveConnection connection, Cursor cursor, int i, CancellationToken cancellationToken)
+    {
+        var stream = Streams[i];
+        var completed = stream.Log.IsCompleted;
+        var chunk = stream.Log.Read(cursor.Offsets[i], ChunkBytes);
+        if (chunk.Lost > 0)
         {
-            // unsubscribed or socket closed
+            await connection.SendAsync(new LiveMessage("output:lost", Channel,
+                ("stream", stream.Name), ("lost_bytes", chunk.Lost), ("first_available", chunk.Offset)), cancellationToken).ConfigureAwait(false);
+            cursor.Offsets[i] = chunk.Offset;
         }
-        catch (System.Threading.Channels.ChannelClosedException)
+
+        var length = SendableLength(cursor, i, chunk, completed && chunk.Offset + chunk.Count >= stream.Log.End);
+        if (length > 0)
         {
-            // socket closed while we waited for room
+            var text = stream.Base64 ? Convert.ToBase64String(chunk.Bytes, 0, length) : Encoding.UTF8.GetString(chunk.Bytes, 0, length);
+            cursor.Offsets[i] = chunk.Offset + length;
+            var delivered = cursor.Offsets[i];
+            // Counted as delivered only once written to the socket: chunks still queued when a socket dies are resent to
+            // the next subscriber that resumes without an offset.
+            var message = stream.Message(text, delivered); // a fresh message per chunk
+            message.Sent = () => MarkDelivered(i, delivered);
+            await connection.SendAsync(message, cancellationToken).ConfigureAwait(false);
         }
-        finally
+
+        var offset = cursor.Offsets[i];
+        var pending = chunk.Offset + chunk.Count - offset; // bytes of an incomplete UTF-8 sequence held back
+        cursor.Waits[i] = completed && offset + pending >= stream.Log.End ? Never : stream.Log.WaitForDataAsync(offset + pending, cancellationToken);
+        if (pending > 0 && cursor.HeldAt[i] == offset)
         {
-            lock (_gate)
+            var left = (long)HoldLimit.TotalMilliseconds - (Environment.TickCount64 - cursor.HeldSince[i]);
+            cursor.Waits[i] = Task.WhenAny(cursor.Waits[i], Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, left)), cancellationToken));
+        }
+
+        return (length > 0, completed && offset >= stream.Log.End);
+    }
+
+    /// <summary>
+    /// How much of <paramref name="chunk"/> may go now: a character is not split across messages (raw or base64 —
+    /// computesdk decodes every base64 chunk to a string on its own), unless its tail is overdue (<see cref="HoldLimit"/>)
+    /// or the chunk ends the completed log.
+    /// </summary>
+    private static int SendableLength(Cursor cursor, int i, OutputChunk chunk, bool endsCompletedLog)
+    {
+        if (chunk.Count == 0 || endsCompletedLog)
+        {
+            return chunk.Count;
+        }
+
+        var length = Utf8Boundary.CompleteLength(chunk.Bytes.AsSpan(0, chunk.Count));
+        if (length < chunk.Count && chunk.Count < ChunkBytes)
+        {
+            var tail = chunk.Offset + length;
+            if (cursor.HeldAt[i] != tail)
             {
-                if (--_activePumps == 0)
-                {
-                    _idle.TrySetResult();
-                }
+                (cursor.HeldAt[i], cursor.HeldSince[i]) = (tail, Environment.TickCount64);
+            }
+            else if (Environment.TickCount64 - cursor.HeldSince[i] >= (long)HoldLimit.TotalMilliseconds)
+            {
+                length = chunk.Count;
             }
         }
+
+        return length;
+    }
+
+    /// <summary>The final message (exit, destroyed), waited for until written to the socket, at most <see cref="FinalDeliveryLimit"/>.</summary>
+    private async Task SendFinalAsync(LiveConnection connection, CancellationToken cancellationToken)
+    {
+        if (final() is not { } last)
+        {
+            return;
+        }
+
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        last.Sent = () => written.TrySetResult();
+        await connection.SendAsync(last, cancellationToken).ConfigureAwait(false);
+        await written.Task.WaitAsync(FinalDeliveryLimit, cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
     }
 
     private void MarkDelivered(int stream, long offset)

@@ -95,7 +95,7 @@ internal sealed unsafe class EpollLoop : IDisposable
         }
     }
 
-    /// <summary>Reads everything currently buffered in <paramref name="fd"/> into its reader, then stops watching and closes it.</summary>
+    /// <summary>Reads everything currently buffered in the descriptor registered under <paramref name="key"/> into its reader, then stops watching and closes it.</summary>
     public void DrainAndClose(ulong key)
     {
         lock (_gate)
@@ -112,7 +112,7 @@ internal sealed unsafe class EpollLoop : IDisposable
         }
     }
 
-    /// <summary>Stops watching and closes <paramref name="fd"/> without reading further.</summary>
+    /// <summary>Stops watching and closes the descriptor registered under <paramref name="key"/> without reading further.</summary>
     public void Close(ulong key)
     {
         lock (_gate)

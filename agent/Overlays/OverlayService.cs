@@ -1,8 +1,7 @@
 using System.Collections.Concurrent;
+using Sandboxd.Core;
 using Sandboxd.FileSystem;
-using Sandboxd.Hosting;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Overlays;
 
@@ -12,7 +11,7 @@ namespace Sandboxd.Overlays;
 /// files in the background. <c>copy</c>: every file outside package directories is copied before answering, package
 /// directories in the background. Failures end in <c>failed</c> with a reason; they never take the agent down.
 /// </summary>
-internal sealed class OverlayService(AgentOptions options, ILogger<OverlayService> logger) : IAsyncDisposable, ISandboxScoped
+internal sealed class OverlayService(AgentOptions options, ILogger<OverlayService> logger) : IAsyncDisposable, ISandboxScoped, ISandboxOverlays
 {
     /// <summary>A destroyed sandbox: stop background copies (its files are the sandbox's to delete or keep).</summary>
     public async Task CloseAsync(SandboxContext sandbox)
@@ -149,6 +148,27 @@ internal sealed class OverlayService(AgentOptions options, ILogger<OverlayServic
         await overlay.Background.WaitAsync(cancellationToken).ConfigureAwait(false);
         return overlay.Status;
     }
+
+    async Task<(string? Id, string? Error)> ISandboxOverlays.CreateAsync(SandboxContext sandbox, CreateOverlayRequest request, CancellationToken cancellationToken)
+    {
+        var (overlay, _, error) = await CreateAsync(sandbox, request, cancellationToken).ConfigureAwait(false);
+        return (overlay?.Id, error);
+    }
+
+    bool ISandboxOverlays.Exists(SandboxContext sandbox, string id) => Registry(sandbox).ContainsKey(id);
+
+    async Task<string?> ISandboxOverlays.WaitAsync(SandboxContext sandbox, string id, CancellationToken cancellationToken)
+    {
+        if (!Registry(sandbox).TryGetValue(id, out var overlay))
+        {
+            return "it no longer exists";
+        }
+
+        return await WaitAsync(overlay, cancellationToken).ConfigureAwait(false) == "failed" ? overlay.ToInfo().CopyError ?? "failed" : null;
+    }
+
+    IReadOnlyList<SandboxOverlay> ISandboxOverlays.Describe(SandboxContext sandbox) =>
+        [.. List(sandbox).Select(o => new SandboxOverlay(o.Id, o.Source, o.Target, o.Status))];
 
     public async Task<bool> DestroyAsync(SandboxContext sandbox, string id)
     {

@@ -1,6 +1,5 @@
-using Sandboxd.Info;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Overlays;
 
@@ -10,6 +9,7 @@ internal static class OverlaysFeature
     {
         services.AddSingleton<OverlayService>();
         services.AddSingleton<ISandboxScoped>(sp => sp.GetRequiredService<OverlayService>());
+        services.AddSingleton<ISandboxOverlays>(sp => sp.GetRequiredService<OverlayService>());
         services.AddSingleton<IReadinessContributor, OverlaysReadiness>();
         return services;
     }

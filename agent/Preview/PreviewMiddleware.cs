@@ -1,8 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.Extensions;
 using Sandboxd.Auth;
-using Sandboxd.Hosting;
-using Sandboxd.Servers;
+using Sandboxd.Core;
 
 namespace Sandboxd.Preview;
 
@@ -12,7 +11,7 @@ namespace Sandboxd.Preview;
 /// unless a server started with <c>public: true</c> owns the port.
 /// </summary>
 internal sealed class PreviewMiddleware(
-    RequestDelegate next, PreviewRouting routing, PreviewProxy proxy, TokenValidator tokens, SessionTokens sessions, ServerSupervisor servers)
+    RequestDelegate next, PreviewRouting routing, PreviewProxy proxy, TokenValidator tokens, SessionTokens sessions, ISandboxServers servers)
 {
     public async Task InvokeAsync(HttpContext context)
     {

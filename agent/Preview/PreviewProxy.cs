@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
+using Sandboxd.Core;
 using Sandboxd.WebSockets;
 
 namespace Sandboxd.Preview;
@@ -87,7 +88,7 @@ internal sealed class PreviewProxy : IDisposable
         }
         catch (HttpRequestException e)
         {
-            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, $"Nothing answered on port {port}: {e.Message}").ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, $"Nothing answered on port {port}: {e.Message}").ConfigureAwait(false);
             return;
         }
 
@@ -118,7 +119,7 @@ internal sealed class PreviewProxy : IDisposable
     {
         if (WebSocketUpgrade.Problem(context) is { } problem)
         {
-            await Hosting.Api.WriteErrorAsync(context, problem.Status, problem.Message).ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, problem.Status, problem.Message).ConfigureAwait(false);
             return;
         }
 
@@ -132,7 +133,7 @@ internal sealed class PreviewProxy : IDisposable
         }
         catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e)).ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e)).ConfigureAwait(false);
             return;
         }
 
@@ -145,13 +146,13 @@ internal sealed class PreviewProxy : IDisposable
         }
         catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e)).ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e)).ConfigureAwait(false);
             return;
         }
 
         if (head is null)
         {
-            await Hosting.Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway,
+            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway,
                 $"WebSocket upgrade to port {port} failed: the server closed the connection or sent a malformed answer").ConfigureAwait(false);
             return;
         }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 
 namespace Sandboxd.Preview;
 

@@ -1,12 +1,11 @@
-using Sandboxd.Processes;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 using Sandboxd.Terminals;
 
 namespace Sandboxd.Run;
 
 /// <summary>Writes code to a private temp file and runs it with the language's interpreter, cwd = sandbox root.</summary>
-internal sealed class CodeRunner(CommandExecutor executor)
+internal sealed class CodeRunner(Commands commands)
 {
     public async Task<RunCodeData> RunAsync(
         SandboxContext context, CodeLanguage language, string interpreter, string code, long? timeoutMs, CancellationToken cancellationToken)
@@ -19,16 +18,7 @@ internal sealed class CodeRunner(CommandExecutor executor)
             var spec = new ExecSpec(
                 $"exec {Quote(interpreter)} {Quote(file)}", ExecSpecFactory.DefaultShell, context.Root, null,
                 timeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
-            var record = executor.Create(context, CommandExecutor.Registry(context).Implicit(), spec);
-            try
-            {
-                await executor.StartAsync(context, record).WaitAsync(cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                await executor.StopAsync(record);
-                throw;
-            }
+            var record = await commands.RunAsync(context, null, spec, CommandMode.Foreground, cancellationToken);
 
             var output = record.Stdout.ReadAllText(out _) + record.Stderr.ReadAllText(out _);
             return new RunCodeData(output, record.Exit?.ExitCode ?? -1, language.Name);

@@ -1,6 +1,5 @@
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 using Sandboxd.Terminals;
 
 namespace Sandboxd.Run;
@@ -8,7 +7,7 @@ namespace Sandboxd.Run;
 internal static class RunEndpoints
 {
     /// <summary><c>POST /run/command</c> and <c>POST /execute</c>: foreground, background or streamed.</summary>
-    public static async Task<IResult> CommandAsync(HttpContext http, SandboxContext context, CommandExecutor executor, CancellationToken cancellationToken)
+    public static async Task<IResult> CommandAsync(HttpContext http, SandboxContext context, Commands commands, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.RunCommandRequest, optional: false, cancellationToken);
         if (body.Error is not null)
@@ -23,31 +22,14 @@ internal static class RunEndpoints
             return Api.BadRequest(error!);
         }
 
-        var terminal = CommandExecutor.Registry(context).Implicit();
-        var record = executor.Create(context, terminal, spec);
-        if (request.Stream == true)
+        var mode = request.Stream == true ? CommandMode.Registered : request.Background == true ? CommandMode.Background : CommandMode.Foreground;
+        var record = await commands.RunAsync(context, null, spec, mode, cancellationToken);
+        return mode switch
         {
-            return Api.Ok(record.ToResult(withOutput: false), ProtocolJsonContext.Default.EnvelopeCommandResult, "command registered; subscribe to its channel and send command:start");
-        }
-
-        var completion = executor.StartAsync(context, record);
-        if (request.Background == true)
-        {
-            return Api.Ok(record.ToResult(withOutput: false), ProtocolJsonContext.Default.EnvelopeCommandResult, "command started in the background");
-        }
-
-        try
-        {
-            await completion.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The caller gave up on a foreground command: stop its whole group rather than leave it running unseen.
-            await executor.StopAsync(record);
-            throw;
-        }
-
-        return Api.Ok(record.ToResult(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandResult, "command finished");
+            CommandMode.Registered => Api.Ok(record.ToResult(withOutput: false), ProtocolJsonContext.Default.EnvelopeCommandResult, "command registered; subscribe to its channel and send command:start"),
+            CommandMode.Background => Api.Ok(record.ToResult(withOutput: false), ProtocolJsonContext.Default.EnvelopeCommandResult, "command started in the background"),
+            _ => Api.Ok(record.ToResult(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandResult, "command finished"),
+        };
     }
 
     /// <summary><c>POST /run/code</c>.</summary>

@@ -1,4 +1,3 @@
-using Sandboxd.Terminals;
 
 namespace Sandboxd.Run;
 

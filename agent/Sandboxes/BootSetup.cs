@@ -1,9 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using Sandboxd.Hosting;
-using Sandboxd.Overlays;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
-using Sandboxd.Servers;
 
 namespace Sandboxd.Sandboxes;
 
@@ -12,7 +10,7 @@ namespace Sandboxd.Sandboxes;
 /// overlays are created and servers started in the main sandbox, and <c>/ready</c> reports them. A malformed payload
 /// is logged clearly and the agent keeps serving.
 /// </summary>
-internal sealed class BootSetup(AgentOptions options, SandboxRegistry registry, OverlayService overlays, ServerSupervisor servers, ILogger<BootSetup> logger)
+internal sealed class BootSetup(AgentOptions options, SandboxRegistry registry, ISandboxOverlays overlays, ISandboxServers servers, ILogger<BootSetup> logger)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -36,7 +34,7 @@ internal sealed class BootSetup(AgentOptions options, SandboxRegistry registry, 
 
         foreach (var overlay in payload?.Overlays ?? [])
         {
-            var (created, _, error) = await overlays.CreateAsync(registry.Main, overlay, cancellationToken).ConfigureAwait(false);
+            var (created, error) = await overlays.CreateAsync(registry.Main, overlay, cancellationToken).ConfigureAwait(false);
             if (created is null)
             {
                 logger.SetupItemFailed(origin, $"overlay {overlay.Source} → {overlay.Target}", error ?? "");
@@ -45,17 +43,9 @@ internal sealed class BootSetup(AgentOptions options, SandboxRegistry registry, 
 
         foreach (var server in payload?.Servers ?? [])
         {
-            var config = ServerConfig.TryCreate(server, registry.Main.Resolve, out var error);
-            if (config is null)
+            if (await servers.StartAsync(registry.Main, server, cancellationToken).ConfigureAwait(false) is { } error)
             {
-                logger.SetupItemFailed(origin, $"server {server.Slug}", error ?? "");
-                continue;
-            }
-
-            var (_, conflict) = await servers.StartAsync(registry.Main, config, cancellationToken).ConfigureAwait(false);
-            if (conflict is not null)
-            {
-                logger.SetupItemFailed(origin, $"server {server.Slug}", conflict);
+                logger.SetupItemFailed(origin, $"server {server.Slug}", error);
             }
         }
 

@@ -1,4 +1,4 @@
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
 
 namespace Sandboxd.Sandboxes;

@@ -1,8 +1,6 @@
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Live;
-using Sandboxd.Overlays;
 using Sandboxd.Protocol;
-using Sandboxd.Servers;
 using Sandboxd.State;
 
 namespace Sandboxd.Sandboxes;
@@ -10,8 +8,8 @@ namespace Sandboxd.Sandboxes;
 /// <summary>Creates and destroys child sandboxes: own root, own env layer, own overlays, servers, terminals and watchers.</summary>
 internal sealed class SandboxService(
     SandboxRegistry registry,
-    OverlayService overlays,
-    ServerSupervisor servers,
+    ISandboxOverlays overlays,
+    ISandboxServers servers,
     IEnumerable<ISandboxScoped> scoped,
     LiveHub hub,
     AgentOptions options,
@@ -28,7 +26,7 @@ internal sealed class SandboxService(
         // Validate servers before creating anything, so a bad definition leaves nothing half-made.
         foreach (var server in request.Servers ?? [])
         {
-            if (ServerConfig.TryCreate(server, p => p, out var error) is null)
+            if (servers.Validate(server) is { } error)
             {
                 return (null, false, $"servers[{server.Slug}]: {error}");
             }
@@ -54,7 +52,7 @@ internal sealed class SandboxService(
 
         foreach (var server in request.Servers ?? [])
         {
-            await servers.StartAsync(context, ServerConfig.TryCreate(server, context.Resolve, out _)!, cancellationToken).ConfigureAwait(false);
+            await servers.StartAsync(context, server, cancellationToken).ConfigureAwait(false);
         }
 
         return (context, true, null);
@@ -110,8 +108,8 @@ internal sealed class SandboxService(
             context.IsMain,
             record?.CreatedAt ?? context.CreatedAt,
             Url(http, context),
-            [.. OverlayService.List(context).Select(o => new SandboxOverlay(o.Id, o.Source, o.Target, o.Status))],
-            [.. ServerSupervisor.List(context).Select(s => s.ToInfo()).Select(s => new SandboxServer(s.Slug, s.Status, s.Port, s.Url, s.Healthy, s.HealthCheck))],
+            [.. overlays.Describe(context)],
+            [.. servers.Describe(context)],
             record?.Name,
             record?.Namespace,
             record?.Metadata);

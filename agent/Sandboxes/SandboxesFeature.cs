@@ -1,3 +1,4 @@
+using Sandboxd.Core;
 namespace Sandboxd.Sandboxes;
 
 internal static class SandboxesFeature

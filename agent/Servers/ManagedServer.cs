@@ -1,6 +1,6 @@
+using Sandboxd.Core;
 using Sandboxd.Processes;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Servers;
 

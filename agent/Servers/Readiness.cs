@@ -1,4 +1,3 @@
-using System.Net.Http;
 using Sandboxd.Native;
 using Sandboxd.Ports;
 using Sandboxd.Processes;

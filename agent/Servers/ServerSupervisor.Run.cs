@@ -1,4 +1,3 @@
-using Sandboxd.Env;
 using Sandboxd.FileSystem;
 using Sandboxd.Native;
 using Sandboxd.Processes;
@@ -108,33 +107,33 @@ internal sealed partial class ServerSupervisor
     private async Task<string?> PrepareOverlaysAsync(ManagedServer server, CancellationToken cancellationToken)
     {
         var request = server.Config.Request;
-        var waitFor = new List<Overlays.Overlay>();
+        var waitFor = new List<string>();
         foreach (var spec in (request.Overlay is null ? [] : new[] { request.Overlay }).Concat(request.Overlays ?? []))
         {
-            var (overlay, _, error) = await overlays.CreateAsync(server.Sandbox, spec, cancellationToken).ConfigureAwait(false);
-            if (overlay is null)
+            var (id, error) = await overlays.CreateAsync(server.Sandbox, spec, cancellationToken).ConfigureAwait(false);
+            if (id is null)
             {
                 return $"overlay {spec.Source} → {spec.Target} could not be created: {error}";
             }
 
-            waitFor.Add(overlay);
+            waitFor.Add(id);
         }
 
         foreach (var id in request.DependsOn ?? [])
         {
-            if (!Overlays.OverlayService.Registry(server.Sandbox).TryGetValue(id, out var overlay))
+            if (!overlays.Exists(server.Sandbox, id))
             {
                 return $"depends_on: overlay {id} does not exist in this sandbox";
             }
 
-            waitFor.Add(overlay);
+            waitFor.Add(id);
         }
 
-        foreach (var overlay in waitFor)
+        foreach (var id in waitFor)
         {
-            if (await Overlays.OverlayService.WaitAsync(overlay, cancellationToken).ConfigureAwait(false) == "failed")
+            if (await overlays.WaitAsync(server.Sandbox, id, cancellationToken).ConfigureAwait(false) is { } failure)
             {
-                return $"overlay {overlay.Id} failed: {overlay.ToInfo().CopyError}";
+                return $"overlay {id} failed: {failure}";
             }
         }
 

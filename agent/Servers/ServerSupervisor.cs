@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Ports;
 using Sandboxd.Processes;
-using Sandboxd.Sandboxes;
-using Sandboxd.Signals;
+using Sandboxd.Protocol;
 using Sandboxd.State;
 
 namespace Sandboxd.Servers;
@@ -17,17 +16,17 @@ internal sealed partial class ServerSupervisor(
     Spawner spawner,
     ChildEnvironment environment,
     PortScanner scanner,
-    SignalService signals,
+    ISignalEmitter signals,
     PublicUrls urls,
     StateStore state,
     SandboxRegistry sandboxes,
-    Overlays.OverlayService overlays,
-    ILogger<ServerSupervisor> logger) : IHostedService, IDisposable, ISandboxScoped
+    ISandboxOverlays overlays,
+    ILogger<ServerSupervisor> logger) : IHostedService, IDisposable, ISandboxScoped, ISandboxServers
 {
     public Task CloseAsync(SandboxContext sandbox) => StopAllAsync(sandbox);
 
     private readonly PortScanner _scanner = scanner;
-    private readonly SignalService _signals = signals;
+    private readonly ISignalEmitter _signals = signals;
     private readonly PublicUrls _urls = urls;
     private readonly ILogger _log = logger;
 
@@ -42,6 +41,27 @@ internal sealed partial class ServerSupervisor(
     public bool IsPublicPort(int port) => _all.Keys.Any(s => s.Config.Public && s.Port == port);
 
     public static IEnumerable<ManagedServer> List(SandboxContext sandbox) => Registry(sandbox).Values.OrderBy(s => s.CreatedAt);
+
+    string? ISandboxServers.Validate(StartServerRequest request)
+    {
+        ServerConfig.TryCreate(request, p => p, out var error);
+        return error;
+    }
+
+    async Task<string?> ISandboxServers.StartAsync(SandboxContext sandbox, StartServerRequest request, CancellationToken cancellationToken)
+    {
+        var config = ServerConfig.TryCreate(request, sandbox.Resolve, out var error);
+        if (config is null)
+        {
+            return error;
+        }
+
+        var (_, conflict) = await StartAsync(sandbox, config, cancellationToken).ConfigureAwait(false);
+        return conflict;
+    }
+
+    IReadOnlyList<SandboxServer> ISandboxServers.Describe(SandboxContext sandbox) =>
+        [.. List(sandbox).Select(s => s.ToInfo()).Select(s => new SandboxServer(s.Slug, s.Status, s.Port, s.Url, s.Healthy, s.HealthCheck))];
 
     /// <summary>Starts (or replaces) a server. Null + error when a strict port is taken.</summary>
     public async Task<(ManagedServer? Server, string? Conflict)> StartAsync(SandboxContext sandbox, ServerConfig config, CancellationToken cancellationToken)

@@ -1,6 +1,5 @@
-using Sandboxd.Info;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Servers;
 
@@ -11,6 +10,7 @@ internal static class ServersFeature
         services.AddSingleton<ServerSupervisor>();
         services.AddHostedService(sp => sp.GetRequiredService<ServerSupervisor>());
         services.AddSingleton<ISandboxScoped>(sp => sp.GetRequiredService<ServerSupervisor>());
+        services.AddSingleton<ISandboxServers>(sp => sp.GetRequiredService<ServerSupervisor>());
         services.AddSingleton<IReadinessContributor, ServersReadiness>();
         return services;
     }

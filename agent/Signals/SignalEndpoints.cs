@@ -1,7 +1,6 @@
 using System.Globalization;
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Signals;
 

@@ -1,7 +1,6 @@
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Live;
 using Sandboxd.Ports;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Signals;
 
@@ -9,7 +8,7 @@ namespace Sandboxd.Signals;
 /// One signal service per sandbox: while active, ports that open or close in the sandbox and servers that become
 /// ready are published on the <c>signals</c> channel; the emit routes publish whatever the caller says.
 /// </summary>
-internal sealed class SignalService(LiveHub hub, PortScanner scanner, PublicUrls urls)
+internal sealed class SignalService(LiveHub hub, PortScanner scanner, PublicUrls urls) : ISignalEmitter
 {
     public const string Channel = "signals";
 

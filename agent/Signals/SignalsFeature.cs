@@ -1,8 +1,9 @@
+using Sandboxd.Core;
 namespace Sandboxd.Signals;
 
 internal static class SignalsFeature
 {
-    public static IServiceCollection AddSignals(this IServiceCollection services) => services.AddSingleton<SignalService>();
+    public static IServiceCollection AddSignals(this IServiceCollection services) => services.AddSingleton<SignalService>().AddSingleton<ISignalEmitter>(sp => sp.GetRequiredService<SignalService>());
 
     public static IEndpointRouteBuilder MapSignals(this IEndpointRouteBuilder routes)
     {

@@ -1,6 +1,6 @@
+using Sandboxd.Core;
 using Sandboxd.Native;
 using Sandboxd.Processes;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Terminals;
 

@@ -1,4 +1,4 @@
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Processes;
 using Sandboxd.Protocol;
 

@@ -1,4 +1,4 @@
-using Sandboxd.Sandboxes;
+using Sandboxd.Core;
 
 namespace Sandboxd.Terminals;
 

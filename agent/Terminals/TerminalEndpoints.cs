@@ -1,7 +1,6 @@
 using System.Globalization;
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Terminals;
 
@@ -43,7 +42,7 @@ internal static class TerminalEndpoints
         await terminals.DestroyAsync(context, id) ? Api.NoContent() : Api.NotFound($"Terminal {id} not found.");
 
     public static async Task<IResult> ExecuteAsync(
-        string id, HttpContext http, SandboxContext context, CommandExecutor executor, CancellationToken cancellationToken)
+        string id, HttpContext http, SandboxContext context, Commands commands, CancellationToken cancellationToken)
     {
         if (!CommandExecutor.Registry(context).Terminals.TryGetValue(id, out var terminal))
         {
@@ -68,21 +67,11 @@ internal static class TerminalEndpoints
             return Api.BadRequest(error!);
         }
 
-        var record = executor.Create(context, terminal, spec);
-        var completion = executor.StartAsync(context, record);
-        if (request.Background == true)
+        var background = request.Background == true;
+        var record = await commands.RunAsync(context, terminal, spec, background ? CommandMode.Background : CommandMode.Foreground, cancellationToken);
+        if (background)
         {
             return Api.Ok(record.ToInfo(withOutput: true) with { Stdout = "", Stderr = "" }, ProtocolJsonContext.Default.EnvelopeCommandInfo, "command started in the background");
-        }
-
-        try
-        {
-            await completion.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            await executor.StopAsync(record);
-            throw;
         }
 
         return Api.Ok(record.ToInfo(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandInfo, "command finished");

@@ -1,6 +1,6 @@
 using System.Text;
+using Sandboxd.Core;
 using Sandboxd.Live;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Terminals;
 

@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
+using Sandboxd.Core;
 
 namespace Sandboxd.Terminals;
 
-/// <summary>The terminals of one sandbox (kept in its <see cref="Sandboxes.SandboxContext"/>).</summary>
+/// <summary>The terminals of one sandbox (kept in its <see cref="SandboxContext"/>).</summary>
 internal sealed class TerminalRegistry
 {
     private readonly Lock _gate = new();

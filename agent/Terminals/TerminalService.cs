@@ -1,8 +1,7 @@
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Native;
 using Sandboxd.Processes;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Terminals;
 

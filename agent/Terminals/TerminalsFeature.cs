@@ -1,3 +1,4 @@
+using Sandboxd.Core;
 using Sandboxd.Live;
 
 namespace Sandboxd.Terminals;
@@ -8,8 +9,9 @@ internal static class TerminalsFeature
     {
         services.AddSingleton<TerminalEvents>();
         services.AddSingleton<CommandExecutor>();
+        services.AddSingleton<Commands>();
         services.AddSingleton<TerminalService>();
-        services.AddSingleton<Sandboxes.ISandboxScoped>(sp => sp.GetRequiredService<TerminalService>());
+        services.AddSingleton<ISandboxScoped>(sp => sp.GetRequiredService<TerminalService>());
         services.AddSingleton<TerminalInput>();
         return services;
     }

@@ -1,7 +1,5 @@
-using Sandboxd.Files;
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Watch;
 

@@ -1,9 +1,10 @@
+using Sandboxd.Core;
 namespace Sandboxd.Watch;
 
 internal static class WatchFeature
 {
     public static IServiceCollection AddWatch(this IServiceCollection services) =>
-        services.AddSingleton<WatcherService>().AddSingleton<Sandboxes.ISandboxScoped>(sp => sp.GetRequiredService<WatcherService>());
+        services.AddSingleton<WatcherService>().AddSingleton<ISandboxScoped>(sp => sp.GetRequiredService<WatcherService>());
 
     public static IEndpointRouteBuilder MapWatch(this IEndpointRouteBuilder routes)
     {

@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
+using Sandboxd.Core;
 using Sandboxd.FileSystem;
-using Sandboxd.Hosting;
 using Sandboxd.Live;
 using Sandboxd.Native;
-using Sandboxd.Sandboxes;
 
 namespace Sandboxd.Watch;
 

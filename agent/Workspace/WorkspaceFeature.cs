@@ -1,5 +1,6 @@
 using System.Reflection;
 using Sandboxd.Auth;
+using Sandboxd.Core;
 
 namespace Sandboxd.Workspace;
 
@@ -30,13 +31,13 @@ internal static class WorkspaceFeature
         var name = string.IsNullOrEmpty(asset) ? "index.html" : asset;
         if (name.Contains("..", StringComparison.Ordinal))
         {
-            return Hosting.Api.NotFound("No such asset.");
+            return Api.NotFound("No such asset.");
         }
 
         var stream = typeof(WorkspaceFeature).Assembly.GetManifestResourceStream(Prefix + name.Replace('/', '.'));
         if (stream is null)
         {
-            return Hosting.Api.NotFound($"No such asset: {name}");
+            return Api.NotFound($"No such asset: {name}");
         }
 
         var type = Path.GetExtension(name) switch

@@ -3,7 +3,13 @@
 # Reports, in one run: smart time-to-answer and time-to-complete, copy time-to-complete, `cp -a` and `cp -al` of the
 # same template, and the bare floor of what smart does before answering (symlink node_modules + copy the small files).
 set -euo pipefail
-: "${SANDBOXD_PATH:?set SANDBOXD_PATH}"
+here=$(cd "$(dirname "$0")" && pwd)
+bench=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
+. "$bench/lib.sh"
+files=${OVERLAY_FILES:-30000}
+blobs=${OVERLAY_BLOBS:-100}
+load_before=$(loadavg)
 work=$(mktemp -d /tmp/sandboxd-bench-overlay.XXXXXX)
 agent_pid=""
 cleanup() { [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
@@ -11,10 +17,10 @@ trap cleanup EXIT INT TERM
 now_ms() { date +%s%3N; }
 tpl="$work/template"
 mkdir -p "$tpl/src" "$tpl/assets"
-/usr/bin/python3 - "$tpl" <<'PY'
+/usr/bin/python3 - "$tpl" "$files" "$blobs" <<'PY'
 import os, sys
-root = sys.argv[1]
-for i in range(30000):
+root, files, blobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for i in range(files):
     d = os.path.join(root, "node_modules", f"pkg{i // 100:03d}")
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, f"f{i % 100:02d}.js"), "w") as f:
@@ -23,7 +29,7 @@ for i in range(200):
     with open(os.path.join(root, "src", f"m{i:03d}.js"), "w") as f:
         f.write(f"export const v{i} = {i};\n" * 20)
 block = bytes(range(256)) * 4096  # 1 MiB, deterministic
-for i in range(100):
+for i in range(blobs):
     with open(os.path.join(root, "assets", f"blob{i:03d}.bin"), "wb") as f:
         f.write(block)
 PY
@@ -60,6 +66,9 @@ read -r copy_answer copy_complete < <(overlay copy-target copy)
 t0=$(now_ms); cp -a "$tpl" "$work/cp-a"; sync; cp_a=$(($(now_ms) - t0))
 t0=$(now_ms); cp -al "$tpl" "$work/cp-al"; cp_al=$(($(now_ms) - t0))
 t0=$(now_ms); mkdir -p "$work/floor"; ln -s "$tpl/node_modules" "$work/floor/node_modules"; cp -a "$tpl/src" "$work/floor/"; mkdir -p "$work/floor/assets"; floor=$(($(now_ms) - t0))
+machine_meta --load-before "$load_before" --load-after "$(loadavg)" --dirty agent
+# shellcheck disable=SC2154 # meta: set by machine_meta (lib.sh)
+echo "machine: ${meta[*]//--meta /}"
 printf '%-52s %10s\n' "measure" "ms"
 printf '%-52s %10s\n' "smart: time to answer" "$smart_answer"
 printf '%-52s %10s\n' "smart: time to complete (background copy)" "$smart_complete"

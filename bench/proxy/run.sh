@@ -69,7 +69,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$proxied")
 answers -H "Authorization: Bearer $token" "$proxied" || { echo "$proxied does not answer with the token" >&2; exit 1; }
 
 echo "== proxy: upstream node on $p_upstream; ours $proxied; peer ${peer_args[*]:-(none)}"
-machine_meta --processes "$processes_before" --load-before "$load_before" --dirty agent
+machine_meta --processes "$processes_before" --load-before "$load_before" --load-after "$(loadavg)" --dirty agent
 step timeout 1800 "${tool[@]}" proxy --direct "http://127.0.0.1:$p_upstream/" --proxied "$proxied" --token "$token" "${peer_args[@]}" \
   --agent-pid "$agent_pid" --calls "$calls" --warmup "$warmup" --rounds "$rounds" --big-mb "$big_mb" --big-reps "$big_reps" \
   --concurrency "$concurrency" --conc-seconds "$conc_seconds" \

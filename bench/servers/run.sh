@@ -111,7 +111,7 @@ token="bench-$RANDOM$RANDOM"
 start_agent "$work" Information "$token"
 
 echo "== servers: agent $url, supervisord pid $sv_pid, program $python -S server.py"
-machine_meta --processes "$(process_count)" --load-before "$load_before" --dirty agent
+machine_meta --processes "$(process_count)" --load-before "$load_before" --load-after "$(loadavg)" --dirty agent
 step timeout 2400 "${tool[@]}" servers --url "$url" --token "$token" --agent-log "$work/agent.err" \
   --sv-sock "$work/sv/supervisor.sock" --sv-log "$work/sv/supervisord.log" --python "$python" --program "$program" \
   --ports "floor=$p_floor,sbd-crash-fast=$p_sbd_fast,sbd-crash-default=$p_sbd_default,sv-crash0=$p_sv0,sv-crash1=$p_sv1,sbd-start=$p_start_sbd,sv-start0=$p_start_sv0,sv-start1=$p_start_sv1" \

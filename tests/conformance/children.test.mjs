@@ -1,6 +1,6 @@
 // Child sandboxes: child.create / list / retrieve / destroy, and a second Sandbox client on the
 // child's url (/s/<subdomain> prefix) including its WebSocket. Every scenario probes GET /sandboxes
-// first and is skipped while the agent does not implement it.
+// first and fails if it answers 404 (a missing route is a regression, not a skip).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -216,8 +216,8 @@ export class Agent {
   }
 
   /**
-   * Probes a route with the access token: returns a description if the agent answers 404 with
-   * its unknown-route error (feature not implemented yet), else null.
+   * Probes a route with the access token: returns a description if the agent answers 404/405 with
+   * its unknown-route error (the route is missing: scenarios fail on it), else null.
    */
   async missingRoute(method, path) {
     const res = await withTimeout(
@@ -273,10 +273,8 @@ export function useAgent(options) {
       assertAgentAlive(agent);
       if (requires) {
         const missing = await agent.missingRoute(...requires);
-        if (missing) {
-          t.skip(`not implemented by the agent yet: ${missing}`);
-          return;
-        }
+        // Every feature is built: a route that answers 404 is a regression, never a skip.
+        if (missing) throw new Error(`route missing from the agent: ${missing}`);
       }
       const sandbox = agent.client();
       try {

@@ -1,6 +1,6 @@
 // Filesystem overlays: filesystem.overlay.create / list / retrieve / destroy / waitForCompletion.
-// Every scenario probes GET /filesystem/overlays first and is skipped while the agent does not
-// implement it.
+// Every scenario probes GET /filesystem/overlays first and fails if it answers 404
+// (a missing route is a regression, not a skip).
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

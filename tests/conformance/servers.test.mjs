@@ -1,6 +1,6 @@
 // Managed servers: server.start / list / retrieve / stop / restart / delete / logs / updateStatus,
-// and ready() with servers. Every scenario probes GET /servers first and is skipped while the
-// agent does not implement it.
+// and ready() with servers. Every scenario probes GET /servers first and fails if
+// it answers 404 (a missing route is a regression, not a skip).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';

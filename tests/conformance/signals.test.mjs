@@ -1,5 +1,5 @@
 // Signals: signal.start / status / stop and the emit routes, delivered over the WebSocket.
-// Every scenario probes GET /signals/status first and is skipped while the agent does not implement it.
+// Every scenario probes GET /signals/status first and fails if it answers 404.
 import assert from 'node:assert/strict';
 import { useAgent, waitFor } from './harness.mjs';
 
@@ -79,10 +79,7 @@ scenario('invalid emits are rejected with 400', async ({ sandbox }) => {
 
 scenario('a managed server becoming ready publishes port and server-ready signals automatically', async ({ sandbox, agent, t }) => {
   const missing = await agent.missingRoute('GET', '/servers');
-  if (missing) {
-    t.skip(`servers not implemented by the agent yet: ${missing}`);
-    return;
-  }
+  if (missing) throw new Error(`route missing from the agent: ${missing}`);
   const svc = await sandbox.signal.start();
   const events = [];
   svc.on('signal', (e) => events.push(e));

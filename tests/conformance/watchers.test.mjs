@@ -1,5 +1,5 @@
 // File watchers: watcher.create / list / retrieve / destroy and `change` events over the WebSocket.
-// Every scenario probes GET /watchers first and is skipped while the agent does not implement it.
+// Every scenario probes GET /watchers first and fails if it answers 404.
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

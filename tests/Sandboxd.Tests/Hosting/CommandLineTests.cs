@@ -91,7 +91,10 @@ public sealed partial class CommandLineTests
     public async Task Sigint_also_stops_the_agent_cleanly()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var agent = await AgentProcess.StartAsync(AgentLaunch.Default, ct);
+        // A process started in the background by a non-interactive shell inherits SIGINT ignored, and the runtime keeps
+        // an inherited SIG_IGN for SIGINT (as shells do), so the test would depend on how the suite was launched: the
+        // agent starts with SIGINT at its default disposition here, as from a terminal.
+        await using var agent = await AgentProcess.StartAsync(AgentLaunch.Default with { Wrapper = ["env", "--default-signal=INT"] }, ct);
 
         Posix.Kill(agent.Pid, Posix.SIGINT);
 

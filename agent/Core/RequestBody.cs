@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
-namespace Sandboxd.Hosting;
+namespace Sandboxd.Core;
 
 /// <summary>
 /// Reads a JSON body with a clear 4xx for every way it can be wrong (missing, not JSON, wrong type at a given path,

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Sandboxd.Env;
+namespace Sandboxd.FileSystem;
 
 /// <summary>
 /// A <c>.env</c> file as lines: <c>KEY=VALUE</c> entries (optional <c>export </c>), blank lines and <c>#</c> comments kept

@@ -1,4 +1,4 @@
-namespace Sandboxd.Hosting;
+namespace Sandboxd.Core;
 
 /// <summary>URLs the agent hands out: <c>--public-url</c> if set, else the request's scheme and Host, plus the sandbox prefix.</summary>
 internal sealed class PublicUrls(AgentOptions options)

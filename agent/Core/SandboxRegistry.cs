@@ -1,10 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Sandboxd.Hosting;
 using Sandboxd.State;
 
-namespace Sandboxd.Sandboxes;
+namespace Sandboxd.Core;
 
 /// <summary>A child sandbox as kept in the state directory.</summary>
 internal sealed record ChildRecord(

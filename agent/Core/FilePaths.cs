@@ -1,8 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
-using Sandboxd.Sandboxes;
 
-namespace Sandboxd.Files;
+namespace Sandboxd.Core;
 
 /// <summary>
 /// Decodes the path of <c>/files/{encodedPath}</c> from the raw request target: everything after the literal

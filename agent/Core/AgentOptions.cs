@@ -1,4 +1,4 @@
-namespace Sandboxd.Hosting;
+namespace Sandboxd.Core;
 
 /// <summary>Everything the command line (and its environment variables) configures.</summary>
 internal sealed class AgentOptions

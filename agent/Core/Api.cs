@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Sandboxd.Protocol;
 
-namespace Sandboxd.Hosting;
+namespace Sandboxd.Core;
 
 /// <summary>The wire shapes every endpoint answers with: envelope, top-level object, or the error body.</summary>
 internal static class Api

@@ -1,4 +1,4 @@
-namespace Sandboxd.Hosting;
+namespace Sandboxd.Core;
 
 /// <summary>
 /// What happens before the host exists (token resolution) and is worth a log line: kept here and written through the

@@ -1,6 +1,6 @@
-using Sandboxd.Hosting;
+using Sandboxd.Core;
 
-namespace Sandboxd.Sandboxes;
+namespace Sandboxd.Hosting;
 
 /// <summary>
 /// Resolves the sandbox context once, before routing: <c>/s/&lt;subdomain&gt;/…</c> addresses a child (the prefix moves

@@ -1,7 +1,6 @@
 using Sandboxd.Protocol;
-using Sandboxd.Sandboxes;
 
-namespace Sandboxd.Info;
+namespace Sandboxd.Core;
 
 /// <summary>A feature that has something to say in <c>GET /ready</c> (servers, overlays).</summary>
 internal interface IReadinessContributor

@@ -1,5 +1,5 @@
 
-namespace Sandboxd.Hosting;
+namespace Sandboxd.Core;
 
 /// <summary>URL-safe ids in the spec's CHOICE formats (<c>term_</c>, <c>cmd_</c>, <c>watcher_</c>… + 12 lowercase hex).</summary>
 internal static class Ids

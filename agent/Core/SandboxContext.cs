@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Sandboxd.Sandboxes;
+namespace Sandboxd.Core;
 
 /// <summary>
 /// The sandbox a request addresses: the main one or a child. Holds the root that relative paths and the default cwd
