@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Gateway.Protocol;
 
 namespace Sandboxd.Gateway.Hosting;
@@ -9,9 +10,10 @@ internal static class Api
 {
     private const int MaxBodyBytes = 1024 * 1024;
 
-    public static IResult Ok<T>(T data, JsonTypeInfo<Envelope<T>> typeInfo) => TypedResults.Json(new Envelope<T>(true, data), typeInfo);
+    /// <summary><c>200 {"success":true,"data":…}</c>; every error is a <see cref="GatewayException"/> mapped in one place.</summary>
+    public static Ok<Envelope<T>> Ok<T>(T data) => TypedResults.Ok(new Envelope<T>(true, data));
 
-    public static IResult Success() => TypedResults.Json(new SuccessResponse(), GatewayJsonContext.Default.SuccessResponse);
+    public static Ok<SuccessResponse> Success() => TypedResults.Ok(new SuccessResponse());
 
     public static Task WriteErrorAsync(HttpContext context, int status, string message)
     {

@@ -28,7 +28,8 @@ internal static class CommandLine
           --port P             TCP port (default 18090; 0 picks a free one)
           --host H             address to bind (default 127.0.0.1)
           --agent PATH         the sandboxd binary to run per sandbox (default: beside this executable, then PATH)
-          --public-url URL     public base URL of the gateway (reserved for the one-origin proxy mode)
+          --public-url URL     one-origin mode: serve each sandbox's daemon under URL/sandboxes/<id>/ (HTTP and
+                               WebSocket) and hand out those URLs, so a deployment needs one open port
           --no-isolation       run agents without bubblewrap even where it is installed
           --log-level LEVEL    Trace, Debug, Information (default), Warning, Error
 

@@ -32,7 +32,9 @@ internal sealed partial class LocalProvider
     {
         using var file = new FileStream(path, new FileStreamOptions
         {
-            Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         });
         using var writer = new StreamWriter(file);
         writer.Write(content);

@@ -19,8 +19,12 @@ internal sealed partial class SandboxService
             var started = await provider.StartAsync(record, spec, cancellationToken);
             var ready = record with
             {
-                Status = SandboxStatus.Ready, Url = started.Url, Token = started.Token, AgentPid = started.Pid,
-                AgentStartTicks = started.StartTicks, Root = started.Root,
+                Status = SandboxStatus.Ready,
+                Url = started.Url,
+                Token = started.Token,
+                AgentPid = started.Pid,
+                AgentStartTicks = started.StartTicks,
+                Root = started.Root,
             };
             await store.UpdateAsync(ready, cancellationToken);
             logger.Created(ready.Id, ready.Namespace ?? "", ready.Name ?? "", ready.Url!);

@@ -121,6 +121,21 @@ scenario('isolation: one sandbox cannot see or kill the other\'s processes, nor 
   await b.destroy();
 });
 
+scenario('a sandbox whose agent dies while the gateway runs is reported gone (not restarted) and frees its name', async () => {
+  const compute = gw.compute();
+  const sandbox = await compute.sandbox.findOrCreate({ name: 'short-lived', namespace: 'sweep' });
+  gw.ids.add(sandbox.sandboxId);
+  await sandbox.disconnect();
+  for (const pid of processesOf(sandbox.sandboxId)) process.kill(pid, 'SIGKILL');
+  await waitFor(async () => (await gw.call('GET', `/v1/sandboxes/${sandbox.sandboxId}`)).status === 404, {
+    timeout: 15_000,
+    interval: 100,
+    what: 'the dead sandbox to be reported gone',
+  });
+  assert.equal(await compute.sandbox.find({ name: 'short-lived', namespace: 'sweep' }), null);
+  assert.match(gw.stderr, new RegExp(`${sandbox.sandboxId}: agent pid \\d+ is gone`));
+});
+
 scenario('a kill -9 of the gateway loses nothing: after a restart the sandbox is found by id and by name and still answers', async () => {
   const compute = gw.compute();
   const sandbox = await compute.sandbox.findOrCreate({ name: 'durable', namespace: 'crash' });
