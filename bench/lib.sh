@@ -155,6 +155,7 @@ start_agent() {
   (cd "$dir/root" && exec "${launch[@]}" start --port 0 --host 127.0.0.1 --access-token "$token" --root "$dir/root" \
     --state-dir "$dir/state" --log-level "$level" >"$work/agent.out" 2>"$work/agent.err" </dev/null) &
   agent_pid=$!
+  # shellcheck disable=SC2016 # expanded by wait_until (eval)
   wait_until "$agent_pid" 'grep -q "^sandboxd ready " "$work/agent.out"' 30 || { echo "agent did not become ready" >&2; exit 1; }
   url=$(awk '/^sandboxd ready /{print $3; exit}' "$work/agent.out")
 }
