@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Sandboxd.Gateway.Hosting;
 using Sandboxd.Gateway.Store;
 
@@ -26,6 +27,58 @@ internal sealed partial class LocalProvider
         }
 
         return new AgentFiles(hostRoot, stateDir, tokenFile, setupFile, Path.Combine(record.Dir, "agent.log"), token);
+    }
+
+    /// <summary>
+    /// Overlay templates (top-level and servers') that the sandbox's own <c>/tmp</c> would hide: under bubblewrap the host
+    /// is visible read-only except <c>/tmp</c> and the gateway's state, so a template in the host's <c>/tmp</c> is bound
+    /// in read-only at the same path (without it the agent found no template and dropped the overlay). Templates in the
+    /// gateway's state dir stay hidden.
+    /// </summary>
+    private List<string> HiddenOverlaySources(string? setupJson)
+    {
+        if (setupJson is null)
+        {
+            return [];
+        }
+
+        using var setup = JsonDocument.Parse(setupJson);
+        var sources = new List<string>();
+        CollectSources(setup.RootElement, "overlays", sources);
+        if (setup.RootElement.TryGetProperty("servers", out var servers) && servers.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var server in servers.EnumerateArray())
+            {
+                CollectSources(server, "overlays", sources);
+                if (server.ValueKind == JsonValueKind.Object && server.TryGetProperty("overlay", out var one)
+                    && one.ValueKind == JsonValueKind.Object && one.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.String)
+                {
+                    sources.Add(source.GetString()!);
+                }
+            }
+        }
+
+        var state = Path.GetFullPath(options.StateDir).TrimEnd('/');
+        return sources.Where(Path.IsPathFullyQualified).Select(Path.GetFullPath).Distinct(StringComparer.Ordinal)
+            .Where(s => s.StartsWith("/tmp/", StringComparison.Ordinal) && Directory.Exists(s))
+            .Where(s => s != state && !s.StartsWith(state + "/", StringComparison.Ordinal) && !state.StartsWith(s.TrimEnd('/') + "/", StringComparison.Ordinal))
+            .ToList();
+    }
+
+    private static void CollectSources(JsonElement owner, string property, List<string> sources)
+    {
+        if (owner.ValueKind != JsonValueKind.Object || !owner.TryGetProperty(property, out var list) || list.ValueKind != JsonValueKind.Array)
+        {
+            return;
+        }
+
+        foreach (var overlay in list.EnumerateArray())
+        {
+            if (overlay.ValueKind == JsonValueKind.Object && overlay.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.String)
+            {
+                sources.Add(source.GetString()!);
+            }
+        }
     }
 
     private static void WritePrivate(string path, string content)
@@ -58,6 +111,8 @@ internal sealed partial class LocalProvider
             {
                 visible.Add(setup);
             }
+
+            visible.AddRange(HiddenOverlaySources(spec.SetupJson));
 
             foreach (var arg in Bubblewrap.Arguments(options.StateDir, files.HostRoot, record.Root, files.StateDir, visible))
             {

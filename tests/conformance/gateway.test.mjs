@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Gateway, gatewayIsolates, pidsWithEnv, repoRoot, waitFor, withTimeout } from './harness.mjs';
@@ -125,6 +126,32 @@ scenario('announcement: putting it all together — name, namespace, directory, 
     if (gatewayIsolates(gw)) assert.equal(pwd.stdout.trim(), '/home/workspace', 'directory is the sandbox root');
     const ls = await sandbox.run.command('ls react');
     assert.match(ls.stdout, /index\.html/);
+    await destroyAndCheckGone(compute, sandbox);
+  } finally {
+    rmSync(template, { recursive: true, force: true });
+  }
+});
+
+scenario('an overlay template in the host\'s /tmp reaches the sandbox (its own /tmp would hide it)', async () => {
+  const template = mkdtempSync(join(tmpdir(), 'sandboxd-gw-tmp-template-'));
+  try {
+    writeFileSync(join(template, 'index.html'), 'from /tmp\n');
+    const compute = gw.compute();
+    const sandbox = await withTimeout(
+      compute.sandbox.create({ overlays: [{ source: template, target: './site', strategy: 'copy' }] }),
+      60_000,
+      'create',
+    );
+    gw.ids.add(sandbox.sandboxId);
+    const overlays = await waitFor(
+      async () => {
+        const list = await sandbox.filesystem.overlay.list();
+        return list.length === 1 && list[0].copyStatus === 'complete' ? list : null;
+      },
+      { timeout: 30_000, interval: 200, what: 'the overlay to be listed and complete' },
+    );
+    assert.equal(overlays[0].source, template);
+    assert.equal((await sandbox.run.command('cat site/index.html')).stdout, 'from /tmp\n');
     await destroyAndCheckGone(compute, sandbox);
   } finally {
     rmSync(template, { recursive: true, force: true });
