@@ -2,7 +2,7 @@
 // leaves a "creating" record and a half-started agent; the next gateway stops that agent (found by its label) and
 // reports the sandbox gone, freeing its name.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Gateway, pidsMatching, repoRoot, waitFor } from './harness.mjs';
@@ -12,6 +12,7 @@ let scriptDir;
 before(() => {
   // An "agent" that never becomes ready (it would print "sandboxd ready <url>"); it keeps its arguments (the
   // sandbox's state dir) in its command line, as the real agent does. Outside /tmp: visible under bubblewrap.
+  mkdirSync(join(repoRoot, 'tests', '.cache'), { recursive: true }); // a fresh clone has none yet
   scriptDir = mkdtempSync(join(repoRoot, 'tests', '.cache', 'gw-stuck-'));
   const script = join(scriptDir, 'stuck-agent');
   writeFileSync(script, '#!/bin/sh\nwhile :; do sleep 1; done\n');

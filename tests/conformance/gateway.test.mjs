@@ -95,6 +95,7 @@ scenario('announcement: findOrCreate twice by name and namespace gives the same 
 });
 
 scenario('announcement: putting it all together — name, namespace, directory, smart overlay of a template, a python3 http.server', async () => {
+  mkdirSync(join(repoRoot, 'tests', '.cache'), { recursive: true }); // a fresh clone has none yet
   const template = mkdtempSync(join(repoRoot, 'tests', '.cache', 'gw-template-'));
   try {
     mkdirSync(join(template, 'react'), { recursive: true });
