@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Sandboxd.Core;
+using Sandboxd.Http;
 using Sandboxd.WebSockets;
 
 namespace Sandboxd.Preview;

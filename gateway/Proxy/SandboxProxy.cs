@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Sandboxd.Gateway.Hosting;
+using Sandboxd.Http;
 
 namespace Sandboxd.Gateway.Proxy;
 

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
 
-namespace Sandboxd.Preview;
+namespace Sandboxd.Http;
 
 /// <summary>The status line and headers of an upstream's answer to a WebSocket upgrade, and the bytes read past them.</summary>
-internal sealed record UpstreamHead(int Status, IReadOnlyList<(string Name, string Value)> Headers, ReadOnlyMemory<byte> Rest)
+public sealed record UpstreamHead(int Status, IReadOnlyList<(string Name, string Value)> Headers, ReadOnlyMemory<byte> Rest)
 {
     private const int MaxHeadBytes = 64 * 1024;
 
@@ -44,7 +44,7 @@ internal sealed record UpstreamHead(int Status, IReadOnlyList<(string Name, stri
         }
     }
 
-    internal static UpstreamHead? Parse(string head, byte[] rest)
+    public static UpstreamHead? Parse(string head, byte[] rest)
     {
         var lines = head.Split("\r\n");
         // "HTTP/1.1 101 Switching Protocols"
