@@ -197,25 +197,7 @@ internal sealed class PreviewProxy : IDisposable
         }
 
         var downstream = await context.Features.GetRequiredFeature<IHttpUpgradeFeature>().UpgradeAsync().ConfigureAwait(false);
-        using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (head.Rest.Length > 0)
-        {
-            await downstream.WriteAsync(head.Rest, cancellationToken).ConfigureAwait(false); // frames that came with the 101
-        }
-
-        var up = CopyAsync(downstream, upstream, () => socket.Shutdown(SocketShutdown.Send), both.Token);
-        var down = CopyAsync(upstream, downstream, null, both.Token);
-        await Task.WhenAny(up, down).ConfigureAwait(false);
-        // One side closed: give the other a moment to finish (the WebSocket close handshake), then cut both.
-        try
-        {
-            await Task.WhenAll(up, down).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
-        {
-            await both.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(up, down).ConfigureAwait(false);
-        }
+        await TunnelPump.RunAsync(downstream, upstream, socket, head.Rest, cancellationToken).ConfigureAwait(false);
     }
 
     private static string UpgradeRequest(HttpContext context, string pathAndQuery)
@@ -262,27 +244,6 @@ internal sealed class PreviewProxy : IDisposable
     {
         var kept = string.Join("; ", values.ToString().Split(';').Select(c => c.Trim()).Where(c => c.Length > 0 && !c.StartsWith("session_token=", StringComparison.Ordinal)));
         return kept.Length > 0 ? kept : null;
-    }
-
-    /// <summary>Copies until the source ends (then runs <paramref name="ended"/>: a half-close) or either side fails.</summary>
-    private static async Task CopyAsync(Stream from, Stream to, Action? ended, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[64 * 1024];
-        try
-        {
-            int read;
-            while ((read = await from.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                await to.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                await to.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            ended?.Invoke();
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // one side went away: the tunnel ends
-        }
     }
 
     public void Dispose() => _client.Dispose();

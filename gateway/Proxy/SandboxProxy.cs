@@ -164,7 +164,7 @@ internal sealed class SandboxProxy(IHostApplicationLifetime lifetime) : IDisposa
         }
 
         var downstream = await context.Features.GetRequiredFeature<IHttpUpgradeFeature>().UpgradeAsync();
-        await PumpAsync(downstream, upstream, socket, head.Rest, cancellationToken);
+        await TunnelPump.RunAsync(downstream, upstream, socket, head.Rest, cancellationToken);
     }
 
     /// <summary>Refused (401, 404, 400…): the client gets the upstream's answer, with its body when it has a length.</summary>
@@ -184,29 +184,6 @@ internal sealed class SandboxProxy(IHostApplicationLifetime lifetime) : IDisposa
 
             await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
             left -= read;
-        }
-    }
-
-    /// <summary>Copies both ways after the 101; when one side closes, the other gets 5 s to finish its close handshake.</summary>
-    private static async Task PumpAsync(Stream downstream, Stream upstream, Socket socket, ReadOnlyMemory<byte> early, CancellationToken cancellationToken)
-    {
-        using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (early.Length > 0)
-        {
-            await downstream.WriteAsync(early, cancellationToken); // frames that came with the 101
-        }
-
-        var up = CopyAsync(downstream, upstream, () => socket.Shutdown(SocketShutdown.Send), both.Token);
-        var down = CopyAsync(upstream, downstream, null, both.Token);
-        await Task.WhenAny(up, down);
-        try
-        {
-            await Task.WhenAll(up, down).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
-        }
-        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
-        {
-            await both.CancelAsync();
-            await Task.WhenAll(up, down);
         }
     }
 
@@ -243,27 +220,6 @@ internal sealed class SandboxProxy(IHostApplicationLifetime lifetime) : IDisposa
         HttpMethods.IsGet(context.Request.Method)
         && context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
         && context.Request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>Copies until the source ends (then runs <paramref name="ended"/>: a half-close) or either side fails.</summary>
-    private static async Task CopyAsync(Stream from, Stream to, Action? ended, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[64 * 1024];
-        try
-        {
-            int read;
-            while ((read = await from.ReadAsync(buffer, cancellationToken)) > 0)
-            {
-                await to.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                await to.FlushAsync(cancellationToken);
-            }
-
-            ended?.Invoke();
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // one side went away: the tunnel ends
-        }
-    }
 
     public void Dispose() => _client.Dispose();
 }
