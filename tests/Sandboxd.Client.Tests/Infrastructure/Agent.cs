@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
-using System.Text;
 
 namespace Sandboxd.Client.Tests.Infrastructure;
 
@@ -13,46 +11,26 @@ public sealed class Agent : IAsyncDisposable
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(20);
 
-    private readonly Process _process;
-    private readonly StringBuilder _stderr = new();
+    private readonly ServiceProcess _process;
 
-    private Agent(Process process, AgentBinary binary, string root, string stateDir, string token)
+    private Agent(ServiceProcess process, AgentBinary binary, string root, string stateDir, string token)
     {
         _process = process;
         Binary = binary;
         Root = root;
         StateDir = stateDir;
         Token = token;
-        _process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (_stderr)
-                {
-                    _stderr.AppendLine(e.Data);
-                }
-            }
-        };
-        _process.BeginErrorReadLine();
+        BaseUrl = process.Url;
     }
 
     public AgentBinary Binary { get; }
-    public int Pid => _process.Id;
+    public int Pid => _process.Pid;
     public string Root { get; }
     public string StateDir { get; }
     public string Token { get; }
-    public Uri BaseUrl { get; private set; } = null!;
+    public Uri BaseUrl { get; }
 
-    public string Stderr
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string Stderr => _process.Stderr;
 
     /// <summary>How many WebSockets the agent has logged as closed (needs <c>--log-level Debug</c>).</summary>
     public int ClosedWebSockets => System.Text.RegularExpressions.Regex.Count(Stderr, @"WebSocket \d+ closed");
@@ -74,25 +52,15 @@ public sealed class Agent : IAsyncDisposable
         var home = Path.Combine(stateDir, "home");
         Directory.CreateDirectory(home);
         info.Environment["HOME"] = home;
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {binary.Description}.");
-        var agent = new Agent(process, binary, root, stateDir, token);
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(StartTimeout);
-            var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
-            const string prefix = "sandboxd ready ";
-            if (line is null || !line.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                throw new InvalidOperationException($"{binary.Description} did not print its ready line (got '{line}').\nstderr:\n{agent.Stderr}");
-            }
-
-            agent.BaseUrl = new Uri(line[prefix.Length..].Trim());
-            return agent;
+            var process = await ServiceProcess.StartAsync(info, "sandboxd ready ", StartTimeout, binary.Description, cancellationToken);
+            return new Agent(process, binary, root, stateDir, token);
         }
         catch
         {
-            await agent.DisposeAsync();
+            ServiceProcess.TryDelete(root);
+            ServiceProcess.TryDelete(stateDir);
             throw;
         }
     }
@@ -112,33 +80,13 @@ public sealed class Agent : IAsyncDisposable
     {
         try
         {
-            if (!_process.HasExited)
-            {
-                await Posix.SignalAsync(_process.Id, "TERM");
-                await _process.WaitForExitAsync().WaitAsync(StopTimeout);
-            }
-        }
-        catch (TimeoutException)
-        {
-            _process.Kill(entireProcessTree: true);
+            await _process.StopAsync(StopTimeout);
         }
         finally
         {
-            _process.Dispose();
-            TryDelete(Root);
-            TryDelete(StateDir);
-        }
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // temp dirs; a leftover is harmless
+            await _process.DisposeAsync();
+            ServiceProcess.TryDelete(Root);
+            ServiceProcess.TryDelete(StateDir);
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using Sandboxd.Client.Gateway;
 
 namespace Sandboxd.Client.Tests.Infrastructure;
@@ -16,43 +15,23 @@ public sealed class GatewayProcess : IAsyncDisposable
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(20);
     private const string ReadyPrefix = "sandboxd-gateway ready ";
 
-    private readonly Process _process;
-    private readonly StringBuilder _stderr = new();
+    private readonly ServiceProcess _process;
 
-    private GatewayProcess(Process process, string stateDir)
+    private GatewayProcess(ServiceProcess process, string stateDir)
     {
         _process = process;
         StateDir = stateDir;
-        _process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (_stderr)
-                {
-                    _stderr.AppendLine(e.Data);
-                }
-            }
-        };
-        _process.BeginErrorReadLine();
+        Url = process.Url;
     }
 
     public string StateDir { get; }
-    public Uri Url { get; private set; } = null!;
-    public int Pid => _process.Id;
+    public Uri Url { get; }
+    public int Pid => _process.Pid;
 
-    public string Stderr
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string Stderr => _process.Stderr;
 
-    public static string GatewayPath => Published("SANDBOXD_GATEWAY_PATH", "sandboxd-gateway");
-    public static string AgentPath => Published("SANDBOXD_PATH", "sandboxd");
+    public static string GatewayPath => AgentBinary.GatewayPath;
+    public static string AgentPath => AgentBinary.PublishedAgentPath;
 
     public static async Task<GatewayProcess> StartAsync(IReadOnlyList<string> apiKeys, CancellationToken cancellationToken,
         string port = "0", IReadOnlyList<string>? extraArguments = null)
@@ -72,30 +51,17 @@ public sealed class GatewayProcess : IAsyncDisposable
             info.ArgumentList.Add(argument);
         }
 
-        foreach (var name in new[] { "SANDBOXD_URL", "SANDBOXD_TOKEN", "COMPUTESDK_ACCESS_TOKEN", "COMPUTESDK_API_KEY" })
-        {
-            info.Environment.Remove(name);
-        }
-
+        AgentBinary.RemoveCredentials(info);
         var home = Directory.CreateDirectory(Path.Combine(stateDir, "home")).FullName;
         info.Environment["HOME"] = home; // the agents' shells must not read the runner's dotfiles
-        var gateway = new GatewayProcess(Process.Start(info) ?? throw new InvalidOperationException($"Could not start {GatewayPath}."), stateDir);
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(StartTimeout);
-            var line = await gateway._process.StandardOutput.ReadLineAsync(timeout.Token);
-            if (line is null || !line.StartsWith(ReadyPrefix, StringComparison.Ordinal))
-            {
-                throw new InvalidOperationException($"{GatewayPath} did not print its ready line (got '{line}').\nstderr:\n{gateway.Stderr}");
-            }
-
-            gateway.Url = new Uri(line[ReadyPrefix.Length..].Trim());
-            return gateway;
+            return new GatewayProcess(await ServiceProcess.StartAsync(info, ReadyPrefix, StartTimeout, GatewayPath, cancellationToken), stateDir);
         }
         catch
         {
-            await gateway.DisposeAsync();
+            await KillLeftoversAsync(stateDir);
+            ServiceProcess.TryDelete(stateDir);
             throw;
         }
     }
@@ -107,53 +73,30 @@ public sealed class GatewayProcess : IAsyncDisposable
     {
         try
         {
-            if (!_process.HasExited)
-            {
-                await Posix.SignalAsync(_process.Id, "TERM");
-                await _process.WaitForExitAsync().WaitAsync(StopTimeout);
-            }
-        }
-        catch (TimeoutException)
-        {
-            _process.Kill(entireProcessTree: true);
+            await _process.StopAsync(StopTimeout);
         }
         finally
         {
-            _process.Dispose();
+            await _process.DisposeAsync();
         }
 
-        var left = HostProcesses.WithCommandLineContaining(StateDir);
-        foreach (var pid in left)
-        {
-            await Posix.SignalAsync(pid, "KILL");
-        }
-
-        TryDelete(StateDir);
+        var left = await KillLeftoversAsync(StateDir);
+        ServiceProcess.TryDelete(StateDir);
         if (left.Count > 0)
         {
             throw new InvalidOperationException($"Still running after the gateway stopped (killed now): pids {string.Join(", ", left)}.");
         }
     }
 
-    private static string Published(string variable, string name)
+    /// <summary>Kills every process whose command line mentions <paramref name="stateDir"/> (agents the gateway started).</summary>
+    private static async Task<IReadOnlyList<int>> KillLeftoversAsync(string stateDir)
     {
-        var path = Environment.GetEnvironmentVariable(variable) is { Length: > 0 } set
-            ? Path.GetFullPath(set)
-            : Path.Combine(AgentBinary.RepoRoot, "tests", ".bin", name);
-        return File.Exists(path)
-            ? path
-            : throw new InvalidOperationException($"{path} does not exist: publish {name} (tests/run.sh does) or set {variable}.");
-    }
+        var left = HostProcesses.WithCommandLineContaining(stateDir);
+        foreach (var pid in left)
+        {
+            await Posix.SignalAsync(pid, "KILL");
+        }
 
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // a temp dir; a leftover is harmless
-        }
+        return left;
     }
 }

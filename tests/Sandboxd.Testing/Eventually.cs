@@ -1,6 +1,6 @@
-namespace Sandboxd.Tests.Infrastructure;
+namespace Sandboxd.Testing;
 
-/// <summary>Polls a real condition until it holds or a deadline passes — the only way tests wait.</summary>
+/// <summary>Polls a real condition until it holds or a deadline passes: the only way the tests wait.</summary>
 public static class Eventually
 {
     public static async Task<T> UntilAsync<T>(
@@ -30,6 +30,9 @@ public static class Eventually
         UntilAsync(() => Task.FromResult(probe()), done, timeout, what, cancellationToken);
 
     public static Task UntilAsync(Func<bool> condition, TimeSpan timeout, string what, CancellationToken cancellationToken) =>
+        UntilAsync(condition, ok => ok, timeout, what, cancellationToken);
+
+    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, CancellationToken cancellationToken) =>
         UntilAsync(condition, ok => ok, timeout, what, cancellationToken);
 
     private static string Describe<T>(T value) => value switch
