@@ -7,7 +7,7 @@ namespace Sandboxd.Client;
 /// agent's <c>error</c> text), an agent that could not be reached, a WebSocket that could not be (re)connected, or an
 /// overlay copy that failed. Cancellation through the caller's token stays an <see cref="OperationCanceledException"/>.
 /// </summary>
-public sealed class SandboxdException : Exception
+public class SandboxdException : Exception
 {
     /// <summary>Creates an exception for a failed request or operation.</summary>
     public SandboxdException(string message, HttpStatusCode? statusCode = null, string? error = null, Exception? innerException = null)

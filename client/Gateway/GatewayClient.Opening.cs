@@ -42,6 +42,8 @@ public sealed partial class GatewayClient
 
     /// <summary>A client for the sandbox's daemon (its token, or the API key when the gateway sent none, as the official
     /// client does), returned once <c>GET /health</c> answers.</summary>
+    /// <exception cref="GatewaySandboxGoneException">The gateway no longer has the sandbox (it expired or was destroyed
+    /// while its agent was being reached).</exception>
     private async Task<GatewaySandbox> OpenAsync(string sandboxId, GatewaySandboxInfo info, CancellationToken cancellationToken)
     {
         if (!Uri.TryCreate(info.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
@@ -87,6 +89,13 @@ public sealed partial class GatewayClient
                 failure = "GET /health did not answer";
             }
 
+            // An agent that stops answering may be one the gateway is destroying (expiry, another caller's destroy):
+            // then waiting out the ready timeout would only delay the answer that the sandbox is gone.
+            if (await IsGoneAsync(sandboxId, cancellationToken).ConfigureAwait(false))
+            {
+                throw new GatewaySandboxGoneException(sandboxId);
+            }
+
             if (time.GetElapsedTime(started) + delay > Options.ReadyTimeout)
             {
                 throw new SandboxdException($"The sandbox {sandboxId} at {client.BaseUrl} did not answer GET /health within "
@@ -96,6 +105,14 @@ public sealed partial class GatewayClient
             await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min((long)(delay.Ticks * 1.5), HealthMaxDelay.Ticks));
         }
+    }
+
+    /// <summary>True when the gateway answers that it has no such sandbox any more (404), or that it is being destroyed.</summary>
+    private async Task<bool> IsGoneAsync(string sandboxId, CancellationToken cancellationToken)
+    {
+        var envelope = await _transport.SendAsync(HttpMethod.Get, "/v1/sandboxes/" + Uri.EscapeDataString(sandboxId),
+            Json.GatewayEnvelopeGatewaySandboxInfo, cancellationToken).ConfigureAwait(false);
+        return envelope is not { Success: true, Data: { } info } || info.Status is "destroying" or "gone";
     }
 
     /// <summary>The data of an answer that must carry one (create, findOrCreate, snapshot create).</summary>
@@ -114,4 +131,11 @@ public sealed partial class GatewayClient
 
     private static SandboxdException NotFound(string route, string what) =>
         new($"{route} answered 404: {what} was not found for this API key.", HttpStatusCode.NotFound, null);
+}
+
+/// <summary>The sandbox went away (expired or destroyed) while the client was reaching its agent.</summary>
+public sealed class GatewaySandboxGoneException(string sandboxId)
+    : SandboxdException($"The sandbox {sandboxId} was destroyed (or expired) while its agent was being reached.")
+{
+    public string SandboxId { get; } = sandboxId;
 }

@@ -82,9 +82,19 @@ public sealed partial class GatewayClient : IDisposable
         var path = "/v1/sandboxes/" + Uri.EscapeDataString(sandboxId);
         var envelope = await PollWhileCreatingAsync(
             token => _transport.SendAsync(HttpMethod.Get, path, Json.GatewayEnvelopeGatewaySandboxInfo, token), sandboxId, cancellationToken).ConfigureAwait(false);
-        return envelope is { Success: true, Data: { } info }
-            ? await OpenAsync(sandboxId, info, cancellationToken).ConfigureAwait(false)
-            : null;
+        if (envelope is not { Success: true, Data: { } info })
+        {
+            return null;
+        }
+
+        try
+        {
+            return await OpenAsync(sandboxId, info, cancellationToken).ConfigureAwait(false);
+        }
+        catch (GatewaySandboxGoneException)
+        {
+            return null; // it expired or was destroyed between the gateway's answer and its agent's
+        }
     }
 
     /// <summary>Destroys the sandbox (G3): true when the gateway destroyed it, false when this API key has no such sandbox.</summary>
