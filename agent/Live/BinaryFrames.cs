@@ -1,19 +1,68 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Sandboxd.Live;
 
-/// <summary>A decoded client → daemon message (from either frame kind).</summary>
-internal sealed record InboundMessage(string Type, string Channel, IReadOnlyDictionary<string, object?> Data)
+/// <summary>
+/// A decoded client → daemon message (from either frame kind). Its data is read as one of the client's typed records
+/// (<c>client/Protocol/Live.cs</c>) with the same source-generated context the client writes them with; raw bytes values
+/// (0x04, binary frames only) are kept aside, since JSON has no such kind.
+/// </summary>
+internal sealed class InboundMessage(string type, string channel, byte[]? dataJson, IReadOnlyDictionary<string, byte[]>? bytes = null)
 {
-    public string? GetString(string key) => Data.TryGetValue(key, out var v) ? v as string : null;
+    public string Type { get; } = type;
+    public string Channel { get; } = channel;
 
-    public double? GetNumber(string key) => Data.TryGetValue(key, out var v) ? v switch
+    /// <summary>The data as <typeparamref name="T"/>; null when there is none or it does not have the record's shape
+    /// (a field of the wrong kind): such a message is treated as one without data.</summary>
+    public T? Read<T>(JsonTypeInfo<T> info) where T : class
     {
-        double d => d,
-        string s when double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var p) => p,
-        _ => null,
-    } : null;
+        if (dataJson is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(dataJson, info);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A bytes-valued field of a binary frame (e.g. <c>input</c> of <c>terminal:input</c>).</summary>
+    public byte[]? GetBytes(string key) => bytes is not null && bytes.TryGetValue(key, out var value) ? value : null;
+
+    /// <summary>Turns a binary frame's key-value block into the JSON object the typed records are read from.</summary>
+    public static InboundMessage FromKeyValues(string type, string channel, Dictionary<string, object?> fields)
+    {
+        Dictionary<string, byte[]>? bytes = null;
+        var json = new ArrayBufferWriter<byte>(64);
+        using (var writer = new Utf8JsonWriter(json))
+        {
+            writer.WriteStartObject();
+            foreach (var (key, value) in fields)
+            {
+                switch (value)
+                {
+                    case string s: writer.WriteString(key, s); break;
+                    case double d when double.IsFinite(d): writer.WriteNumber(key, d); break;
+                    case bool b: writer.WriteBoolean(key, b); break;
+                    case byte[] raw: (bytes ??= new(StringComparer.Ordinal))[key] = raw; break;
+                    default: break; // NaN and infinities have no JSON form: the field is absent
+                }
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return new InboundMessage(type, channel, json.WrittenSpan.ToArray(), bytes);
+    }
 }
 
 /// <summary>
@@ -56,7 +105,7 @@ internal static class BinaryFrames
             Unsubscribe => "unsubscribe",
             _ => type,
         };
-        return new InboundMessage(messageType, channel, fields);
+        return InboundMessage.FromKeyValues(messageType, channel, fields);
     }
 
     private static bool TryReadString16(ReadOnlySpan<byte> frame, ref int pos, out string value)
@@ -120,39 +169,64 @@ internal static class BinaryFrames
         return result;
     }
 
-    /// <summary>Encodes a daemon → client data frame (only used with <c>--ws-binary-out</c>).</summary>
+    /// <summary>
+    /// Encodes a daemon → client data frame (only used with <c>--ws-binary-out</c>): the message's typed data is written as
+    /// JSON once and its top-level fields become the key-value block, in the same order (strings 0x01, numbers 0x02 as
+    /// float64, booleans 0x03).
+    /// </summary>
     public static byte[] Encode(LiveMessage message)
     {
         var channel = Encoding.UTF8.GetBytes(message.Channel ?? "");
         var type = Encoding.UTF8.GetBytes(message.Type);
-        var body = new List<byte>(64);
-        Span<byte> scratch = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt16BigEndian(scratch, (ushort)message.Data.Count);
-        body.AddRange(scratch[..2]);
-        foreach (var (key, value) in message.Data)
+        var json = new ArrayBufferWriter<byte>(128);
+        using (var writer = new Utf8JsonWriter(json))
         {
-            var keyBytes = Encoding.UTF8.GetBytes(key);
+            message.WriteData(writer);
+        }
+
+        var body = new List<byte>(json.WrittenCount + 32) { 0, 0 };
+        Span<byte> scratch = stackalloc byte[8];
+        var reader = new Utf8JsonReader(json.WrittenSpan);
+        reader.Read(); // the data object
+        ushort count = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var keyBytes = Encoding.UTF8.GetBytes(reader.GetString()!);
+            reader.Read();
+            byte[] valueBytes;
+            byte valueType;
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.True or JsonTokenType.False:
+                    valueType = 0x03;
+                    valueBytes = [(byte)(reader.GetBoolean() ? 1 : 0)];
+                    break;
+                case JsonTokenType.Number:
+                    valueType = 0x02;
+                    valueBytes = new byte[8];
+                    BinaryPrimitives.WriteDoubleBigEndian(valueBytes, reader.GetDouble());
+                    break;
+                case JsonTokenType.String:
+                    valueType = 0x01;
+                    valueBytes = Encoding.UTF8.GetBytes(reader.GetString()!);
+                    break;
+                default:
+                    reader.Skip(); // live data records hold only strings, numbers and booleans
+                    continue;
+            }
+
             BinaryPrimitives.WriteUInt16BigEndian(scratch, (ushort)keyBytes.Length);
             body.AddRange(scratch[..2]);
             body.AddRange(keyBytes);
-            byte[] valueBytes;
-            byte valueType;
-            switch (value)
-            {
-                case bool b: valueType = 0x03; valueBytes = [(byte)(b ? 1 : 0)]; break;
-                case int or long or double:
-                    valueType = 0x02;
-                    valueBytes = new byte[8];
-                    BinaryPrimitives.WriteDoubleBigEndian(valueBytes, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture));
-                    break;
-                default: valueType = 0x01; valueBytes = Encoding.UTF8.GetBytes(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? ""); break;
-            }
-
             body.Add(valueType);
             BinaryPrimitives.WriteUInt32BigEndian(scratch, (uint)valueBytes.Length);
             body.AddRange(scratch[..4]);
             body.AddRange(valueBytes);
+            count++;
         }
+
+        body[0] = (byte)(count >> 8);
+        body[1] = (byte)count;
 
         var frame = new byte[1 + 2 + channel.Length + 2 + type.Length + 4 + body.Count];
         var pos = 0;

@@ -226,22 +226,9 @@ internal sealed class LiveConnection(WebSocket socket, SandboxContext sandbox, A
             }
 
             var channel = root.TryGetProperty("channel", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
-            var data = new Dictionary<string, object?>(StringComparer.Ordinal);
-            if (root.TryGetProperty("data", out var d) && d.ValueKind == JsonValueKind.Object)
-            {
-                foreach (var p in d.EnumerateObject())
-                {
-                    data[p.Name] = p.Value.ValueKind switch
-                    {
-                        JsonValueKind.String => p.Value.GetString(),
-                        JsonValueKind.Number => p.Value.GetDouble(),
-                        JsonValueKind.True => true,
-                        JsonValueKind.False => false,
-                        _ => null,
-                    };
-                }
-            }
-
+            var data = root.TryGetProperty("data", out var d) && d.ValueKind == JsonValueKind.Object
+                ? System.Text.Encoding.UTF8.GetBytes(d.GetRawText())
+                : null;
             return new InboundMessage(type.GetString()!, channel, data);
         }
         catch (JsonException)

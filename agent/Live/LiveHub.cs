@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Sandboxd.Core;
+using Sandboxd.Protocol;
 
 namespace Sandboxd.Live;
 
@@ -110,12 +111,13 @@ internal sealed class LiveHub(ILogger<LiveHub> logger)
         if (source is not null)
         {
             // Offsets (sandboxd extension): {offset} for one stream, {stdout_offset, stderr_offset} for commands.
+            var offsets = message.Read(LiveJsonContext.Default.SubscribeData);
             var requested = source.Streams.Count == 1
-                ? new[] { ToOffset(message.GetNumber("offset")) }
-                : [ToOffset(message.GetNumber("stdout_offset")), ToOffset(message.GetNumber("stderr_offset"))];
+                ? new[] { ToOffset(offsets?.Offset) }
+                : [ToOffset(offsets?.StdoutOffset), ToOffset(offsets?.StderrOffset)];
             connection.TrackPump(source.PumpAsync(connection, requested, pumpToken));
         }
     }
 
-    private static long? ToOffset(double? value) => value is { } v && v >= 0 && !double.IsNaN(v) ? (long)v : null;
+    private static long? ToOffset(long? value) => value is >= 0 ? value : null;
 }

@@ -1,18 +1,20 @@
 using System.Buffers;
-using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Sandboxd.Protocol;
 
 namespace Sandboxd.Live;
 
 /// <summary>
-/// One daemon → client message: <c>{"type", "channel"?, "data":{…}}</c>. Data values are strings, numbers or booleans
-/// (the only kinds the binary frame format can carry), so the same message can be written as JSON or as a binary frame.
+/// One daemon → client message: <c>{"type", "channel"?, "data":{…}}</c>. The data is one of the client's typed records
+/// (<c>client/Protocol/Live.cs</c>), written with the client's source-generated <see cref="LiveJsonContext"/>, so the two
+/// sides cannot drift. Data values are strings, numbers or booleans (the only kinds the binary frame format carries),
+/// so the same message can be written as JSON or as a binary frame (<see cref="BinaryFrames.Encode"/>).
 /// </summary>
-internal sealed class LiveMessage(string type, string? channel, params (string Key, object Value)[] data)
+internal abstract class LiveMessage(string type, string? channel)
 {
     public string Type { get; } = type;
     public string? Channel { get; } = channel;
-    public IReadOnlyList<(string Key, object Value)> Data { get; } = data;
 
     private byte[]? _json;
 
@@ -21,6 +23,14 @@ internal sealed class LiveMessage(string type, string? channel, params (string K
 
     /// <summary>The JSON text frame, serialized once however many sockets receive it.</summary>
     public byte[] Json => _json ??= WriteJson();
+
+    /// <summary>Types the client's binary decoder turns into structured data (daemon-websocket.md §3.2).</summary>
+    public bool BinaryCapable => Type is "terminal:output" or "file:changed" or "signal";
+
+    public long ApproximateSize => Json.Length;
+
+    /// <summary>Writes the data object alone (the value of <c>data</c>).</summary>
+    public abstract void WriteData(Utf8JsonWriter writer);
 
     private byte[] WriteJson()
     {
@@ -34,29 +44,36 @@ internal sealed class LiveMessage(string type, string? channel, params (string K
                 writer.WriteString("channel", Channel);
             }
 
-            writer.WriteStartObject("data");
-            foreach (var (key, value) in Data)
-            {
-                switch (value)
-                {
-                    case string s: writer.WriteString(key, s); break;
-                    case bool b: writer.WriteBoolean(key, b); break;
-                    case int i: writer.WriteNumber(key, i); break;
-                    case long l: writer.WriteNumber(key, l); break;
-                    case double d: writer.WriteNumber(key, d); break;
-                    default: writer.WriteString(key, Convert.ToString(value, CultureInfo.InvariantCulture)); break;
-                }
-            }
-
-            writer.WriteEndObject();
+            writer.WritePropertyName("data");
+            WriteData(writer);
             writer.WriteEndObject();
         }
 
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>Types the client's binary decoder turns into structured data (daemon-websocket.md §3.2).</summary>
-    public bool BinaryCapable => Type is "terminal:output" or "file:changed" or "signal";
+    private sealed class Typed<T>(string type, string? channel, T data, JsonTypeInfo<T> info) : LiveMessage(type, channel)
+    {
+        public override void WriteData(Utf8JsonWriter writer) => JsonSerializer.Serialize(writer, data, info);
+    }
 
-    public long ApproximateSize => Json.Length;
+    private static LiveJsonContext Context => LiveJsonContext.Default;
+
+    public static LiveMessage TerminalOutput(string channel, TerminalOutputEvent data) => new Typed<TerminalOutputEvent>("terminal:output", channel, data, Context.TerminalOutputEvent);
+    public static LiveMessage TerminalCreated(string channel, TerminalCreatedEvent data) => new Typed<TerminalCreatedEvent>("terminal:created", channel, data, Context.TerminalCreatedEvent);
+    public static LiveMessage TerminalDestroyed(string channel, TerminalDestroyedEvent data) => new Typed<TerminalDestroyedEvent>("terminal:destroyed", channel, data, Context.TerminalDestroyedEvent);
+    public static LiveMessage TerminalError(string channel, TerminalErrorEvent data) => new Typed<TerminalErrorEvent>("terminal:error", channel, data, Context.TerminalErrorEvent);
+
+    /// <param name="type"><c>command:stdout</c> or <c>command:stderr</c>.</param>
+    public static LiveMessage CommandOutput(string type, string channel, CommandOutputEvent data) => new Typed<CommandOutputEvent>(type, channel, data, Context.CommandOutputEvent);
+    public static LiveMessage CommandExit(string channel, CommandExitEvent data) => new Typed<CommandExitEvent>("command:exit", channel, data, Context.CommandExitEvent);
+    public static LiveMessage OutputLost(string channel, OutputLostEvent data) => new Typed<OutputLostEvent>("output:lost", channel, data, Context.OutputLostEvent);
+    public static LiveMessage FileChanged(string channel, FileChangedEvent data) => new Typed<FileChangedEvent>("file:changed", channel, data, Context.FileChangedEvent);
+
+    /// <param name="type"><c>watcher:created</c>, <c>watcher:destroyed</c> or <c>watcher:warning</c>.</param>
+    public static LiveMessage Watcher(string type, string channel, WatcherLifecycleEvent data) => new Typed<WatcherLifecycleEvent>(type, channel, data, Context.WatcherLifecycleEvent);
+    public static LiveMessage Signal(string channel, SignalEvent data) => new Typed<SignalEvent>("signal", channel, data, Context.SignalEvent);
+
+    /// <param name="type"><c>sandbox.created</c> or <c>sandbox.deleted</c>.</param>
+    public static LiveMessage Sandbox(string type, SandboxEvent data) => new Typed<SandboxEvent>(type, null, data, Context.SandboxEvent);
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using Sandboxd.Processes;
+using Sandboxd.Protocol;
 
 namespace Sandboxd.Live;
 
@@ -156,8 +157,8 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
         var chunk = stream.Log.Read(cursor.Offsets[i], ChunkBytes);
         if (chunk.Lost > 0)
         {
-            await connection.SendAsync(new LiveMessage("output:lost", Channel,
-                ("stream", stream.Name), ("lost_bytes", chunk.Lost), ("first_available", chunk.Offset)), cancellationToken).ConfigureAwait(false);
+            await connection.SendAsync(LiveMessage.OutputLost(Channel,
+                new OutputLostEvent(stream.Name, chunk.Lost, chunk.Offset)), cancellationToken).ConfigureAwait(false);
             cursor.Offsets[i] = chunk.Offset;
         }
 

@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Sandboxd.Core;
@@ -17,7 +14,6 @@ namespace Sandboxd.Preview;
 internal sealed class PreviewProxy : IDisposable
 {
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
-    private const long MaxRefusalBody = 1024 * 1024;
     /// <summary>Response bodies are copied in chunks of this size (bench/proxy: 80 KiB → 256 KiB, see its README).</summary>
     private const int CopyBufferBytes = 256 * 1024;
 
@@ -25,6 +21,8 @@ internal sealed class PreviewProxy : IDisposable
     {
         "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Authorization", "Proxy-Authenticate", "Host",
     };
+
+    private readonly UpgradeForwarder _upgrades = new(HandshakeTimeout);
 
     private readonly HttpMessageInvoker _client = new(new SocketsHttpHandler
     {
@@ -58,36 +56,7 @@ internal sealed class PreviewProxy : IDisposable
             request.Content = new StreamContent(context.Request.Body);
         }
 
-        foreach (var (name, values) in context.Request.Headers)
-        {
-            if (HopByHop.Contains(name) || name.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-
-            if (name.Equals("Cookie", StringComparison.OrdinalIgnoreCase))
-            {
-                if (ForwardedCookie(values) is { } kept)
-                {
-                    request.Headers.TryAddWithoutValidation("Cookie", kept);
-                }
-
-                continue;
-            }
-
-            if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!) && request.Content is not null)
-            {
-                request.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!);
-            }
-        }
-
-        request.Headers.Host = context.Request.Host.Value;
-        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", context.Request.Scheme);
-        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", context.Request.Host.Value);
-        if (context.Connection.RemoteIpAddress is { } remote)
-        {
-            request.Headers.TryAddWithoutValidation("X-Forwarded-For", remote.ToString());
-        }
+        CopyRequestHeaders(context, request);
 
         HttpResponseMessage response;
         try
@@ -123,91 +92,30 @@ internal sealed class PreviewProxy : IDisposable
     /// after a 101 the bytes are copied both ways. No hashing or masking here (and so no OpenSSL), and whatever the two
     /// ends negotiate — permessage-deflate, a subprotocol — works end to end.
     /// </summary>
-    private static async Task TunnelWebSocketAsync(HttpContext context, int port, string pathAndQuery, CancellationToken cancellationToken)
+    private Task TunnelWebSocketAsync(HttpContext context, int port, string pathAndQuery, CancellationToken cancellationToken)
     {
         if (WebSocketUpgrade.Problem(context) is { } problem)
         {
-            await Api.WriteErrorAsync(context, problem.Status, problem.Message).ConfigureAwait(false);
-            return;
+            return Api.WriteErrorAsync(context, problem.Status, problem.Message);
         }
 
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        handshake.CancelAfter(HandshakeTimeout);
-        string Failed(Exception e) => $"WebSocket upgrade to port {port} failed: {(e is OperationCanceledException ? $"no answer within {HandshakeTimeout.TotalSeconds:0} s" : e.Message)}";
-        try
+        if (!Uri.TryCreate($"http://127.0.0.1:{port}{pathAndQuery}", UriKind.Absolute, out var upstreamUri))
         {
-            await socket.ConnectAsync(IPAddress.Loopback, port, handshake.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e)).ConfigureAwait(false);
-            return;
+            return Api.WriteErrorAsync(context, StatusCodes.Status400BadRequest, "bad preview path: it is not a valid request target");
         }
 
-        await using var upstream = new NetworkStream(socket, ownsSocket: false);
-        UpstreamHead? head;
-        try
-        {
-            await upstream.WriteAsync(Encoding.Latin1.GetBytes(UpgradeRequest(context, pathAndQuery)), handshake.Token).ConfigureAwait(false);
-            head = await UpstreamHead.ReadAsync(upstream, handshake.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e)).ConfigureAwait(false);
-            return;
-        }
-
-        if (head is null)
-        {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway,
-                $"WebSocket upgrade to port {port} failed: the server closed the connection or sent a malformed answer").ConfigureAwait(false);
-            return;
-        }
-
-        foreach (var (name, value) in head.Headers)
-        {
-            if (!name.Equals("Connection", StringComparison.OrdinalIgnoreCase) && !name.Equals("Keep-Alive", StringComparison.OrdinalIgnoreCase)
-                && !name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) && !name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                context.Response.Headers.Append(name, value);
-            }
-        }
-
-        if (head.Status != StatusCodes.Status101SwitchingProtocols)
-        {
-            // Refused (401, 404, 400…): the client gets the upstream's answer, with its body when it has a length.
-            context.Response.StatusCode = head.Status;
-            await context.Response.Body.WriteAsync(head.Rest, cancellationToken).ConfigureAwait(false);
-            var left = head.ContentLength is { } length ? Math.Min(length, MaxRefusalBody) - head.Rest.Length : 0;
-            var buffer = new byte[16 * 1024];
-            while (left > 0)
-            {
-                var read = await upstream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                left -= read;
-            }
-
-            return;
-        }
-
-        var downstream = await context.Features.GetRequiredFeature<IHttpUpgradeFeature>().UpgradeAsync().ConfigureAwait(false);
-        await TunnelPump.RunAsync(downstream, upstream, socket, head.Rest, cancellationToken).ConfigureAwait(false);
+        return _upgrades.ForwardAsync(context, upstreamUri, request => CopyRequestHeaders(context, request),
+            reason => Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, $"WebSocket upgrade to port {port} failed: {reason}"),
+            cancellationToken);
     }
 
-    private static string UpgradeRequest(HttpContext context, string pathAndQuery)
+    /// <summary>The client's headers that go upstream: not hop-by-hop, not the agent's credentials (Authorization, its
+    /// session cookie); plus Host and the X-Forwarded-* trio.</summary>
+    private static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request)
     {
-        var request = new StringBuilder(1024);
-        request.Append("GET ").Append(pathAndQuery).Append(" HTTP/1.1\r\n");
-        request.Append("Host: ").Append(context.Request.Host.Value).Append("\r\n");
         foreach (var (name, values) in context.Request.Headers)
         {
-            if (HopByHop.Contains(name) || name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+            if (HopByHop.Contains(name) || name.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
@@ -216,27 +124,25 @@ internal sealed class PreviewProxy : IDisposable
             {
                 if (ForwardedCookie(values) is { } kept)
                 {
-                    request.Append("Cookie: ").Append(kept).Append("\r\n");
+                    request.Headers.TryAddWithoutValidation("Cookie", kept);
                 }
 
                 continue;
             }
 
-            foreach (var value in values)
+            if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!) && request.Content is not null)
             {
-                request.Append(name).Append(": ").Append(value).Append("\r\n");
+                request.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!);
             }
         }
 
-        request.Append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
-        request.Append("X-Forwarded-Proto: ").Append(context.Request.Scheme).Append("\r\n");
-        request.Append("X-Forwarded-Host: ").Append(context.Request.Host.Value).Append("\r\n");
+        request.Headers.Host = context.Request.Host.Value;
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", context.Request.Scheme);
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", context.Request.Host.Value);
         if (context.Connection.RemoteIpAddress is { } remote)
         {
-            request.Append("X-Forwarded-For: ").Append(remote).Append("\r\n");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", remote.ToString());
         }
-
-        return request.Append("\r\n").ToString();
     }
 
     /// <summary>The client's cookies without the agent's own session cookie; null when none is left.</summary>
@@ -246,5 +152,9 @@ internal sealed class PreviewProxy : IDisposable
         return kept.Length > 0 ? kept : null;
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        _client.Dispose();
+        _upgrades.Dispose();
+    }
 }

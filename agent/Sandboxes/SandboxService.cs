@@ -62,7 +62,7 @@ internal sealed class SandboxService(
     }
 
     public void AnnounceCreated(SandboxContext context, string url) =>
-        hub.BroadcastAll(new LiveMessage("sandbox.created", null, ("subdomain", context.Subdomain), ("url", url)));
+        hub.BroadcastAll(LiveMessage.Sandbox("sandbox.created", new SandboxEvent(context.Subdomain, url)));
 
     public async Task<bool> DestroyAsync(string subdomain, bool deleteFiles)
     {
@@ -82,7 +82,7 @@ internal sealed class SandboxService(
             FileSystem.TreeCopier.DeleteEntry(context.Root);
         }
 
-        hub.BroadcastAll(new LiveMessage("sandbox.deleted", null, ("subdomain", subdomain)));
+        hub.BroadcastAll(LiveMessage.Sandbox("sandbox.deleted", new SandboxEvent(subdomain)));
         return true;
     }
 

@@ -1,6 +1,7 @@
 using Sandboxd.Core;
 using Sandboxd.Live;
 using Sandboxd.Ports;
+using Sandboxd.Protocol;
 
 namespace Sandboxd.Signals;
 
@@ -71,25 +72,14 @@ internal sealed class SignalService(LiveHub hub, PortScanner scanner, PublicUrls
             return;
         }
 
-        var fields = new List<(string, object)> { ("signal", "port"), ("port", port), ("type", type), ("url", url) };
-        if (address is not null)
-        {
-            fields.Add(("address", address));
-        }
-
-        if (pid is not null)
-        {
-            fields.Add(("pid", pid.Value));
-        }
-
-        hub.Publish(sandbox, new LiveMessage("signal", Channel, [.. fields]));
+        hub.Publish(sandbox, LiveMessage.Signal(Channel, new SignalEvent("port", port, url, type, Address: address, Pid: pid)));
     }
 
     public void EmitError(SandboxContext sandbox, string message)
     {
         if (IsActive(sandbox))
         {
-            hub.Publish(sandbox, new LiveMessage("signal", Channel, ("signal", "error"), ("message", message)));
+            hub.Publish(sandbox, LiveMessage.Signal(Channel, new SignalEvent("error", Message: message)));
         }
     }
 
@@ -97,7 +87,7 @@ internal sealed class SignalService(LiveHub hub, PortScanner scanner, PublicUrls
     {
         if (IsActive(sandbox))
         {
-            hub.Publish(sandbox, new LiveMessage("signal", Channel, ("signal", "server-ready"), ("port", port), ("url", url)));
+            hub.Publish(sandbox, LiveMessage.Signal(Channel, new SignalEvent("server-ready", port, url)));
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using Sandboxd.Core;
 using Sandboxd.Live;
+using Sandboxd.Protocol;
 
 namespace Sandboxd.Terminals;
 
@@ -16,16 +17,15 @@ internal sealed class TerminalEvents(LiveHub hub, ILogger<TerminalEvents> logger
         var base64 = terminal.Encoding == "base64";
         hub.SetSource(sandbox, new StreamSource(
             terminal.Channel,
-            [new LogStream("output", output, base64, (text, next) => base64
-                ? new LiveMessage("terminal:output", terminal.Channel, ("output", text), ("encoding", "base64"), ("next_offset", next))
-                : new LiveMessage("terminal:output", terminal.Channel, ("output", text), ("next_offset", next)))],
-            () => new LiveMessage("terminal:destroyed", terminal.Channel, ("id", terminal.Id), ("exit_code", terminal.ExitCode ?? -1))));
+            [new LogStream("output", output, base64, (text, next) => LiveMessage.TerminalOutput(terminal.Channel,
+                new TerminalOutputEvent(text, next, base64 ? "base64" : null)))],
+            () => LiveMessage.TerminalDestroyed(terminal.Channel, new TerminalDestroyedEvent(terminal.Id, terminal.ExitCode ?? -1))));
         terminal.CreatedAnnouncer = AnnounceCreatedAsync(sandbox, terminal);
     }
 
     private async Task AnnounceCreatedAsync(SandboxContext sandbox, Terminal terminal)
     {
-        var message = new LiveMessage("terminal:created", terminal.Channel, ("id", terminal.Id), ("status", "running"));
+        var message = LiveMessage.TerminalCreated(terminal.Channel, new TerminalCreatedEvent(terminal.Id, "running"));
         var elapsed = 0;
         foreach (var at in CreatedSchedule)
         {
@@ -76,19 +76,19 @@ internal sealed class TerminalEvents(LiveHub hub, ILogger<TerminalEvents> logger
         hub.SetSource(sandbox, new StreamSource(
             record.Channel,
             [
-                new LogStream("stdout", record.Stdout, false, (text, next) => new LiveMessage("command:stdout", record.Channel,
-                    ("terminal_id", record.TerminalId), ("cmd_id", record.CmdId), ("output", text), ("next_offset", next))),
-                new LogStream("stderr", record.Stderr, false, (text, next) => new LiveMessage("command:stderr", record.Channel,
-                    ("terminal_id", record.TerminalId), ("cmd_id", record.CmdId), ("output", text), ("next_offset", next))),
+                new LogStream("stdout", record.Stdout, false, (text, next) => LiveMessage.CommandOutput("command:stdout", record.Channel,
+                    new CommandOutputEvent(text, record.TerminalId, record.CmdId, next))),
+                new LogStream("stderr", record.Stderr, false, (text, next) => LiveMessage.CommandOutput("command:stderr", record.Channel,
+                    new CommandOutputEvent(text, record.TerminalId, record.CmdId, next))),
             ],
-            () => new LiveMessage("command:exit", record.Channel,
-                ("terminal_id", record.TerminalId), ("cmd_id", record.CmdId), ("exit_code", record.Exit?.ExitCode ?? -1))));
+            () => LiveMessage.CommandExit(record.Channel,
+                new CommandExitEvent(record.Exit?.ExitCode ?? -1, record.TerminalId, record.CmdId))));
 
     public void CommandForgotten(SandboxContext sandbox, CommandRecord record) => hub.RemoveSource(sandbox, record.Channel);
 
     /// <summary>Publishes terminal:error on the terminal's channel (input to a stopped or unknown terminal).</summary>
     public void Error(SandboxContext sandbox, string terminalId, string error) =>
-        hub.Publish(sandbox, new LiveMessage("terminal:error", "terminal:" + terminalId, ("error", error)));
+        hub.Publish(sandbox, LiveMessage.TerminalError("terminal:" + terminalId, new TerminalErrorEvent(error)));
 
     public static byte[] InputBytes(string input) => Encoding.UTF8.GetBytes(input);
 }

@@ -1,4 +1,5 @@
 using Sandboxd.Live;
+using Sandboxd.Protocol;
 
 namespace Sandboxd.Terminals;
 
@@ -14,11 +15,11 @@ internal sealed class TerminalInput(TerminalEvents events, CommandExecutor execu
 
     private ValueTask InputAsync(LiveConnection connection, InboundMessage message)
     {
-        var id = message.GetString("terminal_id") ?? "";
-        var input = message.GetString("input");
-        if (message.Data.TryGetValue("input", out var raw) && raw is byte[] bytes)
+        var data = message.Read(LiveJsonContext.Default.TerminalInputData);
+        var id = data?.TerminalId ?? "";
+        var input = data?.Input;
+        if (message.GetBytes("input") is { } bytes)
         {
-            input = null;
             if (TryGetPty(connection, id, out var t) && !t.Process!.EnqueueInput(bytes))
             {
                 events.Error(connection.Sandbox, id, $"Terminal {id} is not taking input (its shell exited, or 16 MiB of input are already waiting).");
@@ -45,10 +46,10 @@ internal sealed class TerminalInput(TerminalEvents events, CommandExecutor execu
 
     private ValueTask ResizeAsync(LiveConnection connection, InboundMessage message)
     {
-        var id = message.GetString("terminal_id") ?? "";
-        if (message.GetNumber("cols") is { } cols && message.GetNumber("rows") is { } rows && TryGetPty(connection, id, out var terminal))
+        // A resize without both sizes (or with one of the wrong kind) is ignored, as before typed messages.
+        if (message.Read(LiveJsonContext.Default.TerminalResizeData) is { } data && TryGetPty(connection, data.TerminalId ?? "", out var terminal))
         {
-            terminal.Resize((int)Math.Clamp(Math.Round(cols), 1, 1000), (int)Math.Clamp(Math.Round(rows), 1, 1000));
+            terminal.Resize(Math.Clamp(data.Cols, 1, 1000), Math.Clamp(data.Rows, 1, 1000));
         }
 
         return ValueTask.CompletedTask;
@@ -56,7 +57,7 @@ internal sealed class TerminalInput(TerminalEvents events, CommandExecutor execu
 
     private ValueTask StartAsync(LiveConnection connection, InboundMessage message)
     {
-        var id = message.GetString("cmd_id") ?? "";
+        var id = message.Read(LiveJsonContext.Default.CommandStartData)?.CmdId ?? "";
         if (CommandExecutor.TryGetActive(connection.Sandbox, id, out var record) && record.IsPending)
         {
             // The command's task completes on its own; the record (in its terminal) owns it from here.

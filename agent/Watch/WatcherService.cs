@@ -3,6 +3,7 @@ using Sandboxd.Core;
 using Sandboxd.FileSystem;
 using Sandboxd.Live;
 using Sandboxd.Native;
+using Sandboxd.Protocol;
 
 namespace Sandboxd.Watch;
 
@@ -31,13 +32,13 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
             warning =>
             {
                 logger.WatcherWarning(watcher.Id, warning);
-                hub.Publish(sandbox, new LiveMessage("watcher:warning", watcher.Channel, ("id", watcher.Id), ("message", warning)));
+                hub.Publish(sandbox, LiveMessage.Watcher("watcher:warning", watcher.Channel, new WatcherLifecycleEvent(watcher.Id, Message: warning)));
             });
         watcher.Directory = directory;
         directory.Start();
         Registry(sandbox)[watcher.Id] = watcher;
         _all[watcher] = sandbox;
-        hub.Publish(sandbox, new LiveMessage("watcher:created", watcher.Channel, ("id", watcher.Id), ("path", path)));
+        hub.Publish(sandbox, LiveMessage.Watcher("watcher:created", watcher.Channel, new WatcherLifecycleEvent(watcher.Id, path)));
         return watcher;
     }
 
@@ -48,7 +49,7 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
             return; // nothing of the agent's state directory goes out, even under a watched parent
         }
 
-        var fields = new List<(string, object)> { ("event", e.Event), ("path", e.Path), ("seq", watcher.NextSequence()) };
+        var changed = new FileChangedEvent(e.Event, e.Path, Seq: watcher.NextSequence());
         if (watcher.IncludeContent && e.Event is "add" or "change")
         {
             try
@@ -58,12 +59,11 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
                 var bytes = FileOps.ReadRegular(e.Path, MaxContentBytes);
                 if (watcher.Encoding == "base64")
                 {
-                    fields.Add(("content", Convert.ToBase64String(bytes)));
-                    fields.Add(("encoding", "base64"));
+                    changed = changed with { Content = Convert.ToBase64String(bytes), Encoding = "base64" };
                 }
                 else
                 {
-                    fields.Add(("content", System.Text.Encoding.UTF8.GetString(bytes)));
+                    changed = changed with { Content = System.Text.Encoding.UTF8.GetString(bytes) };
                 }
             }
             catch (FileOpException)
@@ -72,7 +72,7 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
             }
         }
 
-        hub.Publish(sandbox, new LiveMessage("file:changed", watcher.Channel, [.. fields]));
+        hub.Publish(sandbox, LiveMessage.FileChanged(watcher.Channel, changed));
     }
 
     public async Task<bool> DestroyAsync(SandboxContext sandbox, string id)
@@ -95,7 +95,7 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
             await directory.DisposeAsync().ConfigureAwait(false);
         }
 
-        hub.Publish(sandbox, new LiveMessage("watcher:destroyed", watcher.Channel, ("id", watcher.Id)));
+        hub.Publish(sandbox, LiveMessage.Watcher("watcher:destroyed", watcher.Channel, new WatcherLifecycleEvent(watcher.Id)));
     }
 
     public async ValueTask DisposeAsync()

@@ -22,4 +22,9 @@ namespace Sandboxd.Protocol;
 [JsonSerializable(typeof(FileChangedEvent))]
 [JsonSerializable(typeof(WatcherLifecycleEvent))]
 [JsonSerializable(typeof(SignalEvent))]
+[JsonSerializable(typeof(SandboxEvent))]
+[JsonSerializable(typeof(SubscribeData))]
+[JsonSerializable(typeof(TerminalInputData))]
+[JsonSerializable(typeof(TerminalResizeData))]
+[JsonSerializable(typeof(CommandStartData))]
 public sealed partial class LiveJsonContext : JsonSerializerContext;

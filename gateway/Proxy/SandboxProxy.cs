@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Sandboxd.Gateway.Hosting;
 using Sandboxd.Http;
@@ -15,7 +13,6 @@ namespace Sandboxd.Gateway.Proxy;
 internal sealed class SandboxProxy(IHostApplicationLifetime lifetime) : IDisposable
 {
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
-    private const long MaxRefusalBody = 1024 * 1024;
     /// <summary>Response bodies are copied in chunks of this size (bench/proxy: 80 KiB → 256 KiB, see its README).</summary>
     private const int CopyBufferBytes = 256 * 1024;
 
@@ -23,6 +20,8 @@ internal sealed class SandboxProxy(IHostApplicationLifetime lifetime) : IDisposa
     {
         "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Authorization", "Proxy-Authenticate", "Host",
     };
+
+    private readonly UpgradeForwarder _upgrades = new(HandshakeTimeout);
 
     private readonly HttpMessageInvoker _client = new(new SocketsHttpHandler
     {
@@ -71,6 +70,14 @@ internal sealed class SandboxProxy(IHostApplicationLifetime lifetime) : IDisposa
             request.Content = new StreamContent(context.Request.Body);
         }
 
+        CopyRequestHeaders(context, request);
+        return request;
+    }
+
+    /// <summary>Every header of the client's but the hop-by-hop ones (credentials included: the agent authenticates),
+    /// plus Host and the X-Forwarded-* trio.</summary>
+    private static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request)
+    {
         foreach (var (name, values) in context.Request.Headers)
         {
             if (!HopByHop.Contains(name) && !request.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!) && request.Content is not null)
@@ -86,8 +93,6 @@ internal sealed class SandboxProxy(IHostApplicationLifetime lifetime) : IDisposa
         {
             request.Headers.TryAddWithoutValidation("X-Forwarded-For", remote.ToString());
         }
-
-        return request;
     }
 
     private static async Task CopyResponseAsync(HttpContext context, HttpResponseMessage response, CancellationToken cancellationToken)
@@ -109,117 +114,23 @@ internal sealed class SandboxProxy(IHostApplicationLifetime lifetime) : IDisposa
     /// <summary>
     /// A WebSocket upgrade is tunnelled, not re-framed: the client's handshake goes to the upstream with its key,
     /// subprotocols, extensions and credentials untouched, the upstream's answer comes back, and
-    /// after a 101 the bytes are copied both ways. No hashing or masking here (and so no OpenSSL), and whatever the two
-    /// ends negotiate — permessage-deflate, a subprotocol — works end to end.
+    /// after a 101 the bytes are copied both ways (<see cref="UpgradeForwarder"/>, shared with the agent's preview proxy).
+    /// No hashing or masking here, and whatever the two ends negotiate — permessage-deflate, a subprotocol — works end
+    /// to end.
     /// </summary>
-    private static async Task TunnelWebSocketAsync(HttpContext context, Uri agent, string pathAndQuery, CancellationToken cancellationToken)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        handshake.CancelAfter(HandshakeTimeout);
-        string Failed(Exception e) => $"WebSocket upgrade to the sandbox's agent failed: {(e is OperationCanceledException ? $"no answer within {HandshakeTimeout.TotalSeconds:0} s" : e.Message)}";
-        try
-        {
-            await socket.ConnectAsync(IPAddress.TryParse(agent.Host, out var ip) ? ip : IPAddress.Loopback, agent.Port, handshake.Token);
-        }
-        catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e));
-            return;
-        }
-
-        await using var upstream = new NetworkStream(socket, ownsSocket: false);
-        UpstreamHead? head;
-        try
-        {
-            await upstream.WriteAsync(Encoding.Latin1.GetBytes(UpgradeRequest(context, pathAndQuery)), handshake.Token);
-            head = await UpstreamHead.ReadAsync(upstream, handshake.Token);
-        }
-        catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e));
-            return;
-        }
-
-        if (head is null)
-        {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway,
-                "WebSocket upgrade to the sandbox's agent failed: the server closed the connection or sent a malformed answer");
-            return;
-        }
-
-        foreach (var (name, value) in head.Headers)
-        {
-            if (!name.Equals("Connection", StringComparison.OrdinalIgnoreCase) && !name.Equals("Keep-Alive", StringComparison.OrdinalIgnoreCase)
-                && !name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) && !name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                context.Response.Headers.Append(name, value);
-            }
-        }
-
-        if (head.Status != StatusCodes.Status101SwitchingProtocols)
-        {
-            await WriteRefusalAsync(context, head, upstream, cancellationToken);
-            return;
-        }
-
-        var downstream = await context.Features.GetRequiredFeature<IHttpUpgradeFeature>().UpgradeAsync();
-        await TunnelPump.RunAsync(downstream, upstream, socket, head.Rest, cancellationToken);
-    }
-
-    /// <summary>Refused (401, 404, 400…): the client gets the upstream's answer, with its body when it has a length.</summary>
-    private static async Task WriteRefusalAsync(HttpContext context, UpstreamHead head, Stream upstream, CancellationToken cancellationToken)
-    {
-        context.Response.StatusCode = head.Status;
-        await context.Response.Body.WriteAsync(head.Rest, cancellationToken);
-        var left = head.ContentLength is { } length ? Math.Min(length, MaxRefusalBody) - head.Rest.Length : 0;
-        var buffer = new byte[16 * 1024];
-        while (left > 0)
-        {
-            var read = await upstream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken);
-            if (read == 0)
-            {
-                break;
-            }
-
-            await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-            left -= read;
-        }
-    }
-
-    private static string UpgradeRequest(HttpContext context, string pathAndQuery)
-    {
-        var request = new StringBuilder(1024);
-        request.Append("GET ").Append(pathAndQuery).Append(" HTTP/1.1\r\n");
-        request.Append("Host: ").Append(context.Request.Host.Value).Append("\r\n");
-        foreach (var (name, values) in context.Request.Headers)
-        {
-            if (HopByHop.Contains(name) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-
-            foreach (var value in values)
-            {
-                request.Append(name).Append(": ").Append(value).Append("\r\n");
-            }
-        }
-
-        request.Append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
-        request.Append("X-Forwarded-Proto: ").Append(context.Request.Scheme).Append("\r\n");
-        request.Append("X-Forwarded-Host: ").Append(context.Request.Host.Value).Append("\r\n");
-        if (context.Connection.RemoteIpAddress is { } remote)
-        {
-            request.Append("X-Forwarded-For: ").Append(remote).Append("\r\n");
-        }
-
-        return request.Append("\r\n").ToString();
-    }
+    private Task TunnelWebSocketAsync(HttpContext context, Uri agent, string pathAndQuery, CancellationToken cancellationToken) =>
+        _upgrades.ForwardAsync(context, new Uri(agent.GetLeftPart(UriPartial.Authority) + pathAndQuery), request => CopyRequestHeaders(context, request),
+            reason => Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, $"WebSocket upgrade to the sandbox's agent failed: {reason}"),
+            cancellationToken);
 
     private static bool IsWebSocketRequest(HttpContext context) =>
         HttpMethods.IsGet(context.Request.Method)
         && context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
         && context.Request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        _client.Dispose();
+        _upgrades.Dispose();
+    }
 }
