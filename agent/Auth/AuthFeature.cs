@@ -13,7 +13,10 @@ internal static class AuthFeature
         // Read, then gone: neither the command line nor the environment of the agent shows a secret from now on.
         Environment.SetEnvironmentVariable("COMPUTESDK_ACCESS_TOKEN", null);
         Environment.SetEnvironmentVariable("COMPUTESDK_API_KEY", null);
-        Native.ArgvScrubber.Scrub(secrets);
+        if (Native.ArgvScrubber.Scrub(secrets) < 0 && secrets.Length > 0)
+        {
+            startupLog.Add(l => l.SecretsNotErased());
+        }
         services.AddSingleton(tokens);
         services.AddSingleton(startupLog); // written to the host's log once it runs
         services.AddSingleton(new Processes.AgentSecrets(secrets));

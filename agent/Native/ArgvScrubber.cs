@@ -20,12 +20,12 @@ namespace Sandboxd.Native;
 [SupportedOSPlatform("linux")]
 internal static unsafe class ArgvScrubber
 {
-    /// <summary>Overwrites every occurrence of <paramref name="secrets"/>; returns how many it erased.</summary>
+    /// <summary>Overwrites every occurrence of <paramref name="secrets"/>; returns how many it erased, -1 when the kernel does not say where argv and environ are.</summary>
     public static int Scrub(IEnumerable<string> secrets)
     {
         if (Ranges() is not { } ranges)
         {
-            return 0;
+            return -1;
         }
 
         var erased = 0;
@@ -56,7 +56,7 @@ internal static unsafe class ArgvScrubber
     /// <summary>arg_start, arg_end, env_start, env_end: fields 48 to 51 of /proc/self/stat (Linux 3.5+).</summary>
     private static (nuint Start, nuint End)[]? Ranges()
     {
-        var stat = LibC.TryReadSmallFile("/proc/self/stat");
+        var stat = LibC.TryReadSmallFile("/proc/self/stat", 4096); // ~300 bytes: fields 48-51 are near the end
         var close = stat?.LastIndexOf(')') ?? -1;
         if (close < 0)
         {
