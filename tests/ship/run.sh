@@ -36,8 +36,9 @@ leak_check() {
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "$5: minting a session token"
   body=$(python3 -c 'import json,sys; print(json.dumps({"command": sys.argv[1]}))' \
     "id -un; tr '\0' ' ' < /proc/$3/cmdline; tr '\0' ' ' < /proc/$3/environ; (exec 3< /proc/$3/mem) && echo MEM-OPENED; cat $4/* $4/.[!.]*; echo checked")
-  out=$(curl -fsS -H "Authorization: Bearer $session" -H 'Content-Type: application/json' -d "$body" "$1/run/command") || fail "$5: run.command with a session token"
-  case "$out" in *'"stdout":"sandbox\n'*checked*) ;; *) fail "$5: the workload does not run as sandbox: $out" ;; esac
+  out=$(curl -fsS -H "Authorization: Bearer $session" -H 'Content-Type: application/json' -d "$body" "$1/run/command" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print(d["stdout"] + d["stderr"])') || fail "$5: run.command with a session token"
+  case "$out" in sandbox*checked*) ;; *) fail "$5: the workload does not run as sandbox: $out" ;; esac
   case "$out" in *"$2"*|*MEM-OPENED*) fail "$5: a session-token command reached the access token or the agent's memory: $out" ;; esac
   for secret in $(printf '%s' "$STATE_TEXT" | grep -aoE '[A-Za-z0-9_+/=-]{32,}' || true); do
     case "$out" in *"$secret"*) fail "$5: a session-token command read the state directory: $out" ;; esac

@@ -134,8 +134,11 @@ public sealed partial class RunAsTests
         var info = await agent.Client.GetAsync("/info", Ct);
         info.Data.GetProperty("isolation").GetProperty("run_as").GetString().Should().Be(User, info.Describe());
 
-        var command = await agent.Client.RunAsync("id -u; id -g; echo \"$HOME $USER\"", Ct);
-        command.Stdout.Should().StartWith($"{uid}\n{gid}\n");
+        var command = await agent.Client.RunAsync("id -u; id -g; echo \"$HOME $USER\"; cat /proc/self/oom_score_adj", Ct);
+        var lines = command.Stdout.Split('\n');
+        lines[..2].Should().Equal([uid.ToString(CultureInfo.InvariantCulture), gid.ToString(CultureInfo.InvariantCulture)], command.Stderr);
+        lines[2].Should().EndWith(" " + User, "HOME and USER are the run-as user's");
+        int.Parse(lines[3], CultureInfo.InvariantCulture).Should().BeGreaterThanOrEqualTo(500, "the OOM score is inherited at spawn as before (ADR 0004)");
 
         // Files: JSON write (with parents), raw PUT, archive-free paths; the workload can change what the API wrote.
         var written = await agent.Client.PostJsonAsync("/files", new JsonObject { ["path"] = root + "/a/b/c.txt", ["content"] = "x" }.ToJsonString(), Ct);
