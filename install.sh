@@ -231,6 +231,15 @@ fi
 chmod 0600 "$token_file"
 umask 022
 mkdir -p "$sandbox_root"
+if [ "$is_root" = 1 ]; then
+  # The workload's user (--run-as / SANDBOXD_RUN_AS in the unit): the agent stays root, with its token and state.
+  if ! id sandbox >/dev/null 2>&1; then
+    useradd --system --user-group --create-home --home-dir /home/sandbox --shell /bin/sh sandbox \
+      || die "could not create the user sandbox (commands, terminals and servers run as it)"
+    say "created the user sandbox: commands, terminals and servers run as it"
+  fi
+  [ "$(stat -c %u "$sandbox_root")" != 0 ] || chown sandbox:sandbox "$sandbox_root"
+fi
 
 if has_systemd; then
   unit_src=""
@@ -249,8 +258,9 @@ if has_systemd; then
   fi
 else
   say "systemd is not running here; start the agent with:"
-  printf '  %s start --host 0.0.0.0 --port %s --root %s --state-dir %s --access-token-file %s\n' \
-    "$bin_dir/sandboxd" "$port" "$sandbox_root" "$state_dir" "$token_file" >&2
+  run_as=""; [ "$is_root" = 0 ] || run_as=" --run-as sandbox"
+  printf '  %s start --host 0.0.0.0 --port %s --root %s --state-dir %s --access-token-file %s%s\n' \
+    "$bin_dir/sandboxd" "$port" "$sandbox_root" "$state_dir" "$token_file" "$run_as" >&2
 fi
 
 # ---------------------------------------------------------------- the gateway (--with-gateway)

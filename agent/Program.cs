@@ -37,6 +37,11 @@ switch (verb)
         return 2;
 }
 
+if (!HostingExtensions.ConfigureRunAs(options))
+{
+    return 2;
+}
+
 if (HostingExtensions.OpenStateStore(options) is not { } state)
 {
     return 1; // another agent owns the state directory (said on stderr)

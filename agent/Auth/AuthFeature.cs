@@ -10,6 +10,13 @@ internal static class AuthFeature
     public static IServiceCollection AddAuth(this IServiceCollection services, AgentOptions options, StateStore state, StartupLog startupLog)
     {
         var tokens = ResolveAccessTokens(options, state, startupLog, out var secrets);
+        // Read, then gone: neither the command line nor the environment of the agent shows a secret from now on.
+        Environment.SetEnvironmentVariable("COMPUTESDK_ACCESS_TOKEN", null);
+        Environment.SetEnvironmentVariable("COMPUTESDK_API_KEY", null);
+        if (Native.ArgvScrubber.Scrub(secrets) < 0 && secrets.Length > 0)
+        {
+            startupLog.Add(l => l.SecretsNotErased());
+        }
         services.AddSingleton(tokens);
         services.AddSingleton(startupLog); // written to the host's log once it runs
         services.AddSingleton(new Processes.AgentSecrets(secrets));

@@ -7,4 +7,7 @@ internal static partial class AuthLog
 
     [LoggerMessage(104, LogLevel.Information, "Using the access token stored in {Path}")]
     public static partial void TokenReused(this ILogger logger, string path);
+
+    [LoggerMessage(110, LogLevel.Warning, "Could not erase the access token from this process's command line and environment (/proc/self/stat gave no argv/environ range): give it in a file (--access-token-file)")]
+    public static partial void SecretsNotErased(this ILogger logger);
 }

@@ -17,6 +17,9 @@ internal sealed class AgentOptions
     /// <summary><see cref="SandboxesDir"/>, or by default <c>&lt;state-dir&gt;-sandboxes</c> next to the state directory.</summary>
     public string ChildSandboxesDir => SandboxesDir ?? Path.TrimEndingDirectorySeparator(StateDir) + "-sandboxes";
     public bool NoAuth { get; set; }
+
+    /// <summary>The user commands, terminals and servers run as when the agent is root (<c>--run-as</c>, env <c>SANDBOXD_RUN_AS</c>).</summary>
+    public string? RunAs { get; set; } = Environment.GetEnvironmentVariable("SANDBOXD_RUN_AS") is { Length: > 0 } runAs ? runAs : null;
     public string? PublicUrl { get; set; }
     public string PreviewUrlTemplate { get; set; } = "http://localhost:{port}";
     public int OutputCapBytes { get; set; } = 10 * 1024 * 1024;

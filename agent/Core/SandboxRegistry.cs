@@ -110,7 +110,7 @@ internal sealed class SandboxRegistry
             while (_children.ContainsKey(subdomain));
 
             var record = create(subdomain);
-            Directory.CreateDirectory(record.Directory);
+            Native.WorkloadUser.Current.CreateDirectory(record.Directory); // the child sandbox's workload writes there
             var context = Add(record);
             Save();
             return (context, true);

@@ -176,6 +176,8 @@ internal static class FileOps
                     using (File.Open(path, FileMode.OpenOrCreate, FileAccess.Write))
                     {
                     }
+
+                    Native.WorkloadUser.Current.Claim(path);
                 }
 
                 return Describe(requested);
@@ -209,6 +211,7 @@ internal static class FileOps
                     File.SetUnixFileMode(temp, mode);
                 }
 
+                Native.WorkloadUser.Current.Claim(temp);
                 File.Move(temp, path, overwrite: true);
             }
             catch
@@ -228,7 +231,7 @@ internal static class FileOps
             throw new FileOpException(400, $"Cannot create parent directory {directory}: a file with that name exists.");
         }
 
-        Directory.CreateDirectory(directory);
+        Native.WorkloadUser.Current.CreateDirectory(directory);
     }
 
     /// <summary>Deletes a file, a symlink (not its target) or a directory recursively.</summary>

@@ -74,11 +74,11 @@ internal static class TreeCopier
 
     public static void CreateDirectories(string source, string target, IEnumerable<string> relativeDirs)
     {
-        Directory.CreateDirectory(target);
+        Native.WorkloadUser.Current.CreateDirectory(target);
         foreach (var relative in relativeDirs)
         {
             var dst = Path.Combine(target, relative);
-            Directory.CreateDirectory(dst);
+            Native.WorkloadUser.Current.CreateDirectory(dst);
             File.SetUnixFileMode(dst, File.GetUnixFileMode(Path.Combine(source, relative)));
         }
     }
@@ -103,6 +103,7 @@ internal static class TreeCopier
             }
 
             File.CreateSymbolicLink(dst, linkTarget);
+            Native.WorkloadUser.Current.Claim(dst);
         }
     }
 
@@ -118,6 +119,7 @@ internal static class TreeCopier
             }
 
             Directory.CreateSymbolicLink(dst, Path.Combine(source, relative));
+            Native.WorkloadUser.Current.Claim(dst);
         }
     }
 
@@ -161,6 +163,7 @@ internal static class TreeCopier
         {
             File.Copy(source, temp, overwrite: false); // copy_file_range/sendfile under the hood; keeps the mode
             File.SetLastWriteTimeUtc(temp, File.GetLastWriteTimeUtc(source));
+            Native.WorkloadUser.Current.Claim(temp);
             if (Directory.Exists(destination) && new FileInfo(destination).LinkTarget is null)
             {
                 Directory.Delete(destination, recursive: true);

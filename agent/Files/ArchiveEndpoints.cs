@@ -134,7 +134,7 @@ internal static class ArchiveEndpoints
 
         try
         {
-            Directory.CreateDirectory(root);
+            Native.WorkloadUser.Current.CreateDirectory(root);
             root = new DirectoryInfo(root).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? root;
             var body = await DecompressAsync(http.Request.BodyReader, cancellationToken).ConfigureAwait(false);
             if (body is null)
@@ -279,7 +279,7 @@ internal static class ArchiveEndpoints
 
                 if (!Directory.Exists(current))
                 {
-                    Directory.CreateDirectory(current);
+                    Native.WorkloadUser.Current.CreateDirectory(current);
                 }
             }
 
@@ -308,7 +308,7 @@ internal static class ArchiveEndpoints
                 throw new ArchiveRefusedException($"Refused: the archive directory '{entry.Name}' exists as a symlink ({target}).");
             }
 
-            Directory.CreateDirectory(target);
+            Native.WorkloadUser.Current.CreateDirectory(target);
             _directoryModes.Add((target, entry.Mode | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.UserRead));
             Directories++;
         }
@@ -366,6 +366,7 @@ internal static class ArchiveEndpoints
 
                 File.SetUnixFileMode(temp, mode & (UnixFileMode)0x1FF);
                 File.SetLastWriteTimeUtc(temp, modified.UtcDateTime);
+                Native.WorkloadUser.Current.Claim(temp);
                 File.Move(temp, target, overwrite: true); // rename(2): replaces a symlink at target itself, never its target
                 renamed = true;
             }
@@ -405,6 +406,7 @@ internal static class ArchiveEndpoints
             }
 
             File.CreateSymbolicLink(target, link);
+            Native.WorkloadUser.Current.Claim(target);
             Symlinks++;
         }
 

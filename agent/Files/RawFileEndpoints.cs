@@ -123,7 +123,7 @@ internal static class RawFileEndpoints
                 return Api.BadRequest($"Cannot create parent directory {directory}: a file with that name exists.");
             }
 
-            Directory.CreateDirectory(directory);
+            WorkloadUser.Current.CreateDirectory(directory);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -162,6 +162,7 @@ internal static class RawFileEndpoints
             }
 
             File.SetUnixFileMode(temp, mode); // the umask applied at create; the asked (or kept) mode is exact
+            WorkloadUser.Current.Claim(temp);
 
             lock (CommitGate)
             {

@@ -30,6 +30,8 @@ internal static class CommandLine
           --port P                 TCP port (default 18080; 0 picks a free one)
           --host H                 address to bind (default 127.0.0.1)
           --root DIR               sandbox root (default: the working directory)
+          --run-as USER            as root, run commands, terminals and servers as USER (a name or uid; env
+                                   SANDBOXD_RUN_AS); files the API writes belong to USER, the token and state stay root's
           --state-dir DIR          persistent state (default /var/lib/sandboxd as root, else ~/.local/state/sandboxd);
                                    one agent per state directory (a second one exits with an error)
           --sandboxes-dir DIR      roots of child sandboxes created without a directory (default <state-dir>-sandboxes)
@@ -127,6 +129,7 @@ internal static class CommandLine
                     case "--ws-binary-out": options.WsBinaryOut = true; break;
                     case "--log-level": options.LogLevel = Value(); break;
                     case "--insecure-no-auth": options.NoAuth = true; break;
+                    case "--run-as": options.RunAs = Value(); break;
                     case "--overlay-package-dirs": options.OverlayPackageDirs = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                     case "--sandbox-domain": options.SandboxDomain = Value().Trim('.'); break;
                     case "--setup": options.SetupFile = Path.GetFullPath(Value()); break;

@@ -136,6 +136,15 @@ internal static class HostingExtensions
             log.AuthDisabled(url);
         }
 
+        if (Sandboxd.Native.WorkloadUser.Current is { Switches: true } runAs)
+        {
+            log.RunAs(runAs.Name!, runAs.Uid);
+        }
+        else
+        {
+            log.NotIsolated(Sandboxd.Native.WorkloadUser.Current.Reason ?? "");
+        }
+
         await Console.Out.WriteLineAsync($"sandboxd ready {url}");
         await Console.Out.FlushAsync();
         await app.WaitForShutdownAsync();
@@ -143,6 +152,21 @@ internal static class HostingExtensions
     }
 
     /// <summary>The state directory, locked for this agent; null with a sentence on stderr when another agent holds it.</summary>
+    /// <summary>Sets the workload's user from <c>--run-as</c> before anything is spawned or written; false (said on stderr) for a bad user.</summary>
+    public static bool ConfigureRunAs(AgentOptions options)
+    {
+        try
+        {
+            Sandboxd.Native.WorkloadUser.Configure(options.RunAs);
+            return true;
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"sandboxd: {e.Message}");
+            return false;
+        }
+    }
+
     public static StateStore? OpenStateStore(AgentOptions options)
     {
         var state = new StateStore(options.StateDir);

@@ -16,4 +16,10 @@ internal static partial class HostingLog
 
     [LoggerMessage(106, LogLevel.Warning, "Open-file limit is {Limit}: each terminal, command and watcher needs descriptors; raise it (ulimit -n / LimitNOFILE) for many terminals")]
     public static partial void OpenFileLimitLow(this ILogger logger, ulong limit);
+
+    [LoggerMessage(107, LogLevel.Information, "Commands, terminals and servers run as {User} (uid {Uid}); the token and state are root's")]
+    public static partial void RunAs(this ILogger logger, string user, uint uid);
+
+    [LoggerMessage(108, LogLevel.Warning, "The workload is not isolated from the agent: {Reason}")]
+    public static partial void NotIsolated(this ILogger logger, string reason);
 }

@@ -10,7 +10,8 @@ internal static class InfoEndpoints
         Api.Raw(new HealthResponse("ok", DateTime.UtcNow), ProtocolJsonContext.Default.HealthResponse);
 
     public static IResult GetInfo(HttpContext http, SandboxRegistry registry, TokenValidator tokens, PublicUrls urls) =>
-        Api.Ok(new InfoData(tokens.AuthEnabled, registry.Main.Subdomain, registry.Count, urls.RootUrl(http), AgentVersion.Current),
+        Api.Ok(new InfoData(tokens.AuthEnabled, registry.Main.Subdomain, registry.Count, urls.RootUrl(http), AgentVersion.Current,
+            Native.WorkloadUser.Current is { Switches: true } user ? new IsolationInfo(user.Name) : new IsolationInfo(null, Native.WorkloadUser.Current.Reason)),
             ProtocolJsonContext.Default.EnvelopeInfoData);
 
     public static IResult Ready(HttpContext http, SandboxContext sandbox, IEnumerable<IReadinessContributor> contributors)

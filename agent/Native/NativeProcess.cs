@@ -71,6 +71,7 @@ internal sealed unsafe class NativeProcess
                 }
 
                 slavePath = Marshal.PtrToStringUTF8((nint)name)!;
+                WorkloadUser.Current.Claim(slavePath); // the shell (and tty, mesg, ssh) may reopen its terminal by name
                 SetSize(master, size.Cols, size.Rows);
                 masterWrite = LibC.ThrowIfFailed(LibC.Fcntl(master, 1030 /* F_DUPFD_CLOEXEC */, 0), "fcntl(F_DUPFD_CLOEXEC)");
                 SetNonBlocking(master);
@@ -239,7 +240,10 @@ internal sealed unsafe class NativeProcess
             }
 
             int pid;
-            var rc = LibC.PosixSpawnP(&pid, Utf8(request.File, strings), actions, attr, argv, envp);
+            var file = Utf8(request.File, strings);
+            // As the run-as user when there is one: the file actions (chdir, the PTY slave) and the exec are done
+            // with its rights, and the child starts with its ids.
+            var rc = WorkloadUser.Current.PosixSpawnAs(&pid, file, actions, attr, argv, envp);
             if (rc != 0)
             {
                 throw new SpawnException(rc, request.File, request.WorkingDirectory);

@@ -31,6 +31,14 @@ internal sealed class ChildEnvironment
             _base[name] = value;
         }
 
+        if (Native.WorkloadUser.Current is { Switches: true, Name: { } user } runAs)
+        {
+            // The agent's HOME and USER are root's; the workload's are its own user's.
+            _base["HOME"] = runAs.Home ?? "/";
+            _base["USER"] = user;
+            _base["LOGNAME"] = user;
+        }
+
         _base.TryAdd("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         _base.TryAdd("HOME", Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
         _base.TryAdd("LANG", "C.UTF-8");

@@ -12,6 +12,7 @@ internal sealed class CodeRunner(Commands commands)
     {
         var file = Path.Combine(Path.GetTempPath(), $"sandboxd-code-{Guid.NewGuid():N}{language.Extension}");
         await File.WriteAllTextAsync(file, code, cancellationToken);
+        Native.WorkloadUser.Current.Claim(file); // the interpreter runs as the run-as user
         try
         {
             // Runs as a command of the implicit terminal: same spawn, cap, timeout and stop path as /run/command.

@@ -12,7 +12,13 @@ public sealed record ErrorResponse(string Error, string Status = "error");
 public sealed record HealthResponse(string Status, DateTime Timestamp);
 
 /// <summary><c>GET /info</c> data.</summary>
-public sealed record InfoData(bool AuthEnabled, string MainSubdomain, int SandboxCount, string SandboxUrl, string Version);
+public sealed record InfoData(bool AuthEnabled, string MainSubdomain, int SandboxCount, string SandboxUrl, string Version, IsolationInfo? Isolation = null);
+
+/// <summary>
+/// <c>GET /info</c> <c>isolation</c> (sandboxd addition): the user commands, terminals and servers run as
+/// (<c>run_as</c>, null when they run as the agent's own user) and, when null, the <c>reason</c>.
+/// </summary>
+public sealed record IsolationInfo([property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? RunAs, string? Reason = null);
 
 /// <summary>A server as listed by <c>GET /ready</c>.</summary>
 public sealed record ReadyServer(string Slug, string Status, int? Port = null, string? Url = null, bool? Healthy = null, HealthStatus? HealthCheck = null);

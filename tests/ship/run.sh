@@ -27,6 +27,23 @@ wait_for() { # wait_for SECONDS CMD...
   local deadline=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.2; done
 }
+# leak_check URL TOKEN PID STATE LABEL: a command started with a session token runs as the user sandbox and finds the
+# access token nowhere: not in the agent's (PID, as the workload sees it) cmdline, environ or memory, not in the state
+# directory STATE; STATE_TEXT (what root reads there) gives the hashes that must not show up either (issue 13 #1).
+leak_check() {
+  local session body out secret
+  session=$(curl -fsS -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d '{"expiresIn":600}' "$1/auth/session_tokens" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "$5: minting a session token"
+  body=$(python3 -c 'import json,sys; print(json.dumps({"command": sys.argv[1]}))' \
+    "id -un; tr '\0' ' ' < /proc/$3/cmdline; tr '\0' ' ' < /proc/$3/environ; (exec 3< /proc/$3/mem) && echo MEM-OPENED; cat $4/* $4/.[!.]*; echo checked")
+  out=$(curl -fsS -H "Authorization: Bearer $session" -H 'Content-Type: application/json' -d "$body" "$1/run/command" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print(d["stdout"] + d["stderr"])') || fail "$5: run.command with a session token"
+  case "$out" in sandbox*checked*) ;; *) fail "$5: the workload does not run as sandbox: $out" ;; esac
+  case "$out" in *"$2"*|*MEM-OPENED*) fail "$5: a session-token command reached the access token or the agent's memory: $out" ;; esac
+  for secret in $(printf '%s' "$STATE_TEXT" | grep -aoE '[A-Za-z0-9_+/=-]{32,}' || true); do
+    case "$out" in *"$secret"*) fail "$5: a session-token command read the state directory: $out" ;; esac
+  done
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 need=()
@@ -68,7 +85,8 @@ token=$(cat "$work/rootfs/etc/sandboxd/access-token")
 port=$(free_port)
 # Started without the inroot function: `inroot … &` would fork a subshell, and killing it left the agent running (every
 # earlier run of this suite leaked one). chroot and env exec, so $! is the agent itself.
-chroot "$work/rootfs" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+# As the systemd unit runs it: root, with SANDBOXD_RUN_AS=sandbox (the user install.sh created).
+chroot "$work/rootfs" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root SANDBOXD_RUN_AS=sandbox \
   /usr/local/bin/sandboxd start --port "$port" --root /srv/sandbox --state-dir /var/lib/sandboxd --access-token-file /etc/sandboxd/access-token \
   > "$work/chroot-agent.out" 2> "$work/chroot-agent.err" &
 pids+=($!)
@@ -77,6 +95,9 @@ curl -fsS "http://127.0.0.1:$port/health" | grep -q '"ok"' || fail "/health from
 out=$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"command":"cat /etc/debian_version; test -e /usr/bin/dotnet || echo no-dotnet"}' "http://127.0.0.1:$port/run/command")
 echo "$out" | grep -q 'no-dotnet' || fail "run.command in the rootfs: $out"
 pass "install.sh --archive on a bare rootfs: agent answers /health and run.command"
+STATE_TEXT=$(cat "$work"/rootfs/var/lib/sandboxd/* 2>/dev/null || true)
+leak_check "http://127.0.0.1:$port" "$token" "${pids[-1]}" /var/lib/sandboxd "systemd layout"
+pass "systemd layout: a session-token command runs as sandbox and cannot read the token, the state or the agent's memory"
 # A minbase rootfs has no OpenSSL; the WebSocket handshake must not need it (the runtime's SHA-1 would abort the agent).
 ! ls "$work"/rootfs/usr/lib/*/libssl.so* >/dev/null 2>&1 || fail "the bare rootfs has libssl (install.sh must not need it)"
 ws_handshake() { # ws_handshake URL: prints the 101 head of a /ws upgrade (curl keeps the socket open; cut after 2 s)
@@ -171,16 +192,20 @@ podman build --pull=never -f Dockerfile.agent --build-arg BINARY_FROM=prebuilt -
   --network host -t localhost/sandboxd:test "$work/ctx" > "$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "podman build"; }
 pass "image builds from Dockerfile.agent"
 port=$(free_port)
-podman run -d --name sandboxd-ship-test -p "127.0.0.1:$port:18080" -e COMPUTESDK_ACCESS_TOKEN=CT localhost/sandboxd:test > /dev/null || fail "podman run"
+ctok="ct_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+podman run -d --name sandboxd-ship-test -p "127.0.0.1:$port:18080" -e COMPUTESDK_ACCESS_TOKEN="$ctok" localhost/sandboxd:test > /dev/null || fail "podman run"
 wait_for 30 curl -fsS "http://127.0.0.1:$port/health" || { podman logs sandboxd-ship-test; fail "/health through the published port"; }
-out=$(curl -fsS -H "Authorization: Bearer CT" -H 'Content-Type: application/json' -d '{"command":"id -un; cat /proc/1/cmdline | tr \"\\0\" \" \""}' "http://127.0.0.1:$port/run/command")
+out=$(curl -fsS -H "Authorization: Bearer $ctok" -H 'Content-Type: application/json' -d '{"command":"id -un; cat /proc/1/cmdline | tr \"\\0\" \" \""}' "http://127.0.0.1:$port/run/command")
 echo "$out" | grep -q '"stdout":"sandbox\\n/usr/local/bin/sandboxd start' || fail "in the container: not non-root or not PID 1: $out"
-pass "container: /health and run.command through the published port; agent is PID 1 as user sandbox"
-head=$(ws_handshake "http://127.0.0.1:$port/ws?token=CT&protocol=json")
+pass "container: /health and run.command through the published port; agent is PID 1, the workload runs as user sandbox"
+STATE_TEXT=$(podman exec sandboxd-ship-test sh -c 'cat /var/lib/sandboxd/*' 2>/dev/null || true)
+leak_check "http://127.0.0.1:$port" "$ctok" 1 /var/lib/sandboxd "container"
+pass "container: a session-token command cannot read the token (given in the environment), the state or the agent's memory"
+head=$(ws_handshake "http://127.0.0.1:$port/ws?token=$ctok&protocol=json")
 echo "$head" | grep -q "^HTTP/1.1 101" || fail "container: WebSocket handshake: $head"
 curl -fsS "http://127.0.0.1:$port/health" > /dev/null || { podman logs sandboxd-ship-test; fail "container: the agent died after a WebSocket handshake"; }
 pass "container (no libssl in the image): WebSocket handshake through the published port"
-curl -fsS -H "Authorization: Bearer CT" -H 'Content-Type: application/json' -d '{"command":"( (sleep 0.2) & ) ; echo ok"}' "http://127.0.0.1:$port/run/command" > /dev/null
+curl -fsS -H "Authorization: Bearer $ctok" -H 'Content-Type: application/json' -d '{"command":"( (sleep 0.2) & ) ; echo ok"}' "http://127.0.0.1:$port/run/command" > /dev/null
 czombies() { podman exec sandboxd-ship-test sh -c 'for s in /proc/[0-9]*/stat; do cut -d" " -f3 $s; done | grep -c Z || true'; }
 cno_zombies() { [ "$(czombies)" = 0 ]; }
 wait_for 10 cno_zombies || fail "zombies in the container"
