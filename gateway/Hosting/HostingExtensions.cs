@@ -52,7 +52,7 @@ internal static class HostingExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<Proxy.SandboxProxy>();
-        builder.Services.AddSingleton<ISandboxStore>(new SqliteSandboxStore(options.StateDir));
+        builder.Services.AddSingleton(StoreLocation.Open(options.Store, options.StateDir, options.InstanceId, TimeProvider.System));
         return builder;
     }
 
