@@ -154,6 +154,35 @@ public sealed class GatewayPostgresTests : IAsyncLifetime
         (await client.FindAsync("nothing-here", cancellationToken: ct)).Should().BeNull("the last one to start serves on the migrated schema");
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task While_the_database_is_down_the_gateway_answers_503_json_and_serves_again_when_it_is_back()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var url = await _server.CreateDatabaseAsync("outage");
+        var gateway = await StartAsync(url);
+        using var http = new HttpClient { BaseAddress = gateway.Url, Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Add("X-ComputeSDK-API-Key", _key);
+
+        await _server.StopServerAsync();
+        using (var down = await http.GetAsync("/v1/sandboxes/sbx_nothere", ct))
+        {
+            ((int)down.StatusCode).Should().Be(503);
+            var body = await down.Content.ReadAsStringAsync(ct);
+            body.Should().Contain("\"success\":false").And.Contain("store is unavailable");
+        }
+
+        await _server.StartServerAsync();
+        await Eventually.UntilAsync(async () =>
+        {
+            using var back = await http.GetAsync("/v1/sandboxes/sbx_nothere", ct);
+            return (int)back.StatusCode == 404;
+        }, Bound, "the gateway to answer 404 from the database again", ct);
+        using var client = gateway.Client(_key);
+        await using var sandbox = await client.CreateAsync(null, ct);
+        (await sandbox.Client.Run.CommandAsync("echo back", ct)).Stdout.Should().Be("back\n");
+        (await sandbox.DestroyAsync(ct)).Should().BeTrue();
+    }
+
     [Theory(Timeout = 60_000)]
     [InlineData("postgres://u:p@host:notaport/db")]
     [InlineData("postgres://u:p@host/db?nosuchkeyword=1")]

@@ -78,8 +78,7 @@ public sealed class PostgresServer : IAsyncDisposable
             await server.RunToolAsync("initdb", "-D", server.DataDir, "-U", "postgres", "-E", "UTF8", "--locale=C", "--auth-local=trust",
                 "--auth-host=scram-sha-256", "--pwfile", passwordFile);
             // fsync off: a throwaway server on a shared test machine; the store's own durability is not what is under test.
-            await server.RunToolAsync("pg_ctl", "-D", server.DataDir, "-l", Path.Combine(dir, "server.log"), "-w", "-t", "60",
-                "-o", $"-p {server.Port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start");
+            await server.StartServerAsync();
             await server.SqlAsync("postgres", $"CREATE ROLE {Role} LOGIN PASSWORD '{server.Password}'");
             return server;
         }
@@ -91,6 +90,14 @@ public sealed class PostgresServer : IAsyncDisposable
     }
 
     private string DataDir => Path.Combine(_dir, "data");
+
+    /// <summary>pg_ctl start (waits until it accepts connections).</summary>
+    public Task StartServerAsync() =>
+        RunToolAsync("pg_ctl", "-D", DataDir, "-l", Path.Combine(_dir, "server.log"), "-w", "-t", "60",
+            "-o", $"-p {Port} -k {_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start");
+
+    /// <summary>pg_ctl stop -m immediate: the database goes away as in a crash or an outage.</summary>
+    public Task StopServerAsync() => RunToolAsync("pg_ctl", "-D", DataDir, "-m", "immediate", "-w", "-t", "30", "stop");
 
     /// <summary>A new empty database owned by the gateways' role; returns its <c>postgres://</c> URL.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix)
