@@ -77,6 +77,12 @@ internal static class HostingExtensions
             await app.StopAsync(CancellationToken.None);
             return 0;
         }
+        catch (Exception e) when (e is System.Data.Common.DbException or Store.StoreException)
+        {
+            // The store cannot be opened or migrated (PostgreSQL down, wrong password, a newer schema): one line, exit 1.
+            await Console.Error.WriteLineAsync($"sandboxd-gateway: cannot open the store: {e.Message}");
+            return 1;
+        }
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);

@@ -72,7 +72,7 @@ internal sealed partial class PostgresSandboxStore : ISandboxStore, IAsyncDispos
             var version = (int)(await read.ExecuteScalarAsync(cancellationToken))!;
             if (version > Migrations.Length)
             {
-                throw new InvalidOperationException(
+                throw new StoreException(
                     $"The database is at schema version {version}, newer than this gateway knows ({Migrations.Length}): run a newer sandboxd-gateway.");
             }
 

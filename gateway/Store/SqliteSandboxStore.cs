@@ -68,7 +68,7 @@ internal sealed partial class SqliteSandboxStore : ISandboxStore
             var version = Convert.ToInt32(await read.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
             if (version > Migrations.Length)
             {
-                throw new InvalidOperationException(
+                throw new StoreException(
                     $"The database is at schema version {version}, newer than this gateway knows ({Migrations.Length}): run a newer sandboxd-gateway.");
             }
 

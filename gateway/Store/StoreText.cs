@@ -22,3 +22,6 @@ internal static class StoreText
         _ => SandboxStatus.Gone,
     };
 }
+
+/// <summary>The store cannot be used as it is (e.g. its schema is newer than this gateway): the gateway does not start.</summary>
+internal sealed class StoreException(string message) : Exception(message);

@@ -183,6 +183,23 @@ public sealed class GatewayPostgresTests : IAsyncLifetime
         (await sandbox.DestroyAsync(ct)).Should().BeTrue();
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task A_gateway_whose_database_is_unreachable_or_newer_than_it_says_so_and_exits_1()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var url = await _server.CreateDatabaseAsync("refuse");
+        var closed = url.Replace($":{_server.Port}/", ":1/", StringComparison.Ordinal);
+        var (code, stderr) = await RunGatewayAsync(closed, ct);
+        code.Should().Be(1);
+        stderr.Should().Contain("sandboxd-gateway: cannot open the store: ");
+
+        await StartAsync(url); // migrates it
+        await _server.SqlAsync(PostgresServer.DatabaseOf(url), "INSERT INTO schema_version (version) VALUES (99)");
+        (code, stderr) = await RunGatewayAsync(url, ct);
+        code.Should().Be(1);
+        stderr.Should().Contain("schema version 99, newer than this gateway knows");
+    }
+
     [Theory(Timeout = 60_000)]
     [InlineData("postgres://u:p@host:notaport/db")]
     [InlineData("postgres://u:p@host/db?nosuchkeyword=1")]
@@ -190,20 +207,36 @@ public sealed class GatewayPostgresTests : IAsyncLifetime
     [InlineData("Hots=x;Database=y")]
     public async Task A_malformed_store_is_refused_at_start_with_a_message(string store)
     {
-        var ct = TestContext.Current.CancellationToken;
-        var info = new System.Diagnostics.ProcessStartInfo(GatewayProcess.GatewayPath,
-            ["start", "--state-dir", Path.Combine(Path.GetTempPath(), "unused-" + _key), "--api-key", _key, "--agent", GatewayProcess.AgentPath, "--store", store])
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
-        using var process = System.Diagnostics.Process.Start(info)!;
-        var stderr = await process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(30), ct);
+        var (code, stderr) = await RunGatewayAsync(store, TestContext.Current.CancellationToken);
 
-        process.ExitCode.Should().Be(2);
+        code.Should().Be(2);
         stderr.Should().StartWith("sandboxd-gateway: --store: ");
         stderr.Should().NotContain(":p@", "the password is not echoed");
+    }
+
+    /// <summary>A gateway expected to exit by itself: its exit code and stderr.</summary>
+    private async Task<(int Code, string Stderr)> RunGatewayAsync(string store, CancellationToken ct)
+    {
+        var stateDir = Directory.CreateTempSubdirectory("sandboxd-gateway-refused-").FullName;
+        try
+        {
+            var info = new System.Diagnostics.ProcessStartInfo(GatewayProcess.GatewayPath,
+                ["start", "--port", "0", "--state-dir", stateDir, "--api-key", _key, "--agent", GatewayProcess.AgentPath, "--store", store])
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+            };
+            using var process = System.Diagnostics.Process.Start(info)!;
+            var stdout = process.StandardOutput.ReadToEndAsync(ct);
+            var stderr = await process.StandardError.ReadToEndAsync(ct).WaitAsync(TimeSpan.FromSeconds(60), ct);
+            await process.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(30), ct);
+            (await stdout).Should().NotContain("ready", "a gateway without its store does not serve");
+            return (process.ExitCode, stderr);
+        }
+        finally
+        {
+            Directory.Delete(stateDir, recursive: true);
+        }
     }
 
     private async Task<GatewayProcess> StartAsync(string url)
