@@ -24,7 +24,10 @@ internal static class CommandLine
         Options for start:
           --api-key K          accept K in X-ComputeSDK-API-Key (repeatable; each key sees only its own sandboxes)
           --api-keys-file F    more keys, one per line (blank lines and lines starting with # are ignored)
-          --state-dir DIR      required: the SQLite database, sandbox roots and snapshots
+          --state-dir DIR      required: sandbox roots, snapshots and (by default) the SQLite database
+          --store STORE        where records live: sqlite:PATH (default sqlite:DIR/gateway.db), or PostgreSQL
+                               shared by several gateways: postgres://user:password@host:5432/db[?sslmode=require]
+                               or Host=…;Database=…;Username=… (the password may come from PGPASSWORD)
           --port P             TCP port (default 18090; 0 picks a free one)
           --host H             address to bind (default 127.0.0.1)
           --agent PATH         the sandboxd binary to run per sandbox (default: beside this executable, then PATH)
@@ -92,6 +95,7 @@ internal static class CommandLine
                     case "--api-key": options.ApiKeys.Add(Value()); break;
                     case "--api-keys-file": options.ApiKeysFile = Path.GetFullPath(Value()); break;
                     case "--state-dir": options.StateDir = Path.GetFullPath(Value()); break;
+                    case "--store": options.Store = Value(); break;
                     case "--port" or "-p": options.Port = ParsePort(Value()); break;
                     case "--host": options.Host = Value(); break;
                     case "--agent": options.AgentPath = Path.GetFullPath(Value()); break;
@@ -119,6 +123,11 @@ internal static class CommandLine
         if (options.StateDir.Length == 0)
         {
             return "--state-dir DIR is required";
+        }
+
+        if (options.Store is { } store && Store.StoreLocation.Check(store) is { } storeError)
+        {
+            return $"--store: {storeError}";
         }
 
         if (options.ApiKeysFile is { } file)

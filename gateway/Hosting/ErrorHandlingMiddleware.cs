@@ -31,6 +31,13 @@ internal sealed class ErrorHandlingMiddleware(RequestDelegate next, ILogger<Erro
         {
             return; // the client went away
         }
+        catch (System.Data.Common.DbException e)
+        {
+            // The store (PostgreSQL across the network, or SQLite) failed: retryable, not the caller's fault.
+            logger.Unhandled(e, context.Request.Method, context.Request.Path);
+            await WriteIfPossibleAsync(context, StatusCodes.Status503ServiceUnavailable, "The gateway's store is unavailable: " + e.Message);
+            return;
+        }
         catch (Exception e)
         {
             logger.Unhandled(e, context.Request.Method, context.Request.Path);

@@ -14,4 +14,10 @@ internal sealed class GatewayOptions
 
     /// <summary>Run agents without bubblewrap even where it is installed (they are then not isolated).</summary>
     public bool NoIsolation { get; set; }
+
+    /// <summary><c>--store</c>: null for SQLite in the state dir, <c>sqlite:PATH</c>, or a PostgreSQL URL / connection string.</summary>
+    public string? Store { get; set; }
+
+    /// <summary>This process among the gateways sharing a store (new at every start; not an option).</summary>
+    public string InstanceId { get; } = Ids.New("gw");
 }

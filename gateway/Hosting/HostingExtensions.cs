@@ -52,7 +52,7 @@ internal static class HostingExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<Proxy.SandboxProxy>();
-        builder.Services.AddSingleton<ISandboxStore>(new SqliteSandboxStore(options.StateDir));
+        builder.Services.AddSingleton(StoreLocation.Open(options.Store, options.StateDir, options.InstanceId, TimeProvider.System));
         return builder;
     }
 
@@ -76,6 +76,12 @@ internal static class HostingExtensions
         {
             await app.StopAsync(CancellationToken.None);
             return 0;
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or Store.StoreException)
+        {
+            // The store cannot be opened or migrated (PostgreSQL down, wrong password, a newer schema): one line, exit 1.
+            await Console.Error.WriteLineAsync($"sandboxd-gateway: cannot open the store: {e.Message}");
+            return 1;
         }
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -7,6 +7,8 @@ namespace Sandboxd.Gateway.Sandboxes;
 /// At start, before the gateway serves: compares the store with what still runs. A ready sandbox whose agent is the
 /// same live process (pid + start time) and answers <c>/health</c> is kept; one whose agent died is reported gone, not
 /// restarted; one caught mid-create or mid-destroy (the gateway died in between) is stopped and gone.
+/// On a shared store (several gateways, PostgreSQL) the records are not this gateway's alone: it only says it is alive,
+/// and the holder of the sweep lease repairs what a dead gateway left (<see cref="ExpiryLoop"/>).
 /// </summary>
 internal sealed class Reconciler(ISandboxStore store, IProvider provider, SandboxService sandboxes, ILogger<Reconciler> logger) : IHostedService
 {
@@ -23,6 +25,12 @@ internal sealed class Reconciler(ISandboxStore store, IProvider provider, Sandbo
             {
                 logger.NotIsolated();
             }
+        }
+
+        if (store.Shared)
+        {
+            await store.HeartbeatAsync(ExpiryLoop.HeartbeatTtl, cancellationToken);
+            return;
         }
 
         foreach (var record in await store.ListActiveAsync(cancellationToken))

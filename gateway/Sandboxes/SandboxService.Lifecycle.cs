@@ -85,6 +85,32 @@ internal sealed partial class SandboxService
         }
     }
 
+    /// <summary>
+    /// Shared store: records left creating or destroying by a gateway whose heartbeat ran out (it was killed) are
+    /// finished here — stopped and gone — as the reconciler does at start for a gateway's own store.
+    /// </summary>
+    public async Task RepairOrphansAsync(CancellationToken cancellationToken)
+    {
+        var live = await store.ListLiveGatewaysAsync(cancellationToken);
+        foreach (var record in await store.ListActiveAsync(cancellationToken))
+        {
+            if (record.Status is SandboxStatus.Ready || record.Gateway == options.InstanceId || (record.Gateway is { } g && live.Contains(g)))
+            {
+                continue;
+            }
+
+            logger.Orphaned(record.Id, StoreText.StatusName(record.Status), record.Gateway ?? "(none)");
+            if (record.Status == SandboxStatus.Creating)
+            {
+                await ForgetDeadAsync(record, "the gateway creating it stopped", cancellationToken);
+            }
+            else if (await store.TryTransitionAsync(record.Id, SandboxStatus.Destroying, SandboxStatus.Destroying, cancellationToken))
+            {
+                await StopAndForgetAsync(record, "destroyed");
+            }
+        }
+    }
+
     private async Task TryStopAsync(SandboxRecord record)
     {
         try

@@ -25,4 +25,10 @@ internal static partial class SandboxesLog
 
     [LoggerMessage(2007, LogLevel.Error, "Background sweep failed")]
     public static partial void SweepFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(2008, LogLevel.Information, "This gateway {Change} the sweep lease (expiry and repair of sandboxes run on its holder only)")]
+    public static partial void SweepLease(this ILogger logger, string change);
+
+    [LoggerMessage(2009, LogLevel.Warning, "Sandbox {SandboxId} was left {Status} by gateway {Gateway}, which is gone; repairing it")]
+    public static partial void Orphaned(this ILogger logger, string sandboxId, string status, string gateway);
 }

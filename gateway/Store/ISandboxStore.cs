@@ -1,11 +1,16 @@
 namespace Sandboxd.Gateway.Store;
 
 /// <summary>
-/// The one source of truth for sandbox and snapshot records (SQLite embedded; a server database can implement the same
-/// interface for several gateways). Every write is durable when the call returns.
+/// The one source of truth for sandbox and snapshot records (SQLite embedded, one gateway; PostgreSQL, several gateways
+/// on one database: docs/adr/0010-gateway-postgres.md). Every write is durable when the call returns. A store is made
+/// for one gateway process (its instance id): inserts and transitions stamp the record's <c>gateway</c> with it.
 /// </summary>
 internal interface ISandboxStore
 {
+    /// <summary>True when other gateway processes may use the same records at the same time (PostgreSQL).</summary>
+    bool Shared { get; }
+
+    /// <summary>Runs the versioned schema migrations not yet applied (one gateway at a time), then returns.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 
     /// <summary>Inserts a new record; <c>false</c> if its (owner, namespace, name) is already held by a live sandbox.</summary>
@@ -35,4 +40,19 @@ internal interface ISandboxStore
     Task<IReadOnlyList<SnapshotRecord>> ListSnapshotsAsync(string owner, CancellationToken cancellationToken);
 
     Task<bool> DeleteSnapshotAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Says this gateway is alive for <paramref name="ttl"/> more (on the database's clock where it has one).</summary>
+    Task HeartbeatAsync(TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>The gateways whose last heartbeat has not run out (this one included once it has beaten).</summary>
+    Task<IReadOnlySet<string>> ListLiveGatewaysAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Takes or renews the lease <paramref name="lease"/> for <paramref name="ttl"/>; <c>true</c> if this gateway holds it
+    /// now, <c>false</c> while another gateway's lease has not run out.
+    /// </summary>
+    Task<bool> TryHoldLeaseAsync(string lease, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>At a clean shutdown: drops this gateway's heartbeat and leases, so another takes over at once.</summary>
+    Task ReleaseAsync(CancellationToken cancellationToken);
 }

@@ -9,6 +9,8 @@ internal enum SandboxStatus { Creating, Ready, Destroying, Gone }
 /// <param name="AgentStartTicks">Field 22 of <c>/proc/&lt;pid&gt;/stat</c>: tells a recycled pid from the agent.</param>
 /// <param name="Dir">The sandbox's own directory under the state dir (root, agent state, token, setup, log).</param>
 /// <param name="Root">The sandbox root as its agent sees it (the create option <c>directory</c> under isolation).</param>
+/// <param name="Gateway">The gateway process that last moved it to creating or destroying (the store stamps it): while
+/// that gateway lives the record is its to finish; once it is gone another gateway repairs the record.</param>
 internal sealed record SandboxRecord(
     string Id,
     string Owner,
@@ -25,7 +27,8 @@ internal sealed record SandboxRecord(
     string? Token = null,
     int AgentPid = 0,
     long AgentStartTicks = 0,
-    string? GoneReason = null);
+    string? GoneReason = null,
+    string? Gateway = null);
 
 /// <summary>One snapshot: a gzip'd tar of a sandbox root, owned by the key that took it.</summary>
 internal sealed record SnapshotRecord(

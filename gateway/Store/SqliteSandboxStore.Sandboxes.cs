@@ -54,8 +54,9 @@ internal sealed partial class SqliteSandboxStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE sandboxes SET status = $to WHERE id = $id AND status = $from";
+        command.CommandText = "UPDATE sandboxes SET status = $to, gateway = $gateway WHERE id = $id AND status = $from";
         command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$gateway", _gateway);
         command.Parameters.AddWithValue("$from", StatusName(from));
         command.Parameters.AddWithValue("$to", StatusName(to));
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
@@ -75,9 +76,9 @@ internal sealed partial class SqliteSandboxStore
         QueryAsync($"SELECT {Columns} FROM sandboxes WHERE status <> 'gone'", cancellationToken);
 
     private const string ParameterList =
-        "$id, $owner, $namespace, $name, $status, $provider, $dir, $root, $created_at, $expires_at, $metadata, $url, $token, $agent_pid, $agent_start, $gone_reason";
+        "$id, $owner, $namespace, $name, $status, $provider, $dir, $root, $created_at, $expires_at, $metadata, $url, $token, $agent_pid, $agent_start, $gone_reason, $gateway";
 
-    private static void Bind(SqliteCommand command, SandboxRecord r)
+    private void Bind(SqliteCommand command, SandboxRecord r)
     {
         var p = command.Parameters;
         p.AddWithValue("$id", r.Id);
@@ -96,6 +97,7 @@ internal sealed partial class SqliteSandboxStore
         p.AddWithValue("$agent_pid", r.AgentPid);
         p.AddWithValue("$agent_start", r.AgentStartTicks);
         p.AddWithValue("$gone_reason", (object?)r.GoneReason ?? DBNull.Value);
+        p.AddWithValue("$gateway", _gateway);
     }
 
     private async Task<IReadOnlyList<SandboxRecord>> QueryAsync(string sql, CancellationToken cancellationToken, params (string Name, string Value)[] parameters)
@@ -134,21 +136,10 @@ internal sealed partial class SqliteSandboxStore
         Token: r.IsDBNull(12) ? null : r.GetString(12),
         AgentPid: r.GetInt32(13),
         AgentStartTicks: r.GetInt64(14),
-        GoneReason: r.IsDBNull(15) ? null : r.GetString(15));
+        GoneReason: r.IsDBNull(15) ? null : r.GetString(15),
+        Gateway: r.IsDBNull(16) ? null : r.GetString(16));
 
-    private static string StatusName(SandboxStatus status) => status switch
-    {
-        SandboxStatus.Creating => "creating",
-        SandboxStatus.Ready => "ready",
-        SandboxStatus.Destroying => "destroying",
-        _ => "gone",
-    };
+    private static string StatusName(SandboxStatus status) => StoreText.StatusName(status);
 
-    private static SandboxStatus ParseStatus(string status) => status switch
-    {
-        "creating" => SandboxStatus.Creating,
-        "ready" => SandboxStatus.Ready,
-        "destroying" => SandboxStatus.Destroying,
-        _ => SandboxStatus.Gone,
-    };
+    private static SandboxStatus ParseStatus(string status) => StoreText.ParseStatus(status);
 }

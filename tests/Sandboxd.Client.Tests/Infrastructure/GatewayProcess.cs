@@ -66,6 +66,15 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>kill -9, then waits (bounded) for the exit: a crash, nothing released.</summary>
+    public async Task KillAsync()
+    {
+        await Posix.SignalAsync(_process.Id, "KILL");
+        await _process.WaitForExitAsync().WaitAsync(StopTimeout);
+    }
+
+    public bool HasExited => _process.HasExited;
+
     /// <summary>A client with <paramref name="apiKey"/> (the caller disposes it).</summary>
     public GatewayClient Client(string apiKey) => new(Url, apiKey);
 
