@@ -159,6 +159,14 @@ public sealed class ServiceProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGKILL of this process alone (a crash: its children, e.g. a gateway's agents, stay), waiting (bounded)
+    /// for the exit.</summary>
+    public async Task CrashAsync()
+    {
+        Posix.Kill(_process.Id, Posix.SIGKILL);
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+    }
+
     /// <summary>SIGKILL of the process and its tree, waiting (bounded) for the exit; best effort.</summary>
     public async Task KillAsync()
     {

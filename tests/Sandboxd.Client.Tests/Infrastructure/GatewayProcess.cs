@@ -67,11 +67,7 @@ public sealed class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>kill -9, then waits (bounded) for the exit: a crash, nothing released.</summary>
-    public async Task KillAsync()
-    {
-        await Posix.SignalAsync(_process.Id, "KILL");
-        await _process.WaitForExitAsync().WaitAsync(StopTimeout);
-    }
+    public Task KillAsync() => _process.CrashAsync();
 
     public bool HasExited => _process.HasExited;
 
