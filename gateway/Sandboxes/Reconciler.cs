@@ -6,7 +6,8 @@ namespace Sandboxd.Gateway.Sandboxes;
 /// <summary>
 /// At start, before the gateway serves: compares the store with what still runs. A ready sandbox whose agent is the
 /// same live process (pid + start time) and answers <c>/health</c> is kept; one whose agent died is reported gone, not
-/// restarted; one caught mid-create or mid-destroy (the gateway died in between) is stopped and gone.
+/// restarted; one caught mid-create or mid-destroy (the gateway died in between) is stopped and gone. Then it removes
+/// what this gateway started that no live record claims (<see cref="IProvider.RemoveOrphansAsync"/>).
 /// </summary>
 internal sealed class Reconciler(ISandboxStore store, IProvider provider, SandboxService sandboxes, ILogger<Reconciler> logger) : IHostedService
 {
@@ -27,6 +28,13 @@ internal sealed class Reconciler(ISandboxStore store, IProvider provider, Sandbo
 
         foreach (var record in await store.ListActiveAsync(cancellationToken))
         {
+            if (!provider.IsReachable(record))
+            {
+                // Its engine is down: unavailable, not gone; the periodic reconciliation takes it up when it is back.
+                logger.Unreachable(record.Id, record.Engine ?? "");
+                continue;
+            }
+
             switch (record.Status)
             {
                 case SandboxStatus.Ready when await provider.ProbeAsync(record, cancellationToken):
@@ -43,6 +51,8 @@ internal sealed class Reconciler(ISandboxStore store, IProvider provider, Sandbo
                     break;
             }
         }
+
+        await provider.RemoveOrphansAsync(store.ListActiveAsync, cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

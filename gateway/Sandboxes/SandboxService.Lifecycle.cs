@@ -42,9 +42,17 @@ internal sealed partial class SandboxService
     /// <summary>Stops a record already marked destroying, then marks it gone (freeing its name).</summary>
     public async Task StopAndForgetAsync(SandboxRecord record, string reason)
     {
-        await provider.StopAsync(record, CancellationToken.None);
-        await store.UpdateAsync(record with { Status = SandboxStatus.Gone, GoneReason = reason }, CancellationToken.None);
-        logger.Destroyed(record.Id, reason);
+        _stopping.TryAdd(record.Id, 0);
+        try
+        {
+            await provider.StopAsync(record, CancellationToken.None);
+            await store.UpdateAsync(record with { Status = SandboxStatus.Gone, GoneReason = reason }, CancellationToken.None);
+            logger.Destroyed(record.Id, reason);
+        }
+        finally
+        {
+            _stopping.TryRemove(record.Id, out _);
+        }
     }
 
     /// <summary>Marks a sandbox whose agent died gone (not resurrected) and removes what is left of it.</summary>
@@ -65,7 +73,7 @@ internal sealed partial class SandboxService
         var now = time.GetUtcNow();
         foreach (var record in await store.ListActiveAsync(cancellationToken))
         {
-            if (record.Status == SandboxStatus.Ready && record.ExpiresAt <= now
+            if (record.Status == SandboxStatus.Ready && record.ExpiresAt <= now && provider.IsReachable(record)
                 && await store.TryTransitionAsync(record.Id, SandboxStatus.Ready, SandboxStatus.Destroying, cancellationToken))
             {
                 await StopAndForgetAsync(record, "expired");
@@ -78,9 +86,25 @@ internal sealed partial class SandboxService
     {
         foreach (var record in await store.ListActiveAsync(cancellationToken))
         {
-            if (record.Status == SandboxStatus.Ready && !provider.IsAlive(record))
+            if (record.Status == SandboxStatus.Ready && !await provider.IsAliveAsync(record, cancellationToken))
             {
                 await ForgetDeadAsync(record, "its agent exited", cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Periodic reconciliation: what this gateway started without a live record is removed (after a grace period), and
+    /// records left <c>destroying</c> while their engine was down are finished once it is back.
+    /// </summary>
+    public async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await provider.RemoveOrphansAsync(store.ListActiveAsync, cancellationToken);
+        foreach (var record in await store.ListActiveAsync(cancellationToken))
+        {
+            if (record.Status == SandboxStatus.Destroying && provider.IsReachable(record) && !_stopping.ContainsKey(record.Id))
+            {
+                await StopAndForgetAsync(record, "destroyed");
             }
         }
     }
@@ -105,8 +129,9 @@ internal sealed partial class SandboxService
         Metadata: ParseJson(record.MetadataJson),
         Name: record.Name,
         Namespace: record.Namespace,
-        Status: record.Status == SandboxStatus.Creating ? "creating" : "ready",
-        ExpiresAt: record.ExpiresAt?.ToString("O"));
+        Status: record.Status == SandboxStatus.Creating ? "creating" : provider.IsReachable(record) ? "ready" : "unavailable",
+        ExpiresAt: record.ExpiresAt?.ToString("O"),
+        Engine: record.Engine);
 
     private static JsonElement? ParseJson(string? json)
     {

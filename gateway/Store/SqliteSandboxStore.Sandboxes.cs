@@ -75,7 +75,7 @@ internal sealed partial class SqliteSandboxStore
         QueryAsync($"SELECT {Columns} FROM sandboxes WHERE status <> 'gone'", cancellationToken);
 
     private const string ParameterList =
-        "$id, $owner, $namespace, $name, $status, $provider, $dir, $root, $created_at, $expires_at, $metadata, $url, $token, $agent_pid, $agent_start, $gone_reason";
+        "$id, $owner, $namespace, $name, $status, $provider, $dir, $root, $created_at, $expires_at, $metadata, $url, $token, $agent_pid, $agent_start, $gone_reason, $engine";
 
     private static void Bind(SqliteCommand command, SandboxRecord r)
     {
@@ -96,6 +96,7 @@ internal sealed partial class SqliteSandboxStore
         p.AddWithValue("$agent_pid", r.AgentPid);
         p.AddWithValue("$agent_start", r.AgentStartTicks);
         p.AddWithValue("$gone_reason", (object?)r.GoneReason ?? DBNull.Value);
+        p.AddWithValue("$engine", (object?)r.Engine ?? DBNull.Value);
     }
 
     private async Task<IReadOnlyList<SandboxRecord>> QueryAsync(string sql, CancellationToken cancellationToken, params (string Name, string Value)[] parameters)
@@ -134,7 +135,8 @@ internal sealed partial class SqliteSandboxStore
         Token: r.IsDBNull(12) ? null : r.GetString(12),
         AgentPid: r.GetInt32(13),
         AgentStartTicks: r.GetInt64(14),
-        GoneReason: r.IsDBNull(15) ? null : r.GetString(15));
+        GoneReason: r.IsDBNull(15) ? null : r.GetString(15),
+        Engine: r.IsDBNull(16) ? null : r.GetString(16));
 
     private static string StatusName(SandboxStatus status) => status switch
     {

@@ -11,7 +11,7 @@ namespace Sandboxd.Gateway.Store;
 internal sealed partial class SqliteSandboxStore : ISandboxStore
 {
     private const string Columns =
-        "id, owner, namespace, name, status, provider, dir, root, created_at, expires_at, metadata, url, token, agent_pid, agent_start, gone_reason";
+        "id, owner, namespace, name, status, provider, dir, root, created_at, expires_at, metadata, url, token, agent_pid, agent_start, gone_reason, engine";
 
     private static readonly string[] Schema =
     [
@@ -47,6 +47,14 @@ internal sealed partial class SqliteSandboxStore : ISandboxStore
         foreach (var statement in Schema)
         {
             await ExecuteAsync(connection, statement, cancellationToken);
+        }
+
+        // Added with the docker provider: the engine holding the sandbox (null for local sandboxes).
+        await using var probe = connection.CreateCommand();
+        probe.CommandText = "SELECT COUNT(*) FROM pragma_table_info('sandboxes') WHERE name = 'engine'";
+        if (Convert.ToInt64(await probe.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) == 0)
+        {
+            await ExecuteAsync(connection, "ALTER TABLE sandboxes ADD COLUMN engine TEXT", cancellationToken);
         }
     }
 
