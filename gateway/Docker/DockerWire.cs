@@ -17,7 +17,10 @@ internal sealed record HostConfig(
     long? PidsLimit = null,
     string? NetworkMode = null,
     Dictionary<string, List<PortBinding>?>? PortBindings = null,
-    List<string>? SecurityOpt = null);
+    List<string>? SecurityOpt = null,
+    RestartPolicy? RestartPolicy = null);
+
+internal sealed record RestartPolicy(string Name);
 
 /// <summary><c>POST /containers/create</c>.</summary>
 internal sealed record ContainerCreateRequest(
@@ -31,7 +34,7 @@ internal sealed record ContainerCreateRequest(
 
 internal sealed record ContainerCreateResponse(string Id, List<string>? Warnings = null);
 
-internal sealed record ContainerState(string? Status = null, bool Running = false, bool OOMKilled = false, int ExitCode = 0);
+internal sealed record ContainerState(string? Status = null, bool Running = false, bool Restarting = false, bool OOMKilled = false, int ExitCode = 0);
 
 internal sealed record ContainerConfig(Dictionary<string, string>? Labels = null, List<string>? Env = null, List<string>? Cmd = null, string? User = null);
 

@@ -84,7 +84,9 @@ internal sealed partial class DockerProvider
             NanoCpus: cpus is { } c ? (long)(c * 1e9) : null,
             PidsLimit: limits.Pids ?? engines.Options.Pids,
             NetworkMode: host ? "host" : null,
-            PortBindings: host ? null : new() { [$"{AgentPort}/tcp"] = [new PortBinding(local ? "127.0.0.1" : "0.0.0.0", "")] });
+            PortBindings: host ? null : new() { [$"{AgentPort}/tcp"] = [new PortBinding(local ? "127.0.0.1" : "0.0.0.0", "")] },
+            // The engine brings the sandbox back after its own restart (or an agent crash); only destroy stops it.
+            RestartPolicy: new RestartPolicy("unless-stopped"));
         var labels = new Dictionary<string, string> { [GatewayLabel] = engines.GatewayId, [SandboxLabel] = record.Id };
         return new ContainerCreateRequest(image, [AgentPath], cmd, env, labels, hostConfig,
             host ? null : new() { [$"{AgentPort}/tcp"] = new EmptyObject() });
@@ -161,6 +163,20 @@ internal sealed partial class DockerProvider
         });
 
     /// <summary>Bridge: the host port the engine published for the agent's port. Host networking: the agent's ready line.</summary>
+    /// <summary>Where the agent of a running container answers now, or null if it does not say yet.</summary>
+    private async Task<string?> CurrentUrlAsync(DockerEngine engine, string container, ContainerInspect inspect, CancellationToken cancellationToken)
+    {
+        if (engine.Network == EngineNetwork.Bridge)
+        {
+            var binding = inspect.NetworkSettings?.Ports?.GetValueOrDefault($"{AgentPort}/tcp")?.FirstOrDefault(b => !string.IsNullOrEmpty(b.HostPort));
+            return binding is null ? null : $"http://{UrlHost(engine.Spec.Address)}:{binding.HostPort}";
+        }
+
+        return ReadyPort(await engine.Client.LogsAsync(container, stderr: false, cancellationToken)) is { } port
+            ? $"http://{UrlHost(engine.Spec.Address)}:{port}"
+            : null;
+    }
+
     private async Task<string> WaitForUrlAsync(DockerEngine engine, string container, CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + ReadyTimeout;
@@ -173,17 +189,9 @@ internal sealed partial class DockerProvider
                 throw await ExitedAsync(engine, container, inspect, cancellationToken);
             }
 
-            if (engine.Network == EngineNetwork.Bridge)
+            if (await CurrentUrlAsync(engine, container, inspect, cancellationToken) is { } url)
             {
-                var binding = inspect.NetworkSettings?.Ports?.GetValueOrDefault($"{AgentPort}/tcp")?.FirstOrDefault(b => !string.IsNullOrEmpty(b.HostPort));
-                if (binding is not null)
-                {
-                    return $"http://{UrlHost(engine.Spec.Address)}:{binding.HostPort}";
-                }
-            }
-            else if (ReadyPort(await engine.Client.LogsAsync(container, stderr: false, cancellationToken)) is { } port)
-            {
-                return $"http://{UrlHost(engine.Spec.Address)}:{port}";
+                return url;
             }
 
             if (time.GetUtcNow() > deadline)
@@ -223,9 +231,10 @@ internal sealed partial class DockerProvider
             $"The agent container {container} exited (status {inspect.State?.Status}, code {inspect.State?.ExitCode}{(inspect.State?.OOMKilled == true ? ", OOM-killed" : "")}). Its log:\n{tail}");
     }
 
+    /// <summary>The port of the LAST ready line (an agent the engine restarted printed one per start).</summary>
     private static string? ReadyPort(string stdout)
     {
-        foreach (var line in stdout.Split('\n'))
+        foreach (var line in stdout.Split('\n').Reverse())
         {
             if (line.StartsWith("sandboxd ready ", StringComparison.Ordinal) && Uri.TryCreate(line["sandboxd ready ".Length..].Trim(), UriKind.Absolute, out var uri))
             {

@@ -57,12 +57,29 @@ internal sealed partial class DockerProvider(
         try
         {
             var container = await engine.Client.InspectAsync(ContainerName(record.Id), cancellationToken);
-            return container?.State is { Running: true };
+            return container?.State is { Running: true } or { Restarting: true };
         }
         catch (HttpRequestException)
         {
             return true;
         }
+    }
+
+    /// <summary>
+    /// After the engine restarted the container (its own restart, or an agent crash) the agent may answer on another
+    /// port: the published port (bridge) or the last ready line (host networking) says where.
+    /// </summary>
+    public async Task<string?> CurrentUrlAsync(SandboxRecord record, CancellationToken cancellationToken)
+    {
+        if (!engines.TryGet(record.Engine, out var engine) || !engine.IsUp)
+        {
+            return null;
+        }
+
+        var name = ContainerName(record.Id);
+        return await engine.Client.InspectAsync(name, cancellationToken) is { State.Running: true } inspect
+            ? await CurrentUrlAsync(engine, name, inspect, cancellationToken)
+            : null;
     }
 
     public bool IsReachable(SandboxRecord record) => engines.TryGet(record.Engine, out var engine) && engine.IsUp;
@@ -75,7 +92,13 @@ internal sealed partial class DockerProvider(
         }
 
         // An engine that is down keeps its sandboxes (unavailable); only a container the engine says is gone is gone.
-        return !IsReachable(record) || (record.Url is not null && await HealthyAsync(record.Url, cancellationToken));
+        if (!IsReachable(record))
+        {
+            return true;
+        }
+
+        var url = await CurrentUrlAsync(record, cancellationToken) ?? record.Url;
+        return url is not null && await HealthyAsync(url, cancellationToken);
     }
 
     /// <summary><c>docker commit</c> of the container as <c>sandboxd-snapshot:&lt;snapshot id&gt;</c> on its engine.</summary>

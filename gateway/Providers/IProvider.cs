@@ -42,6 +42,9 @@ internal interface IProvider
     /// <summary><c>false</c> only when the agent is known to be gone; <c>true</c> when it runs or cannot be asked now.</summary>
     Task<bool> IsAliveAsync(SandboxRecord record, CancellationToken cancellationToken);
 
+    /// <summary>Where a live agent answers now (it may have moved when its engine restarted it); null if unknown or unchanged.</summary>
+    Task<string?> CurrentUrlAsync(SandboxRecord record, CancellationToken cancellationToken);
+
     /// <summary><c>false</c> while whatever holds the sandbox (its engine) is down: it is unavailable, not gone.</summary>
     bool IsReachable(SandboxRecord record);
 

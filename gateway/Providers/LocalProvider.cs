@@ -65,6 +65,8 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
 
     public bool IsReachable(SandboxRecord record) => true;
 
+    public Task<string?> CurrentUrlAsync(SandboxRecord record, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
     public bool HasSnapshot(string location) => File.Exists(location);
 
     public Task DeleteSnapshotAsync(string location, CancellationToken cancellationToken)

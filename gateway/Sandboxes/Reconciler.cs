@@ -38,6 +38,7 @@ internal sealed class Reconciler(ISandboxStore store, IProvider provider, Sandbo
             switch (record.Status)
             {
                 case SandboxStatus.Ready when await provider.ProbeAsync(record, cancellationToken):
+                    await sandboxes.RefreshUrlAsync(record, cancellationToken);
                     logger.Reattached(record.Id, record.AgentPid, record.Url!);
                     break;
                 case SandboxStatus.Ready:

@@ -81,14 +81,37 @@ internal sealed partial class SandboxService
         }
     }
 
-    /// <summary>Ready sandboxes whose agent process is no longer there become gone.</summary>
+    /// <summary>Records the agent's new address when its engine restarted it elsewhere (another published port).</summary>
+    public async Task<SandboxRecord> RefreshUrlAsync(SandboxRecord record, CancellationToken cancellationToken)
+    {
+        if (await provider.CurrentUrlAsync(record, cancellationToken) is { } url && url != record.Url
+            && await store.GetAsync(record.Id, cancellationToken) is { Status: SandboxStatus.Ready } current)
+        {
+            record = current with { Url = url };
+            await store.UpdateAsync(record, cancellationToken);
+            logger.Moved(record.Id, url);
+        }
+
+        return record;
+    }
+
+    /// <summary>Ready sandboxes whose agent process is no longer there become gone; live ones get their current address.</summary>
     public async Task SweepDeadAsync(CancellationToken cancellationToken)
     {
         foreach (var record in await store.ListActiveAsync(cancellationToken))
         {
-            if (record.Status == SandboxStatus.Ready && !await provider.IsAliveAsync(record, cancellationToken))
+            if (record.Status != SandboxStatus.Ready)
+            {
+                continue;
+            }
+
+            if (!await provider.IsAliveAsync(record, cancellationToken))
             {
                 await ForgetDeadAsync(record, "its agent exited", cancellationToken);
+            }
+            else
+            {
+                await RefreshUrlAsync(record, cancellationToken);
             }
         }
     }
