@@ -23,6 +23,9 @@ internal sealed class DockerEngine(DockerHostSpec spec) : IDisposable
     public EngineNetwork Network { get; private set; } = spec.Network;
     public string? Version { get; private set; }
 
+    /// <summary>What the last failed check said (null after a success).</summary>
+    public string? LastError { get; set; }
+
     public bool IsUp
     {
         get { lock (_gate) { return _up; } }

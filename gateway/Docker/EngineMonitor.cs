@@ -13,6 +13,11 @@ internal sealed class EngineMonitor(DockerEngines engines, TimeProvider time, IL
     {
         // At start one failure is enough to call an engine down: nothing is placed on an engine that did not answer.
         await Task.WhenAll(engines.All.Select(e => CheckAsync(e, failuresForDown: 1, cancellationToken)));
+        foreach (var engine in engines.All.Where(e => !e.IsUp))
+        {
+            logger.EngineDown(engine.Name, engine.Spec.Endpoint, engine.LastError ?? "no answer");
+        }
+
         await base.StartAsync(cancellationToken);
     }
 
@@ -47,6 +52,7 @@ internal sealed class EngineMonitor(DockerEngines engines, TimeProvider time, IL
             error = e.Message;
         }
 
+        engine.LastError = error;
         switch (engine.Record(error is null, failuresForDown))
         {
             case true:

@@ -84,22 +84,11 @@ internal sealed partial class DockerProvider(
 
     public bool IsReachable(SandboxRecord record) => engines.TryGet(record.Engine, out var engine) && engine.IsUp;
 
-    public async Task<bool> ProbeAsync(SandboxRecord record, CancellationToken cancellationToken)
-    {
-        if (!await IsAliveAsync(record, cancellationToken))
-        {
-            return false;
-        }
-
-        // An engine that is down keeps its sandboxes (unavailable); only a container the engine says is gone is gone.
-        if (!IsReachable(record))
-        {
-            return true;
-        }
-
-        var url = await CurrentUrlAsync(record, cancellationToken) ?? record.Url;
-        return url is not null && await HealthyAsync(url, cancellationToken);
-    }
+    /// <summary>
+    /// A running (or restarting) container is a live sandbox: right after its engine restarted it, its agent may not
+    /// answer yet, and that is no reason to destroy it. While the engine is down the sandbox is kept (unavailable).
+    /// </summary>
+    public Task<bool> ProbeAsync(SandboxRecord record, CancellationToken cancellationToken) => IsAliveAsync(record, cancellationToken);
 
     /// <summary><c>docker commit</c> of the container as <c>sandboxd-snapshot:&lt;snapshot id&gt;</c> on its engine.</summary>
     public async Task<string> SnapshotAsync(SandboxRecord record, string snapshotId, CancellationToken cancellationToken)

@@ -57,6 +57,25 @@ public sealed class GatewayDockerReconcileTests(DockerEngines engines)
     }
 
     [Fact(Timeout = 300_000)]
+    public async Task Docker_sandboxes_outlive_a_gateway_restart_and_are_found_again()
+    {
+        engines.SkipIfUnavailable();
+        await using var gateway = await DockerGateway.StartAsync(engines);
+        var sandbox = await gateway.CreateAsync(new JsonObject { ["name"] = "kept" });
+        var id = sandbox["sandboxId"]!.GetValue<string>();
+        await gateway.StopAsync();
+        (await engines.InspectAsync(sandbox["engine"]!.GetValue<string>(), "sandboxd-" + id))!["State"]!["Running"]!.GetValue<bool>()
+            .Should().BeTrue("a gateway stop does not touch its sandboxes");
+
+        await gateway.LaunchAsync();
+        var (status, found) = await gateway.CallAsync(HttpMethod.Post, "v1/sandboxes/find", new JsonObject { ["name"] = "kept" });
+        status.Should().Be(200, found?.ToJsonString());
+        found!["data"]!["sandboxId"]!.GetValue<string>().Should().Be(id);
+        (await DockerGateway.RunAsync(found["data"]!, "echo still"))["stdout"]!.GetValue<string>().Should().Be("still\n");
+        (await gateway.CallAsync(HttpMethod.Delete, $"v1/sandboxes/{id}")).Status.Should().Be(200);
+    }
+
+    [Fact(Timeout = 300_000)]
     public async Task Containers_labelled_by_this_gateway_without_a_record_are_removed_and_records_whose_container_vanished_are_gone()
     {
         engines.SkipIfUnavailable();
