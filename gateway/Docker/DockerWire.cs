@@ -34,7 +34,8 @@ internal sealed record ContainerCreateRequest(
 
 internal sealed record ContainerCreateResponse(string Id, List<string>? Warnings = null);
 
-internal sealed record ContainerState(string? Status = null, bool Running = false, bool Restarting = false, bool OOMKilled = false, int ExitCode = 0);
+internal sealed record ContainerState(
+    string? Status = null, bool Running = false, bool Restarting = false, bool OOMKilled = false, int ExitCode = 0, DateTimeOffset? FinishedAt = null);
 
 internal sealed record ContainerConfig(Dictionary<string, string>? Labels = null, List<string>? Env = null, List<string>? Cmd = null, string? User = null);
 

@@ -19,6 +19,12 @@ internal sealed partial class DockerProvider(
     private const string DefaultRoot = "/workspace";
     private const int StopGraceSeconds = 10;
 
+    /// <summary>
+    /// How long a stopped container still counts as alive: an engine shutting down stops its containers while its API
+    /// still answers, and brings them back when it starts (restart policy); an agent that crashed is restarted at once.
+    /// </summary>
+    private static readonly TimeSpan StoppedGrace = TimeSpan.FromSeconds(30);
+
     public string Name => "docker";
 
     public static string ContainerName(string sandboxId) => "sandboxd-" + sandboxId;
@@ -56,8 +62,9 @@ internal sealed partial class DockerProvider(
 
         try
         {
-            var container = await engine.Client.InspectAsync(ContainerName(record.Id), cancellationToken);
-            return container?.State is { Running: true } or { Restarting: true };
+            var state = (await engine.Client.InspectAsync(ContainerName(record.Id), cancellationToken))?.State;
+            return state is { Running: true } or { Restarting: true }
+                || (state is { FinishedAt: { } finished } && finished > time.GetUtcNow() - StoppedGrace);
         }
         catch (HttpRequestException)
         {
