@@ -128,6 +128,15 @@ case "$cmd" in
     # Anything still mounted under DIR (overlays, shm, netns) goes before the directory does.
     { grep -F " $dir/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
     ip link del "$(bridge_name)" 2>/dev/null || true
+    # dockerd leaves its iptables rules for engine a's bridge behind: delete exactly those (other rules untouched).
+    if command -v iptables >/dev/null; then
+      for table in nat filter; do
+        iptables -t "$table" -S 2>/dev/null | grep -F -- "$(bridge_name)" | sed 's/^-A /-D /' | while read -r rule; do
+          # shellcheck disable=SC2086 # the rule is iptables' own words
+          iptables -t "$table" $rule 2>/dev/null || true
+        done
+      done
+    fi
     rm -rf "$dir"
     ;;
   *) log "unknown command $cmd"; exit 2 ;;
