@@ -35,6 +35,21 @@ internal static class CommandLine
                                WebSocket) and hand out those URLs, so a deployment needs one open port
           --no-isolation       run agents without bubblewrap even where it is installed
           --log-level LEVEL    Trace, Debug, Information (default), Warning, Error
+          --provider P         local (default: agent processes on this host) or docker (containers on Docker engines)
+          --docker-host NAME=ENDPOINT[,capacity=N][,tls=DIR][,address=HOST][,network=bridge|host]
+                               an engine for --provider docker (repeatable): unix:///path.sock or tcp://host:port
+                               with tls=DIR (ca.pem, cert.pem, key.pem); capacity defaults to 10
+          --docker-image IMG   the agent image (default sandboxd:latest, built from Dockerfile.agent)
+          --docker-pull P      never, missing (default) or always
+          --docker-memory MiB, --docker-cpus N, --docker-pids N
+                               default limits of each sandbox container (create options memoryMb, cpus, pids
+                               override them; pids defaults to 1024)
+          --docker-run-as USER the user the agent in each container runs commands as (default sandbox, the image's
+                               unprivileged user; '' for none: then the workload can read the agent's token)
+          --docker-health-interval MS, --docker-health-failures N
+                               engine health checks (default every 2000 ms; down after 3 failures in a row)
+          --orphan-grace S     remove containers this gateway labelled without a live record after S s (default 60)
+          --gateway-id ID      the label marking this gateway's containers (default: generated, kept in the state dir)
 
         At least one key (--api-key or --api-keys-file) is required. Keys are kept only as SHA-256 hashes; prefer
         --api-keys-file, since command lines are visible to other local processes.
@@ -102,6 +117,18 @@ internal static class CommandLine
                     case "--public-url": options.PublicUrl = Value().TrimEnd('/'); break;
                     case "--no-isolation": options.NoIsolation = true; break;
                     case "--log-level": options.LogLevel = Value(); break;
+                    case "--provider": options.Provider = OneOf(Value(), "local", "docker"); break;
+                    case "--gateway-id": options.GatewayId = Value(); break;
+                    case "--docker-host": options.Docker.Hosts.Add(Docker.DockerHostSpec.Parse(Value())); break;
+                    case "--docker-image": options.Docker.Image = Value(); break;
+                    case "--docker-pull": options.Docker.Pull = OneOf(Value(), "never", "missing", "always"); break;
+                    case "--docker-memory": options.Docker.MemoryMb = Positive(Value()); break;
+                    case "--docker-cpus": options.Docker.Cpus = double.Parse(Value(), CultureInfo.InvariantCulture) is > 0 and var cpus ? cpus : throw new FormatException("must be positive"); break;
+                    case "--docker-pids": options.Docker.Pids = Positive(Value()); break;
+                    case "--docker-run-as": options.Docker.RunAs = Value(); break;
+                    case "--docker-health-interval": options.Docker.HealthInterval = TimeSpan.FromMilliseconds(Positive(Value())); break;
+                    case "--docker-health-failures": options.Docker.HealthFailures = (int)Positive(Value()); break;
+                    case "--orphan-grace": options.Docker.OrphanGrace = TimeSpan.FromSeconds(long.Parse(Value(), CultureInfo.InvariantCulture) is >= 0 and var g ? g : throw new FormatException("must be 0 or more seconds")); break;
                     default: return $"unknown option '{arg}' (try: sandboxd-gateway --help)";
                 }
             }
@@ -145,6 +172,17 @@ internal static class CommandLine
             return "at least one non-empty API key is required (--api-key K or --api-keys-file F)";
         }
 
+        if (options.Provider == "docker")
+        {
+            if (options.Docker.Hosts.Count == 0)
+            {
+                return "--provider docker needs at least one --docker-host NAME=ENDPOINT[,capacity=N]";
+            }
+
+            var duplicate = options.Docker.Hosts.GroupBy(h => h.Name).FirstOrDefault(g => g.Count() > 1);
+            return duplicate is null ? null : $"--docker-host: the name '{duplicate.Key}' is given twice";
+        }
+
         options.AgentPath ??= FindAgent();
         return options.AgentPath is null || !File.Exists(options.AgentPath)
             ? $"the sandboxd agent binary was not found (looked beside {AppContext.BaseDirectory} and on PATH); pass --agent PATH"
@@ -165,6 +203,12 @@ internal static class CommandLine
             .Select(dir => Path.Combine(dir, "sandboxd"))
             .FirstOrDefault(File.Exists);
     }
+
+    private static string OneOf(string value, params string[] allowed) =>
+        allowed.Contains(value) ? value : throw new FormatException($"must be one of: {string.Join(", ", allowed)}");
+
+    private static long Positive(string value) =>
+        long.Parse(value, CultureInfo.InvariantCulture) is > 0 and var n ? n : throw new FormatException("must be a positive number");
 
     private static int ParsePort(string value)
     {

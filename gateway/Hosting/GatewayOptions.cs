@@ -12,6 +12,14 @@ internal sealed class GatewayOptions
     public string? PublicUrl { get; set; }
     public string LogLevel { get; set; } = "Information";
 
+    /// <summary><c>local</c> (default) or <c>docker</c>.</summary>
+    public string Provider { get; set; } = "local";
+
+    /// <summary>The label value that marks containers as this gateway's (default: generated once, kept in the state dir).</summary>
+    public string? GatewayId { get; set; }
+
+    public Docker.DockerOptions Docker { get; } = new();
+
     /// <summary>Run agents without bubblewrap even where it is installed (they are then not isolated).</summary>
     public bool NoIsolation { get; set; }
 

@@ -87,7 +87,7 @@ internal static class HostingExtensions
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = address.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("sandboxd-gateway");
-        log.Serving(CommandLine.Version, url, options.StateDir, options.AgentPath!, app.Services.GetRequiredService<ApiKeys>().Count);
+        log.Serving(CommandLine.Version, url, options.StateDir, options.Provider == "docker" ? $"docker image {options.Docker.Image}" : options.AgentPath!, app.Services.GetRequiredService<ApiKeys>().Count);
         await Console.Out.WriteLineAsync($"sandboxd-gateway ready {url}");
         await Console.Out.FlushAsync();
         await app.WaitForShutdownAsync();

@@ -10,4 +10,7 @@ internal static partial class HostingLog
 
     [LoggerMessage(102, LogLevel.Warning, "{Method} {Path} failed: {Error}")]
     public static partial void RequestFailed(this ILogger logger, string method, string path, string error);
+
+    [LoggerMessage(103, LogLevel.Critical, "SANDBOXD_GATEWAY_CRASH_AT={Point}: killing this gateway with SIGKILL (test-only fault injection)")]
+    public static partial void Crashing(this ILogger logger, string point);
 }

@@ -26,7 +26,10 @@ internal sealed record CreateSandboxRequest(
     JsonElement? Overlays = null,
     JsonElement? Servers = null,
     string? Image = null,
-    string? SnapshotId = null);
+    string? SnapshotId = null,
+    long? MemoryMb = null,
+    double? Cpus = null,
+    long? Pids = null);
 
 /// <summary>G5 <c>POST /v1/sandboxes/find</c>.</summary>
 internal sealed record FindSandboxRequest(string? Name = null, string? Namespace = null);
@@ -34,7 +37,10 @@ internal sealed record FindSandboxRequest(string? Name = null, string? Namespace
 /// <summary>G6 <c>POST /v1/sandboxes/{id}/extend</c>: <c>duration</c> in ms (the client sends 900000 by default).</summary>
 internal sealed record ExtendSandboxRequest(long? Duration = null);
 
-/// <summary>G1/G2/G4/G5 payload. <c>status</c> is <c>creating</c> while another call creates the same name.</summary>
+/// <summary>
+/// G1/G2/G4/G5 payload. <c>status</c> is <c>creating</c> while another call creates the same name, <c>unavailable</c>
+/// while the Docker engine holding it is down; <c>engine</c> names that engine (docker provider only).
+/// </summary>
 internal sealed record SandboxInfo(
     string SandboxId,
     string Url,
@@ -44,7 +50,8 @@ internal sealed record SandboxInfo(
     string? Name = null,
     string? Namespace = null,
     string? Status = null,
-    string? ExpiresAt = null);
+    string? ExpiresAt = null,
+    string? Engine = null);
 
 /// <summary>G7 <c>POST /v1/snapshots</c>.</summary>
 internal sealed record CreateSnapshotRequest(string? SandboxId = null, string? Name = null, JsonElement? Metadata = null);

@@ -29,7 +29,7 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
     /// <summary>bwrap's path when agents are isolated, else null.</summary>
     public string? Isolation { get; } = options.NoIsolation ? null : Bubblewrap.Find();
 
-    public (string Dir, string Root) Plan(string sandboxId, SandboxSpec spec)
+    public SandboxPlacement Place(string sandboxId, SandboxSpec spec, IReadOnlyList<SandboxRecord> active)
     {
         var dir = Path.Combine(options.StateDir, "sandboxes", sandboxId);
         if (Isolation is null && spec.Directory is { } ignored)
@@ -38,13 +38,13 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
         }
 
         var root = Isolation is not null && spec.Directory is { } directory ? directory : Path.Combine(dir, "root");
-        return (dir, root);
+        return new SandboxPlacement(dir, root);
     }
 
     public async Task<AgentStarted> StartAsync(SandboxRecord record, SandboxSpec spec, CancellationToken cancellationToken)
     {
         var files = Prepare(record, spec);
-        if (spec.SnapshotArchive is { } archive)
+        if (spec.Snapshot is { } archive)
         {
             await ExtractAsync(archive, files.HostRoot, cancellationToken);
         }
@@ -60,6 +60,24 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
     }
 
     public bool IsAlive(SandboxRecord record) => ProcessProbe.IsSame(record.AgentPid, record.AgentStartTicks);
+
+    public Task<bool> IsAliveAsync(SandboxRecord record, CancellationToken cancellationToken) => Task.FromResult(IsAlive(record));
+
+    public bool IsReachable(SandboxRecord record) => true;
+
+    public Task<string?> CurrentUrlAsync(SandboxRecord record, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
+    public bool HasSnapshot(string location) => File.Exists(location);
+
+    public Task DeleteSnapshotAsync(string location, CancellationToken cancellationToken)
+    {
+        File.Delete(location);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Nothing to do: a local agent caught mid-create is found by its command line when its record is reconciled.</summary>
+    public Task RemoveOrphansAsync(Func<CancellationToken, Task<IReadOnlyList<SandboxRecord>>> active, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
 
     public async Task<bool> ProbeAsync(SandboxRecord record, CancellationToken cancellationToken)
     {
@@ -87,8 +105,10 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
         }
     }
 
-    public async Task SnapshotAsync(SandboxRecord record, string archivePath, CancellationToken cancellationToken)
+    /// <summary>A gzip'd tar of the root in <c>&lt;state&gt;/snapshots/&lt;id&gt;.tar.gz</c> (0600); the path is the location.</summary>
+    public async Task<string> SnapshotAsync(SandboxRecord record, string snapshotId, CancellationToken cancellationToken)
     {
+        var archivePath = Path.Combine(options.StateDir, "snapshots", snapshotId + ".tar.gz");
         Directory.CreateDirectory(Path.GetDirectoryName(archivePath)!);
         var temp = archivePath + ".partial";
         await using (var file = new FileStream(temp, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
@@ -98,6 +118,7 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
         }
 
         File.Move(temp, archivePath, overwrite: true);
+        return archivePath;
     }
 
     private static async Task ExtractAsync(string archive, string root, CancellationToken cancellationToken)

@@ -4,15 +4,18 @@ namespace Sandboxd.Gateway.Sandboxes;
 
 /// <summary>
 /// Every 250 ms (on the injected <see cref="TimeProvider"/>): destroys expired sandboxes; every 2 s also reports
-/// sandboxes whose agent died as gone and, on a shared store, repairs records left creating or destroying by a gateway
-/// that died. On a shared store only the holder of the sweep lease does this (taken or renewed every second, 5 s long),
-/// and every gateway beats its heartbeat every second; a clean stop releases both. Owned by the host, which awaits it.
+/// sandboxes whose agent died (or whose container vanished) as gone and, on a shared store, repairs records left
+/// creating or destroying by a gateway that died. On a shared store only the holder of the sweep lease does this (taken
+/// or renewed every second, 5 s long), and every gateway beats its heartbeat every second; a clean stop releases both.
+/// Every 4 s each gateway reconciles with the engines what it labelled itself (<see cref="SandboxService.ReconcileAsync"/>),
+/// lease or not. Owned by the host, which awaits it at shutdown.
 /// </summary>
 internal sealed class ExpiryLoop(SandboxService sandboxes, ISandboxStore store, TimeProvider time, ILogger<ExpiryLoop> logger) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
     private const int TicksPerSweep = 8;
     private const int TicksPerLeaseCheck = 4;
+    private const int TicksPerReconcile = 16;
 
     /// <summary>How long a sweep lease lasts unrenewed: a killed holder is replaced within this (plus one second).</summary>
     public static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(5);
@@ -37,6 +40,11 @@ internal sealed class ExpiryLoop(SandboxService sandboxes, ISandboxStore store, 
                     }
 
                     ticks++;
+                    if (ticks % TicksPerReconcile == 0)
+                    {
+                        await sandboxes.ReconcileAsync(stoppingToken);
+                    }
+
                     if (!holding)
                     {
                         continue;

@@ -42,9 +42,17 @@ internal sealed partial class SandboxService
     /// <summary>Stops a record already marked destroying, then marks it gone (freeing its name).</summary>
     public async Task StopAndForgetAsync(SandboxRecord record, string reason)
     {
-        await provider.StopAsync(record, CancellationToken.None);
-        await store.UpdateAsync(record with { Status = SandboxStatus.Gone, GoneReason = reason }, CancellationToken.None);
-        logger.Destroyed(record.Id, reason);
+        _stopping.TryAdd(record.Id, 0);
+        try
+        {
+            await provider.StopAsync(record, CancellationToken.None);
+            await store.UpdateAsync(record with { Status = SandboxStatus.Gone, GoneReason = reason }, CancellationToken.None);
+            logger.Destroyed(record.Id, reason);
+        }
+        finally
+        {
+            _stopping.TryRemove(record.Id, out _);
+        }
     }
 
     /// <summary>Marks a sandbox whose agent died gone (not resurrected) and removes what is left of it.</summary>
@@ -65,7 +73,7 @@ internal sealed partial class SandboxService
         var now = time.GetUtcNow();
         foreach (var record in await store.ListActiveAsync(cancellationToken))
         {
-            if (record.Status == SandboxStatus.Ready && record.ExpiresAt <= now
+            if (record.Status == SandboxStatus.Ready && record.ExpiresAt <= now && provider.IsReachable(record)
                 && await store.TryTransitionAsync(record.Id, SandboxStatus.Ready, SandboxStatus.Destroying, cancellationToken))
             {
                 await StopAndForgetAsync(record, "expired");
@@ -73,14 +81,53 @@ internal sealed partial class SandboxService
         }
     }
 
-    /// <summary>Ready sandboxes whose agent process is no longer there become gone.</summary>
+    /// <summary>Records the agent's new address when its engine restarted it elsewhere (another published port).</summary>
+    public async Task<SandboxRecord> RefreshUrlAsync(SandboxRecord record, CancellationToken cancellationToken)
+    {
+        if (await provider.CurrentUrlAsync(record, cancellationToken) is { } url && url != record.Url
+            && await store.GetAsync(record.Id, cancellationToken) is { Status: SandboxStatus.Ready } current)
+        {
+            record = current with { Url = url };
+            await store.UpdateAsync(record, cancellationToken);
+            logger.Moved(record.Id, url);
+        }
+
+        return record;
+    }
+
+    /// <summary>Ready sandboxes whose agent process is no longer there become gone; live ones get their current address.</summary>
     public async Task SweepDeadAsync(CancellationToken cancellationToken)
     {
         foreach (var record in await store.ListActiveAsync(cancellationToken))
         {
-            if (record.Status == SandboxStatus.Ready && !provider.IsAlive(record))
+            if (record.Status != SandboxStatus.Ready)
+            {
+                continue;
+            }
+
+            if (!await provider.IsAliveAsync(record, cancellationToken))
             {
                 await ForgetDeadAsync(record, "its agent exited", cancellationToken);
+            }
+            else
+            {
+                await RefreshUrlAsync(record, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Periodic reconciliation: what this gateway started without a live record is removed (after a grace period), and
+    /// records left <c>destroying</c> while their engine was down are finished once it is back.
+    /// </summary>
+    public async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await provider.RemoveOrphansAsync(store.ListActiveAsync, cancellationToken);
+        foreach (var record in await store.ListActiveAsync(cancellationToken))
+        {
+            if (record.Status == SandboxStatus.Destroying && provider.IsReachable(record) && !_stopping.ContainsKey(record.Id))
+            {
+                await StopAndForgetAsync(record, "destroyed");
             }
         }
     }
@@ -131,8 +178,9 @@ internal sealed partial class SandboxService
         Metadata: ParseJson(record.MetadataJson),
         Name: record.Name,
         Namespace: record.Namespace,
-        Status: record.Status == SandboxStatus.Creating ? "creating" : "ready",
-        ExpiresAt: record.ExpiresAt?.ToString("O"));
+        Status: record.Status == SandboxStatus.Creating ? "creating" : provider.IsReachable(record) ? "ready" : "unavailable",
+        ExpiresAt: record.ExpiresAt?.ToString("O"),
+        Engine: record.Engine);
 
     private static JsonElement? ParseJson(string? json)
     {

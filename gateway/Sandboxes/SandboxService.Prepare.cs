@@ -29,20 +29,44 @@ internal sealed partial class SandboxService
         if (request.SnapshotId is { } snapshotId)
         {
             var snapshot = await store.GetSnapshotAsync(snapshotId, cancellationToken);
-            archive = snapshot is not null && snapshot.Owner == owner.KeyHash && File.Exists(snapshot.ArchivePath)
+            archive = snapshot is not null && snapshot.Owner == owner.KeyHash && provider.HasSnapshot(snapshot.ArchivePath)
                 ? snapshot.ArchivePath
                 : throw new GatewayException(GatewayErrorCode.NotFound, $"Snapshot {snapshotId} not found.");
         }
 
-        var spec = new SandboxSpec(request.Envs, directory, setup, archive);
+        var spec = new SandboxSpec(request.Envs, directory, setup, archive, CheckLimits(request));
         var id = Ids.New("sbx");
-        var (dir, root) = provider.Plan(id, spec);
+        var placement = provider.Place(id, spec, await store.ListActiveAsync(cancellationToken));
         var now = time.GetUtcNow();
         var record = new SandboxRecord(
-            id, owner.KeyHash, request.Namespace, request.Name, SandboxStatus.Creating, provider.Name, dir, root, now,
+            id, owner.KeyHash, request.Namespace, request.Name, SandboxStatus.Creating, provider.Name, placement.Dir, placement.Root, now,
             ExpiresAt: request.Timeout is { } timeout ? now + TimeSpan.FromMilliseconds(timeout) : null,
-            MetadataJson: metadata?.GetRawText());
+            MetadataJson: metadata?.GetRawText(),
+            Engine: placement.Engine);
         return (record, spec);
+    }
+
+    /// <summary><c>memoryMb</c> (≥ 6, Docker's floor), <c>cpus</c> (&gt; 0), <c>pids</c> (≥ 16); all optional.</summary>
+    private static SandboxLimits? CheckLimits(CreateSandboxRequest request)
+    {
+        if (request.MemoryMb is < 6)
+        {
+            throw BadRequest("memoryMb must be at least 6 (MiB).");
+        }
+
+        if (request.Cpus is { } cpus && (cpus <= 0 || !double.IsFinite(cpus)))
+        {
+            throw BadRequest("cpus must be a positive number.");
+        }
+
+        if (request.Pids is < 16)
+        {
+            throw BadRequest("pids must be at least 16.");
+        }
+
+        return request.MemoryMb is null && request.Cpus is null && request.Pids is null
+            ? null
+            : new SandboxLimits(request.MemoryMb, request.Cpus, request.Pids);
     }
 
     private static void CheckName(string? value, string field)

@@ -16,6 +16,9 @@ internal sealed partial class SandboxService(ISandboxStore store, IProvider prov
 {
     private static readonly TimeSpan CreatingWait = TimeSpan.FromSeconds(30);
 
+    /// <summary>Sandboxes this process is stopping now (the periodic reconciliation leaves them alone).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _stopping = new();
+
     public async Task<SandboxInfo> CreateAsync(Owner owner, CreateSandboxRequest request, CancellationToken cancellationToken)
     {
         if (request.Name is not null)
@@ -69,6 +72,11 @@ internal sealed partial class SandboxService(ISandboxStore store, IProvider prov
     public async Task DestroyAsync(Owner owner, string id, CancellationToken cancellationToken)
     {
         var record = await GetReadyAsync(owner, id, cancellationToken);
+        if (!provider.IsReachable(record))
+        {
+            throw new GatewayException(GatewayErrorCode.Unavailable, $"Sandbox {id} is unavailable: the Docker engine '{record.Engine}' holding it is down. Try again when it is back.");
+        }
+
         if (!await store.TryTransitionAsync(record.Id, SandboxStatus.Ready, SandboxStatus.Destroying, cancellationToken))
         {
             throw NotFound(id); // another call is destroying it

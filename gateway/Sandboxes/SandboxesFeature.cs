@@ -1,3 +1,5 @@
+using Sandboxd.Gateway.Docker;
+using Sandboxd.Gateway.Hosting;
 using Sandboxd.Gateway.Providers;
 
 namespace Sandboxd.Gateway.Sandboxes;
@@ -7,8 +9,13 @@ internal static class SandboxesFeature
     public static IServiceCollection AddSandboxes(this IServiceCollection services)
     {
         services.AddSingleton<LocalProvider>();
-        services.AddSingleton<IProvider>(sp => sp.GetRequiredService<LocalProvider>());
+        services.AddSingleton<DockerEngines>();
+        services.AddSingleton<DockerProvider>();
+        services.AddSingleton<IProvider>(sp => sp.GetRequiredService<GatewayOptions>().Provider == "docker"
+            ? sp.GetRequiredService<DockerProvider>()
+            : sp.GetRequiredService<LocalProvider>());
         services.AddSingleton<SandboxService>();
+        services.AddHostedService<EngineMonitor>(); // before the reconciler: it must know which engines answer
         services.AddHostedService<Reconciler>();
         services.AddHostedService<ExpiryLoop>();
         services.AddHttpClient("agents");

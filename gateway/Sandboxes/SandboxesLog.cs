@@ -23,6 +23,12 @@ internal static partial class SandboxesLog
     [LoggerMessage(2006, LogLevel.Information, "Sandbox {SandboxId}: agent pid {Pid} still serves {Url}; kept")]
     public static partial void Reattached(this ILogger logger, string sandboxId, int pid, string url);
 
+    [LoggerMessage(2008, LogLevel.Warning, "Sandbox {SandboxId}: its Docker engine {Engine} is down; kept as unavailable")]
+    public static partial void Unreachable(this ILogger logger, string sandboxId, string engine);
+
+    [LoggerMessage(2009, LogLevel.Information, "Sandbox {SandboxId}: its engine restarted it; it now answers at {Url}")]
+    public static partial void Moved(this ILogger logger, string sandboxId, string url);
+
     [LoggerMessage(2007, LogLevel.Error, "Background sweep failed")]
     public static partial void SweepFailed(this ILogger logger, Exception exception);
 

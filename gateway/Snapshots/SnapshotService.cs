@@ -9,7 +9,7 @@ using Sandboxd.Gateway.Store;
 namespace Sandboxd.Gateway.Snapshots;
 
 /// <summary>G7–G9: snapshots of a sandbox root (gzip'd tar in <c>&lt;state&gt;/snapshots</c>), listed and deleted per key.</summary>
-internal sealed class SnapshotService(ISandboxStore store, IProvider provider, SandboxService sandboxes, GatewayOptions options, TimeProvider time)
+internal sealed class SnapshotService(ISandboxStore store, IProvider provider, SandboxService sandboxes, TimeProvider time)
 {
     public async Task<SnapshotInfo> CreateAsync(Owner owner, CreateSnapshotRequest request, CancellationToken cancellationToken)
     {
@@ -25,8 +25,7 @@ internal sealed class SnapshotService(ISandboxStore store, IProvider provider, S
 
         var sandbox = await sandboxes.GetReadyAsync(owner, request.SandboxId, cancellationToken);
         var id = Ids.New("snap");
-        var archive = Path.Combine(options.StateDir, "snapshots", id + ".tar.gz");
-        await provider.SnapshotAsync(sandbox, archive, cancellationToken);
+        var archive = await provider.SnapshotAsync(sandbox, id, cancellationToken);
         var metadata = request.Metadata is { ValueKind: JsonValueKind.Object } m ? m.GetRawText() : null;
         var snapshot = new SnapshotRecord(id, owner.KeyHash, sandbox.Id, request.Name, metadata, archive, time.GetUtcNow());
         await store.InsertSnapshotAsync(snapshot, cancellationToken);
@@ -39,12 +38,17 @@ internal sealed class SnapshotService(ISandboxStore store, IProvider provider, S
     public async Task DeleteAsync(Owner owner, string id, CancellationToken cancellationToken)
     {
         var snapshot = await store.GetSnapshotAsync(id, cancellationToken);
-        if (snapshot is null || snapshot.Owner != owner.KeyHash || !await store.DeleteSnapshotAsync(id, cancellationToken))
+        if (snapshot is null || snapshot.Owner != owner.KeyHash)
         {
             throw new GatewayException(GatewayErrorCode.NotFound, $"Snapshot {id} not found.");
         }
 
-        File.Delete(snapshot.ArchivePath);
+        // The snapshot goes first (an engine that is down fails the call and keeps the record), then its record.
+        await provider.DeleteSnapshotAsync(snapshot.ArchivePath, cancellationToken);
+        if (!await store.DeleteSnapshotAsync(id, cancellationToken))
+        {
+            throw new GatewayException(GatewayErrorCode.NotFound, $"Snapshot {id} not found.");
+        }
     }
 
     private SnapshotInfo ToInfo(SnapshotRecord snapshot)

@@ -5,7 +5,7 @@ namespace Sandboxd.Gateway.Store;
 internal sealed partial class PostgresSandboxStore
 {
     private const string Columns =
-        "id, owner, namespace, name, status, provider, dir, root, created_at, expires_at, metadata, url, token, agent_pid, agent_start, gone_reason, gateway";
+        "id, owner, namespace, name, status, provider, dir, root, created_at, expires_at, metadata, url, token, agent_pid, agent_start, gone_reason, gateway, engine";
 
     private const string SnapshotColumns = "id, owner, sandbox_id, name, metadata, archive, created_at";
 
@@ -14,12 +14,12 @@ internal sealed partial class PostgresSandboxStore
         try
         {
             await ExecuteAsync(
-                $"INSERT INTO sandboxes ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                $"INSERT INTO sandboxes ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
                 cancellationToken,
                 record.Id, record.Owner, Text(record.Namespace), Text(record.Name), StoreText.StatusName(record.Status), record.Provider,
                 record.Dir, record.Root, record.CreatedAt.ToUnixTimeMilliseconds(), Bigint(record.ExpiresAt?.ToUnixTimeMilliseconds()),
                 Text(record.MetadataJson), Text(record.Url), Text(record.Token), record.AgentPid, record.AgentStartTicks,
-                Text(record.GoneReason), _gateway);
+                Text(record.GoneReason), _gateway, Text(record.Engine));
             return true;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
@@ -97,7 +97,8 @@ internal sealed partial class PostgresSandboxStore
                 AgentPid: reader.GetInt32(13),
                 AgentStartTicks: reader.GetInt64(14),
                 GoneReason: reader.IsDBNull(15) ? null : reader.GetString(15),
-                Gateway: reader.IsDBNull(16) ? null : reader.GetString(16)));
+                Gateway: reader.IsDBNull(16) ? null : reader.GetString(16),
+                Engine: reader.IsDBNull(17) ? null : reader.GetString(17)));
         }
 
         return records;

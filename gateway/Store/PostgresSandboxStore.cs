@@ -34,6 +34,8 @@ internal sealed partial class PostgresSandboxStore : ISandboxStore, IAsyncDispos
             "CREATE TABLE gateways (id text PRIMARY KEY, alive_until timestamptz NOT NULL)",
             "CREATE TABLE leases (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)",
         ],
+        // The docker provider: the engine holding the sandbox (null for local sandboxes).
+        ["ALTER TABLE sandboxes ADD COLUMN engine text"],
     ];
 
     private readonly NpgsqlDataSource _dataSource;

@@ -76,7 +76,7 @@ internal sealed partial class SqliteSandboxStore
         QueryAsync($"SELECT {Columns} FROM sandboxes WHERE status <> 'gone'", cancellationToken);
 
     private const string ParameterList =
-        "$id, $owner, $namespace, $name, $status, $provider, $dir, $root, $created_at, $expires_at, $metadata, $url, $token, $agent_pid, $agent_start, $gone_reason, $gateway";
+        "$id, $owner, $namespace, $name, $status, $provider, $dir, $root, $created_at, $expires_at, $metadata, $url, $token, $agent_pid, $agent_start, $gone_reason, $gateway, $engine";
 
     private void Bind(SqliteCommand command, SandboxRecord r)
     {
@@ -98,6 +98,7 @@ internal sealed partial class SqliteSandboxStore
         p.AddWithValue("$agent_start", r.AgentStartTicks);
         p.AddWithValue("$gone_reason", (object?)r.GoneReason ?? DBNull.Value);
         p.AddWithValue("$gateway", _gateway);
+        p.AddWithValue("$engine", (object?)r.Engine ?? DBNull.Value);
     }
 
     private async Task<IReadOnlyList<SandboxRecord>> QueryAsync(string sql, CancellationToken cancellationToken, params (string Name, string Value)[] parameters)
@@ -137,7 +138,8 @@ internal sealed partial class SqliteSandboxStore
         AgentPid: r.GetInt32(13),
         AgentStartTicks: r.GetInt64(14),
         GoneReason: r.IsDBNull(15) ? null : r.GetString(15),
-        Gateway: r.IsDBNull(16) ? null : r.GetString(16));
+        Gateway: r.IsDBNull(16) ? null : r.GetString(16),
+        Engine: r.IsDBNull(17) ? null : r.GetString(17));
 
     private static string StatusName(SandboxStatus status) => StoreText.StatusName(status);
 

@@ -11,7 +11,7 @@ namespace Sandboxd.Gateway.Store;
 internal sealed partial class SqliteSandboxStore : ISandboxStore
 {
     private const string Columns =
-        "id, owner, namespace, name, status, provider, dir, root, created_at, expires_at, metadata, url, token, agent_pid, agent_start, gone_reason, gateway";
+        "id, owner, namespace, name, status, provider, dir, root, created_at, expires_at, metadata, url, token, agent_pid, agent_start, gone_reason, gateway, engine";
 
     /// <summary>
     /// Schema versions, applied in order, each once (<c>schema_version</c>); never edit one that shipped, add the next.
@@ -36,6 +36,8 @@ internal sealed partial class SqliteSandboxStore : ISandboxStore
             "CREATE INDEX IF NOT EXISTS snapshots_owner ON snapshots(owner)",
         ],
         ["ALTER TABLE sandboxes ADD COLUMN gateway TEXT"],
+        // The docker provider: the engine holding the sandbox (null for local sandboxes).
+        ["ALTER TABLE sandboxes ADD COLUMN engine TEXT"],
     ];
 
     private readonly string _connectionString;
