@@ -20,7 +20,7 @@ build() { # build DIR: clean clone of $commit at DIR, release archive into DIR.o
   mkdir -p "$(dirname "$dir")"
   git clone -q --no-local --no-checkout "$repo" "$dir"
   git -C "$dir" -c advice.detachedHead=false checkout -q "$commit"
-  "$dir/.ci/release.sh" --out "$dir.out" ${SANDBOXD_REPRODUCE_KEEP:+--keep "$dir.publish"} | tail -1
+  "$dir/.ci/release.sh" --out "$dir.out" $([ "${SANDBOXD_REPRODUCE_KEEP:-0}" = 1 ] && echo --keep "$dir.publish") | tail -1
 }
 
 first=$(build "$work/a/sandboxd")
