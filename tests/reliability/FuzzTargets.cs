@@ -70,7 +70,8 @@ public sealed class FuzzTargets
                 return (HttpMethod.Post, "/execute", Fields(f, ("command", Q(f.Command())), ("background", B())));
             case 5:
                 return (HttpMethod.Post, "/terminals", Fields(f, ("pty", f.Chance(8) ? "true" : "false"),
-                    ("shell", Q(f.Pick(["/bin/sh", f.WeirdString()]))), ("encoding", Q(f.Pick(["raw", "base64", f.WeirdString()])))));
+                    ("shell", Q(f.Pick(["/bin/sh", f.WeirdString()]))), ("encoding", Q(f.Pick(["raw", "base64", f.WeirdString()]))),
+                    ("cwd", Q(f.Pick(["fuzz-src", f.RelativePath(), "a\u0000b"]))), ("cols", f.Value()), ("rows", N(2000))));
             case 6:
                 return (HttpMethod.Post, $"/terminals/{_execTerminal}/execute", Fields(f, ("command", Q(f.Command())), ("background", B())));
             case 7:

@@ -30,7 +30,26 @@ public sealed class FuzzTests(ITestOutputHelper output)
             : Random.Shared.Next();
         Figures.Record("fuzz", $"seed {seed} (replay: RELIABILITY_SEED={seed})", output);
         // A small body limit, so that oversized bodies are cheap to send; everything else as shipped.
-        await using var agent = await AgentProcess.StartAsync(AgentLaunch.With("--max-body", MaxBody.ToString(CultureInfo.InvariantCulture)), ct);
+        var agent = await AgentProcess.StartAsync(AgentLaunch.With("--max-body", MaxBody.ToString(CultureInfo.InvariantCulture)), ct);
+        try
+        {
+            await RunAsync(agent, seed, ct);
+        }
+        finally
+        {
+            try
+            {
+                await agent.DisposeAsync();
+            }
+            catch (InvalidOperationException)
+            {
+                // The test has already asserted the agent's exit; a second report would hide the first.
+            }
+        }
+    }
+
+    private async Task RunAsync(AgentProcess agent, int seed, CancellationToken ct)
+    {
         var targets = await FuzzTargets.PrepareAsync(agent, ct);
 
         var failures = new List<string>();
@@ -49,7 +68,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
                 {
                     var number = cases[i];
                     // One generator per case: the case is the same whatever the interleaving of the workers.
-                    var input = new FuzzInput(HashCode.Combine(seed, number));
+                    var input = new FuzzInput(unchecked((seed * 1_000_003) + number)); // HashCode.Combine is randomised per process
                     var (status, kind) = http
                         ? await FuzzHttpAsync(agent, targets, input, ct)
                         : await FuzzWebSocketAsync(agent, input, ct);
@@ -74,9 +93,16 @@ public sealed class FuzzTests(ITestOutputHelper output)
             $"/health answered after each of {(HttpCases + WsCases) / Batch} batches", output);
         Figures.Record("fuzz", "answers: " + string.Join(", ", statuses.Select(s => $"{(s.Key == 101 ? "101/ws" : s.Key.ToString(CultureInfo.InvariantCulture))}×{s.Value}")), output);
         Figures.Record("fuzz", "cases: " + string.Join(", ", kinds.Select(k => $"{k.Key}×{k.Value}")), output);
-        Figures.Record("fuzz", $"5xx or no answer: {failures.Count}", output);
-        failures.Should().BeEmpty($"bad input gets a 4xx, never a 5xx or no answer (seed {seed}):\n{string.Join('\n', failures.Take(30))}\n{agent.StderrTail()}");
         await targets.CleanUpAsync(agent, ct);
+        // What the agent itself reported as unhandled (a 500, or a WebSocket it had to drop), and whether it stops cleanly.
+        var unhandled = agent.Stderr.Split('\n').Where(l => l.Contains("Unhandled", StringComparison.Ordinal))
+            .Select(l => l.Length > 300 ? l[13..300] : l.Length > 13 ? l[13..] : l).Distinct().ToList();
+        var exit = await agent.StopAsync(ct);
+        Figures.Record("fuzz", $"5xx or no answer: {failures.Count}; unhandled errors in the agent's log: {unhandled.Count}; exit code after SIGTERM: {exit}", output);
+        var report = $"(seed {seed})\n{string.Join('\n', failures.Take(30))}\n--- unhandled ---\n{string.Join('\n', unhandled.Take(20))}\n--- stderr tail ---\n{agent.StderrTail()}";
+        failures.Should().BeEmpty($"bad input gets a 4xx, never a 5xx or no answer {report}");
+        unhandled.Should().BeEmpty($"no bad input reaches the agent's last-resort error handler {report}");
+        exit.Should().Be(0, $"the agent stops cleanly after the fuzzing {report}");
     }
 
     private static async Task<(int Status, string Kind)> FuzzHttpAsync(AgentProcess agent, FuzzTargets targets, FuzzInput input, CancellationToken ct)
