@@ -5,17 +5,21 @@
 #   artifacts/sandboxd-<version>-linux-x64.tar.gz.sha256
 # The archive is byte-for-byte reproducible for given binaries: sorted entries, fixed owner and mtime (the commit
 # time), gzip without a timestamp. Usage: .ci/release.sh [--binary PATH] [--gateway-binary PATH] [--out DIR]
-# (a binary not given is published from the checkout).
+# (a binary not given is published from the checkout). --keep DIR keeps the publish output (with the .dbg files).
+# Built from a clean checkout the archive is byte-identical wherever the checkout lives: .ci/reproduce.sh checks that
+# (docs/adr/0008-reproducible-release.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary=""
 gateway_binary=""
 out="artifacts"
+keep=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) binary="$2"; shift 2 ;;
     --gateway-binary) gateway_binary="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --keep) keep="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -42,4 +46,5 @@ install -m 0644 agent/dist/sandboxd.service "$stage/$name/sandboxd.service"
 install -m 0644 agent/dist/sandboxd-gateway.service "$stage/$name/sandboxd-gateway.service"
 tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner --format=gnu -C "$stage" -cf - "$name" | gzip -9n > "$out/$name.tar.gz"
 (cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
+if [ -n "$keep" ]; then mkdir -p "$keep" && cp -a "$stage"/publish* "$keep"/ 2>/dev/null || true; fi
 echo "$out/$name.tar.gz"

@@ -6,7 +6,10 @@
 #   5. the shipping suite (tests/ship, as root): release archive, install.sh on a bare rootfs, image, PID 1.
 #   4. the browser suite (tests/browser): the workspace page in headless Chromium via playwright-core.
 #   6. the benchmarks' smoke run (bench/run.sh --smoke): every benchmark with tiny counts, so none can rot; no figure.
-# Usage: tests/run.sh [--no-publish] [--only xunit|conformance|browser|ship|bench] [extra args for dotnet test]
+#   7. the reliability suite (tests/reliability): 10,000 commands and 1,000 terminals with fd/RSS flat, a stalled
+#      WebSocket subscriber, 2,000 fuzzed bodies and frames, kill -9 + restart; prints its figures at the end (also in
+#      tests/.logs/reliability-figures.txt). Bounded: about 5 minutes on a quiet 2-core machine.
+# Usage: tests/run.sh [--no-publish] [--only xunit|conformance|browser|ship|bench|reliability] [extra args for dotnet test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -74,7 +77,16 @@ if [ -z "$only" ] || [ "$only" = bench ]; then
   suite bench bench/run.sh --smoke
 fi
 
+if [ -z "$only" ] || [ "$only" = reliability ]; then
+  echo "== reliability suite (loops, stalled subscriber, fuzzer, kill -9; figures at the end)"
+  suite reliability dotnet test tests/reliability/Sandboxd.Reliability.Tests.csproj -c Release --nologo "$@"
+fi
+
 echo "== summary"
+if [ -f "$logs/reliability-figures.txt" ]; then
+  echo "== reliability figures ($logs/reliability-figures.txt)"
+  cat "$logs/reliability-figures.txt"
+fi
 if [ ${#failed[@]} -eq 0 ]; then
   echo "every suite passed"
   exit 0

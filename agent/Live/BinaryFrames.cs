@@ -29,9 +29,9 @@ internal sealed class InboundMessage(string type, string channel, byte[]? dataJs
         {
             return JsonSerializer.Deserialize(dataJson, info);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            return null;
+            return null; // a field of the wrong kind, or a string that is not text (an escaped lone surrogate)
         }
     }
 

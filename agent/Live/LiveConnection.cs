@@ -231,9 +231,11 @@ internal sealed class LiveConnection(WebSocket socket, SandboxContext sandbox, A
                 : null;
             return new InboundMessage(type.GetString()!, channel, data);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            return null; // not JSON: ignore the frame, as the client does with ours
+            // Not JSON, or JSON whose strings are not text (an escaped lone surrogate) or whose numbers are not finite:
+            // ignore the frame, as the client does with ours. Letting it through would end the whole socket.
+            return null;
         }
     }
 

@@ -46,6 +46,11 @@ internal sealed class OverlayService(AgentOptions options, ILogger<OverlayServic
             return (null, 400, "Field 'target' is required (a path relative to the sandbox root).");
         }
 
+        if (request.Source.Contains('\0', StringComparison.Ordinal) || request.Target.Contains('\0', StringComparison.Ordinal))
+        {
+            return (null, 400, "Fields 'source' and 'target' must not contain NUL characters."); // no path can
+        }
+
         var strategy = request.Strategy ?? "smart";
         if (strategy is not ("smart" or "copy"))
         {

@@ -21,6 +21,36 @@ internal sealed record ServerConfig(
 {
     public static readonly string[] Policies = ["never", "on-failure", "always"];
 
+    private const double MaxMilliseconds = 86_400_000;
+
+    private static string? FirstUnspawnable(StartServerRequest request)
+    {
+        static bool HasNul(string? value) => value?.Contains('\0', StringComparison.Ordinal) ?? false;
+        if (HasNul(request.Start))
+        {
+            return "start";
+        }
+
+        if (HasNul(request.Install))
+        {
+            return "install";
+        }
+
+        if (HasNul(request.Path))
+        {
+            return "path";
+        }
+
+        if (HasNul(request.EnvFile))
+        {
+            return "env_file";
+        }
+
+        return request.Environment?.Any(e => e.Key.Length == 0 || e.Key.Contains('=', StringComparison.Ordinal) || HasNul(e.Key) || HasNul(e.Value)) == true
+            ? "environment"
+            : null;
+    }
+
     public static ServerConfig? TryCreate(StartServerRequest request, Func<string, string> resolve, out string? error)
     {
         error = null;
@@ -64,6 +94,20 @@ internal sealed record ServerConfig(
         if (request.MaxRestarts is < 0 || request.RestartDelayMs is < 0 || request.StopTimeoutMs is < 0)
         {
             error = "max_restarts, restart_delay_ms and stop_timeout_ms must not be negative.";
+            return null;
+        }
+
+        // Larger values would overflow TimeSpan (a 500 where the caller sent a bad number); a day is more than enough.
+        if (request.MaxRestarts is > int.MaxValue || request.RestartDelayMs is > MaxMilliseconds || request.StopTimeoutMs is > MaxMilliseconds)
+        {
+            error = $"max_restarts must be at most {int.MaxValue}, restart_delay_ms and stop_timeout_ms at most {MaxMilliseconds} (a day).";
+            return null;
+        }
+
+        // The process is started later, in the background: what posix_spawn cannot take is refused now, not found then.
+        if (FirstUnspawnable(request) is { } field)
+        {
+            error = $"Field '{field}' must not contain NUL characters (environment names also no '=' and not empty).";
             return null;
         }
 

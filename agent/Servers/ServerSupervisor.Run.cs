@@ -211,6 +211,12 @@ internal sealed partial class ServerSupervisor
         {
             return Spawner.SpawnFailure(e, server.Stderr).ExitCode;
         }
+        catch (ArgumentException e)
+        {
+            // A NUL in a variable of env_file (read at each start): the install cannot run; the server fails, the agent lives.
+            server.Stderr.Append(System.Text.Encoding.UTF8.GetBytes($"sandboxd: cannot run the install command: {e.Message}\n"));
+            return 126;
+        }
 
         server.Child = child;
         try
@@ -260,6 +266,11 @@ internal sealed partial class ServerSupervisor
         catch (SpawnException e)
         {
             return new RunOutcome(Spawner.SpawnFailure(e, server.Stderr), TimeSpan.Zero, false, false, "", null);
+        }
+        catch (ArgumentException e)
+        {
+            // A NUL in a variable of env_file (read at each start): this start fails, the agent lives.
+            return new RunOutcome(default, TimeSpan.Zero, false, false, "", $"cannot start: {e.Message}");
         }
 
         server.Child = child;

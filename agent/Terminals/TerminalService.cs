@@ -47,6 +47,11 @@ internal sealed class TerminalService(
         var cwd = context.Root;
         if (!string.IsNullOrEmpty(request.Cwd))
         {
+            if (request.Cwd.Contains('\0', StringComparison.Ordinal))
+            {
+                return (null, "cwd must not contain NUL characters.");
+            }
+
             cwd = context.Resolve(request.Cwd);
             if (!Directory.Exists(cwd))
             {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shipping tests: the release archive, install.sh on a bare Debian rootfs (no .NET inside), the container image from
-# Dockerfile.agent under podman (agent as PID 1), and PID-1 behaviour in a new PID namespace.
+# Dockerfile.agent under podman (agent as PID 1), and PID-1 behaviour in a new PID namespace. Also builds the release
+# twice from two clean clones of HEAD at different paths and compares the archives (.ci/reproduce.sh).
 # Needs root (chroot, unshare, podman). Slow the first time (debootstrap ≈ 3 min, cached in tests/.cache/).
 # Usage: SANDBOXD_PATH=/path/to/sandboxd SANDBOXD_GATEWAY_PATH=/path/to/sandboxd-gateway tests/ship/run.sh
 set -euo pipefail
@@ -67,6 +68,12 @@ cmp -s "$archive" "$work/release2/$(basename "$archive")" || fail "the release a
 (cd "$(dirname "$archive")" && sha256sum -c "$(basename "$archive").sha256" >/dev/null) || fail "checksum file does not match"
 [ "$(tar -tzf "$archive" | sed 's:^[^/]*/::' | grep -v '^$' | sort | tr '\n' ' ')" = "LICENSE sandboxd sandboxd-gateway sandboxd-gateway.service sandboxd.service " ] || fail "archive content: $(tar -tzf "$archive")"
 pass "release archive $(basename "$archive") is reproducible and verified"
+
+echo "== reproducible release: two clean clones of HEAD at different paths, release archives compared byte for byte"
+# Two release builds (agent + gateway each); everything in mktemp directories, so it is safe next to other builds.
+git rev-parse --verify HEAD > /dev/null 2>&1 || fail "the reproducible-release check needs a git checkout (it clones HEAD twice)"
+.ci/reproduce.sh > "$work/reproduce.log" 2>&1 || { tail -40 "$work/reproduce.log"; fail "two clean clones of HEAD give different release archives"; }
+pass "$(tail -1 "$work/reproduce.log")"
 
 echo "== bare Debian rootfs"
 if [ ! -f "$cache/rootfs.tar" ]; then
