@@ -1,4 +1,5 @@
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Protocol;
 
 namespace Sandboxd.Watch;
@@ -7,13 +8,9 @@ internal static class WatchEndpoints
 {
     public static async Task<IResult> CreateAsync(HttpContext http, SandboxContext sandbox, WatcherService watchers, PublicUrls urls, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateWatcherRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateWatcherRequest, cancellationToken);
 
-        var request = body.Value!;
+        var request = body;
         if (!FilePaths.TryResolve(sandbox, request.Path, out var path, out var error))
         {
             return Api.BadRequest(error == "A file path is required." ? "Field 'path' is required." : error!);
@@ -37,7 +34,7 @@ internal static class WatchEndpoints
         }
         catch (InvalidOperationException e)
         {
-            return Api.Error(StatusCodes.Status503ServiceUnavailable, "Cannot watch: " + e.Message);
+            return Api.Error(ErrorKind.Unavailable, "Cannot watch: " + e.Message);
         }
 
         return Api.Ok(ToInfo(watcher, urls.WebSocketUrl(http)), ProtocolJsonContext.Default.EnvelopeWatcherInfo, "watcher created", StatusCodes.Status201Created);

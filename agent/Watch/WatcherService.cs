@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.FileSystem;
 using Sandboxd.Live;
 using Sandboxd.Native;
@@ -66,7 +67,7 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
                     fields.Add(("content", System.Text.Encoding.UTF8.GetString(bytes)));
                 }
             }
-            catch (FileOpException)
+            catch (SandboxdException)
             {
                 // gone, unreadable, too large or not a regular file by the time we looked: the event goes out without content
             }
