@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Ports;
 using Sandboxd.Processes;
 using Sandboxd.Protocol;
@@ -56,19 +57,27 @@ internal sealed partial class ServerSupervisor(
             return error;
         }
 
-        var (_, conflict) = await StartAsync(sandbox, config, cancellationToken).ConfigureAwait(false);
-        return conflict;
+        try
+        {
+            await StartAsync(sandbox, config, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (SandboxdException e) when (e.Kind == ErrorKind.Conflict)
+        {
+            return e.Message;
+        }
     }
 
     IReadOnlyList<SandboxServer> ISandboxServers.Describe(SandboxContext sandbox) =>
         [.. List(sandbox).Select(s => s.ToInfo()).Select(s => new SandboxServer(s.Slug, s.Status, s.Port, s.Url, s.Healthy, s.HealthCheck))];
 
-    /// <summary>Starts (or replaces) a server. Null + error when a strict port is taken.</summary>
-    public async Task<(ManagedServer? Server, string? Conflict)> StartAsync(SandboxContext sandbox, ServerConfig config, CancellationToken cancellationToken)
+    /// <summary>Starts (or replaces) a server.</summary>
+    /// <exception cref="SandboxdException">Conflict: a strict port is taken.</exception>
+    public async Task<ManagedServer> StartAsync(SandboxContext sandbox, ServerConfig config, CancellationToken cancellationToken)
     {
         if (config.StrictPort && config.RequestedPort is { } strictPort && !PortAllocator.IsFree(strictPort))
         {
-            return (null, $"Port {strictPort} is already in use and strict_port is set.");
+            throw SandboxdException.Conflict($"Port {strictPort} is already in use and strict_port is set.");
         }
 
         var registry = Registry(sandbox);
@@ -79,7 +88,7 @@ internal sealed partial class ServerSupervisor(
             existing.ResetRestarts();
             Launch(existing);
             await PersistAsync(cancellationToken).ConfigureAwait(false);
-            return (existing, null);
+            return existing;
         }
 
         var server = new ManagedServer(sandbox, config);
@@ -87,7 +96,7 @@ internal sealed partial class ServerSupervisor(
         _all[server] = 0;
         Launch(server);
         await PersistAsync(cancellationToken).ConfigureAwait(false);
-        return (server, null);
+        return server;
     }
 
     private void Launch(ManagedServer server)
