@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Http;
 using Sandboxd.WebSockets;
 
@@ -47,7 +48,7 @@ internal sealed class PreviewProxy : IDisposable
         // pathAndQuery is the client's raw target (PreviewTarget): still percent-encoded, so Uri keeps it as sent.
         if (!Uri.TryCreate($"http://127.0.0.1:{port}{pathAndQuery}", UriKind.Absolute, out var upstreamUri))
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status400BadRequest, "bad preview path: it is not a valid request target").ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, ErrorKind.Invalid, "bad preview path: it is not a valid request target").ConfigureAwait(false);
             return;
         }
 
@@ -96,7 +97,7 @@ internal sealed class PreviewProxy : IDisposable
         }
         catch (HttpRequestException e)
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, $"Nothing answered on port {port}: {e.Message}").ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, ErrorKind.BadGateway, $"Nothing answered on port {port}: {e.Message}").ConfigureAwait(false);
             return;
         }
 
@@ -127,7 +128,7 @@ internal sealed class PreviewProxy : IDisposable
     {
         if (WebSocketUpgrade.Problem(context) is { } problem)
         {
-            await Api.WriteErrorAsync(context, problem.Status, problem.Message).ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, problem.Kind, problem.Message).ConfigureAwait(false);
             return;
         }
 
@@ -141,7 +142,7 @@ internal sealed class PreviewProxy : IDisposable
         }
         catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e)).ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, ErrorKind.BadGateway, Failed(e)).ConfigureAwait(false);
             return;
         }
 
@@ -154,13 +155,13 @@ internal sealed class PreviewProxy : IDisposable
         }
         catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, Failed(e)).ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, ErrorKind.BadGateway, Failed(e)).ConfigureAwait(false);
             return;
         }
 
         if (head is null)
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway,
+            await Api.WriteErrorAsync(context, ErrorKind.BadGateway,
                 $"WebSocket upgrade to port {port} failed: the server closed the connection or sent a malformed answer").ConfigureAwait(false);
             return;
         }

@@ -24,15 +24,11 @@ internal static class ProcessListEndpoints
 
     public static async Task<IResult> SignalAsync(int pid, HttpContext http, SandboxContext sandbox, Spawner spawner, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.SignalProcessRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.SignalProcessRequest, cancellationToken);
 
-        if (!SignalNames.TryParse(body.Value!.Signal, out var number, out var name))
+        if (!SignalNames.TryParse(body.Signal, out var number, out var name))
         {
-            return Api.BadRequest($"Unknown signal '{body.Value.Signal}' (use a name such as TERM, KILL, INT, HUP, USR1, USR2, STOP, CONT, QUIT, WINCH, or a number 1-64).");
+            return Api.BadRequest($"Unknown signal '{body.Signal}' (use a name such as TERM, KILL, INT, HUP, USR1, USR2, STOP, CONT, QUIT, WINCH, or a number 1-64).");
         }
 
         // Only a process of this sandbox's own tree: never the agent, a parent sandbox's process or a foreign one.
@@ -42,7 +38,7 @@ internal static class ProcessListEndpoints
             return Api.NotFound($"Process {pid} is not a process of this sandbox.");
         }
 
-        var group = body.Value.Group == true;
+        var group = body.Group == true;
         if (group)
         {
             if (!ProcInfo.TryReadStat(pid, out var stat) || stat.ProcessGroup <= 1 || !owned.ContainsKey(stat.ProcessGroup))

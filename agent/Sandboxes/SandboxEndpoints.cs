@@ -7,13 +7,9 @@ internal static class SandboxEndpoints
 {
     public static async Task<IResult> CreateAsync(HttpContext http, SandboxService sandboxes, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateSandboxRequest, optional: true, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadOptionalAsync(http.Request, ProtocolJsonContext.Default.CreateSandboxRequest, cancellationToken);
 
-        var (context, created, error) = await sandboxes.CreateAsync(body.Value ?? new CreateSandboxRequest(), cancellationToken);
+        var (context, created, error) = await sandboxes.CreateAsync(body ?? new CreateSandboxRequest(), cancellationToken);
         if (context is null)
         {
             return Api.BadRequest(error!);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Protocol;
 
@@ -6,7 +7,7 @@ namespace Sandboxd.Signals;
 
 internal static class SignalEndpoints
 {
-    private static IResult Status(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls, string message) =>
+    private static JsonHttpResult<Envelope<SignalStatusData>> Status(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls, string message) =>
         Api.Ok(new SignalStatusData(signals.IsActive(sandbox) ? "active" : "stopped", SignalService.Channel, urls.WebSocketUrl(http)),
             ProtocolJsonContext.Default.EnvelopeSignalStatusData, message);
 
@@ -27,13 +28,9 @@ internal static class SignalEndpoints
 
     public static async Task<IResult> PortAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.PortSignalRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.PortSignalRequest, cancellationToken);
 
-        var request = body.Value!;
+        var request = body;
         if (!TryPort(request.Port, out var port))
         {
             return Api.BadRequest("Field 'port' must be a TCP port number (1-65535).");
@@ -68,13 +65,9 @@ internal static class SignalEndpoints
 
     public static async Task<IResult> ErrorAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.ErrorSignalData, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.ErrorSignalData, cancellationToken);
 
-        if (body.Value!.Message is not { } message)
+        if (body.Message is not { } message)
         {
             return Api.BadRequest("Field 'message' is required.");
         }
@@ -85,18 +78,14 @@ internal static class SignalEndpoints
 
     public static async Task<IResult> ServerReadyAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.PortSignalRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.PortSignalRequest, cancellationToken);
 
-        if (!TryPort(body.Value!.Port, out var port))
+        if (!TryPort(body.Port, out var port))
         {
             return Api.BadRequest("Field 'port' must be a TCP port number (1-65535).");
         }
 
-        var url = body.Value.Url ?? "";
+        var url = body.Url ?? "";
         signals.EmitServerReady(sandbox, port, url);
         return Api.Ok(new PortSignalData(port, "open", url), ProtocolJsonContext.Default.EnvelopePortSignalData, "server-ready signal emitted");
     }
