@@ -22,6 +22,7 @@ internal sealed partial class ServerSupervisor(
     StateStore state,
     SandboxRegistry sandboxes,
     ISandboxOverlays overlays,
+    TimeProvider time,
     ILogger<ServerSupervisor> logger) : IHostedService, IDisposable, ISandboxScoped, ISandboxServers
 {
     public Task CloseAsync(SandboxContext sandbox) => StopAllAsync(sandbox);
@@ -30,6 +31,7 @@ internal sealed partial class ServerSupervisor(
     private readonly ISignalEmitter _signals = signals;
     private readonly PublicUrls _urls = urls;
     private readonly ILogger _log = logger;
+    private readonly TimeProvider _time = time;
 
     private readonly SemaphoreSlim _persistGate = new(1, 1);
     private readonly ConcurrentDictionary<ManagedServer, byte> _all = new();
@@ -91,7 +93,7 @@ internal sealed partial class ServerSupervisor(
             return existing;
         }
 
-        var server = new ManagedServer(sandbox, config);
+        var server = new ManagedServer(sandbox, config, _time);
         registry[config.Slug] = server;
         _all[server] = 0;
         Launch(server);
