@@ -6,8 +6,8 @@ namespace Sandboxd.Info;
 
 internal static class InfoEndpoints
 {
-    public static IResult Health() =>
-        Api.Raw(new HealthResponse("ok", DateTime.UtcNow), ProtocolJsonContext.Default.HealthResponse);
+    public static IResult Health(TimeProvider time) =>
+        Api.Raw(new HealthResponse("ok", time.GetUtcNow().UtcDateTime), ProtocolJsonContext.Default.HealthResponse);
 
     public static IResult GetInfo(HttpContext http, SandboxRegistry registry, TokenValidator tokens, PublicUrls urls) =>
         Api.Ok(new InfoData(tokens.AuthEnabled, registry.Main.Subdomain, registry.Count, urls.RootUrl(http), AgentVersion.Current),

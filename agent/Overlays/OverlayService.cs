@@ -12,7 +12,7 @@ namespace Sandboxd.Overlays;
 /// files in the background. <c>copy</c>: every file outside package directories is copied before answering, package
 /// directories in the background. Failures end in <c>failed</c> with a reason; they never take the agent down.
 /// </summary>
-internal sealed class OverlayService(AgentOptions options, ILogger<OverlayService> logger) : IAsyncDisposable, ISandboxScoped, ISandboxOverlays
+internal sealed class OverlayService(AgentOptions options, TimeProvider time, ILogger<OverlayService> logger) : IAsyncDisposable, ISandboxScoped, ISandboxOverlays
 {
     /// <summary>A destroyed sandbox: stop background copies (its files are the sandbox's to delete or keep).</summary>
     public async Task CloseAsync(SandboxContext sandbox)
@@ -76,7 +76,7 @@ internal sealed class OverlayService(AgentOptions options, ILogger<OverlayServic
             throw SandboxdException.Invalid($"Cannot read the template {source}: {e.Message}");
         }
 
-        var overlay = new Overlay(request.Source, request.Target, target, strategy, plan.Skipped);
+        var overlay = new Overlay(request.Source, request.Target, target, strategy, plan.Skipped, time);
         Registry(sandbox)[overlay.Id] = overlay;
         _all[overlay] = 0;
         try

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Protocol;
 
@@ -5,16 +6,11 @@ namespace Sandboxd.Sandboxes;
 
 internal static class SandboxEndpoints
 {
-    public static async Task<IResult> CreateAsync(HttpContext http, SandboxService sandboxes, CancellationToken cancellationToken)
+    public static async Task<JsonHttpResult<SandboxInfo>> CreateAsync(HttpContext http, SandboxService sandboxes, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadOptionalAsync(http.Request, ProtocolJsonContext.Default.CreateSandboxRequest, cancellationToken);
 
-        var (context, created, error) = await sandboxes.CreateAsync(body ?? new CreateSandboxRequest(), cancellationToken);
-        if (context is null)
-        {
-            return Api.BadRequest(error!);
-        }
-
+        var (context, created) = await sandboxes.CreateAsync(body ?? new CreateSandboxRequest(), cancellationToken);
         if (created)
         {
             sandboxes.AnnounceCreated(context, sandboxes.Url(http, context));

@@ -8,7 +8,7 @@ using Sandboxd.Native;
 namespace Sandboxd.Watch;
 
 /// <summary>The watchers of every sandbox; publishes <c>file:changed</c> on <c>watcher:&lt;id&gt;</c>.</summary>
-internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<WatcherService> logger) : IAsyncDisposable, ISandboxScoped
+internal sealed class WatcherService(EpollLoop loop, LiveHub hub, TimeProvider time, ILogger<WatcherService> logger) : IAsyncDisposable, ISandboxScoped
 {
     public async Task CloseAsync(SandboxContext sandbox)
     {
@@ -33,7 +33,8 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
             {
                 logger.WatcherWarning(watcher.Id, warning);
                 hub.Publish(sandbox, new LiveMessage("watcher:warning", watcher.Channel, ("id", watcher.Id), ("message", warning)));
-            });
+            },
+            time);
         watcher.Directory = directory;
         directory.Start();
         Registry(sandbox)[watcher.Id] = watcher;
