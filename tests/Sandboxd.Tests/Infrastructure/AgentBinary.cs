@@ -31,7 +31,7 @@ public sealed record AgentBinary(string FileName, IReadOnlyList<string> PrefixAr
 
         var project = Path.Combine(RepoRoot, "agent", "Sandboxd.csproj");
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
-        var result = await Cli.Wrap("dotnet")
+        var result = await CliWrap.Cli.Wrap("dotnet")
             .WithArguments(["build", project, "-c", "Debug", "-nologo", "-clp:NoSummary"])
             .WithWorkingDirectory(RepoRoot)
             .WithValidation(CommandResultValidation.None)
