@@ -1,4 +1,5 @@
 using Sandboxd.Auth;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Protocol;
 
@@ -6,14 +7,14 @@ namespace Sandboxd.Info;
 
 internal static class InfoEndpoints
 {
-    public static IResult Health(TimeProvider time) =>
+    public static JsonHttpResult<HealthResponse> Health(TimeProvider time) =>
         Api.Raw(new HealthResponse("ok", time.GetUtcNow().UtcDateTime), ProtocolJsonContext.Default.HealthResponse);
 
-    public static IResult GetInfo(HttpContext http, SandboxRegistry registry, TokenValidator tokens, PublicUrls urls) =>
+    public static JsonHttpResult<Envelope<InfoData>> GetInfo(HttpContext http, SandboxRegistry registry, TokenValidator tokens, PublicUrls urls) =>
         Api.Ok(new InfoData(tokens.AuthEnabled, registry.Main.Subdomain, registry.Count, urls.RootUrl(http), AgentVersion.Current),
             ProtocolJsonContext.Default.EnvelopeInfoData);
 
-    public static IResult Ready(HttpContext http, SandboxContext sandbox, IEnumerable<IReadinessContributor> contributors)
+    public static JsonHttpResult<ReadyResponse> Ready(HttpContext http, SandboxContext sandbox, IEnumerable<IReadinessContributor> contributors)
     {
         var servers = new List<ReadyServer>();
         var overlays = new List<ReadyOverlay>();

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Native;
 using Sandboxd.Processes;
@@ -7,7 +8,7 @@ namespace Sandboxd.ProcessList;
 
 internal static class ProcessListEndpoints
 {
-    public static IResult List(SandboxContext sandbox, Spawner spawner)
+    public static JsonHttpResult<Envelope<ProcessListData>> List(SandboxContext sandbox, Spawner spawner)
     {
         var owned = SandboxProcesses.Of(sandbox, spawner);
         var entries = new List<ProcessEntry>(owned.Count);
@@ -22,7 +23,7 @@ internal static class ProcessListEndpoints
         return Api.Ok(new ProcessListData(entries), ProtocolJsonContext.Default.EnvelopeProcessListData);
     }
 
-    public static async Task<IResult> SignalAsync(int pid, HttpContext http, SandboxContext sandbox, Spawner spawner, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<SignalProcessData>>, JsonHttpResult<ErrorResponse>>> SignalAsync(int pid, HttpContext http, SandboxContext sandbox, Spawner spawner, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.SignalProcessRequest, cancellationToken);
 

@@ -19,11 +19,11 @@ internal static class SandboxEndpoints
         return Api.Raw(sandboxes.ToInfo(http, context), ProtocolJsonContext.Default.SandboxInfo, created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    public static IResult List(HttpContext http, SandboxRegistry registry, SandboxService sandboxes) =>
+    public static JsonHttpResult<SandboxList> List(HttpContext http, SandboxRegistry registry, SandboxService sandboxes) =>
         Api.Raw(new SandboxList([sandboxes.ToInfo(http, registry.Main), .. registry.Children.Select(c => sandboxes.ToInfo(http, c.Context))]),
             ProtocolJsonContext.Default.SandboxList);
 
-    public static IResult Get(string subdomain, HttpContext http, SandboxRegistry registry, SandboxService sandboxes)
+    public static Results<JsonHttpResult<SandboxInfo>, JsonHttpResult<ErrorResponse>> Get(string subdomain, HttpContext http, SandboxRegistry registry, SandboxService sandboxes)
     {
         var context = subdomain == registry.Main.Subdomain ? registry.Main : registry.TryGetChild(subdomain, out var child) ? child : null;
         return context is null
@@ -31,7 +31,7 @@ internal static class SandboxEndpoints
             : Api.Raw(sandboxes.ToInfo(http, context), ProtocolJsonContext.Default.SandboxInfo);
     }
 
-    public static async Task<IResult> DestroyAsync(string subdomain, HttpContext http, SandboxRegistry registry, SandboxService sandboxes)
+    public static async Task<Results<NoContent, JsonHttpResult<ErrorResponse>>> DestroyAsync(string subdomain, HttpContext http, SandboxRegistry registry, SandboxService sandboxes)
     {
         if (subdomain == registry.Main.Subdomain)
         {

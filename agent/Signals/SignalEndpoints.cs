@@ -11,22 +11,22 @@ internal static class SignalEndpoints
         Api.Ok(new SignalStatusData(signals.IsActive(sandbox) ? "active" : "stopped", SignalService.Channel, urls.WebSocketUrl(http)),
             ProtocolJsonContext.Default.EnvelopeSignalStatusData, message);
 
-    public static IResult Start(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
+    public static JsonHttpResult<Envelope<SignalStatusData>> Start(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
     {
         signals.Start(sandbox);
         return Status(http, sandbox, signals, urls, "signal service started");
     }
 
-    public static IResult GetStatus(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls) =>
+    public static JsonHttpResult<Envelope<SignalStatusData>> GetStatus(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls) =>
         Status(http, sandbox, signals, urls, "ok");
 
-    public static IResult Stop(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
+    public static JsonHttpResult<Envelope<SignalStatusData>> Stop(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
     {
         signals.Stop(sandbox);
         return Status(http, sandbox, signals, urls, "signal service stopped");
     }
 
-    public static async Task<IResult> PortAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<PortSignalData>>, JsonHttpResult<ErrorResponse>>> PortAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.PortSignalRequest, cancellationToken);
 
@@ -46,7 +46,7 @@ internal static class SignalEndpoints
         return Api.Ok(new PortSignalData(port, request.Type, url), ProtocolJsonContext.Default.EnvelopePortSignalData, "port signal emitted");
     }
 
-    public static IResult PortAlt(string port, string type, HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
+    public static Results<JsonHttpResult<Envelope<PortSignalData>>, JsonHttpResult<ErrorResponse>> PortAlt(string port, string type, HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
     {
         if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number is < 1 or > 65535)
         {
@@ -63,7 +63,7 @@ internal static class SignalEndpoints
         return Api.Ok(new PortSignalData(number, type, url), ProtocolJsonContext.Default.EnvelopePortSignalData, "port signal emitted");
     }
 
-    public static async Task<IResult> ErrorAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<ErrorSignalData>>, JsonHttpResult<ErrorResponse>>> ErrorAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.ErrorSignalData, cancellationToken);
 
@@ -76,7 +76,7 @@ internal static class SignalEndpoints
         return Api.Ok(new ErrorSignalData(message), ProtocolJsonContext.Default.EnvelopeErrorSignalData, "error signal emitted");
     }
 
-    public static async Task<IResult> ServerReadyAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<PortSignalData>>, JsonHttpResult<ErrorResponse>>> ServerReadyAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.PortSignalRequest, cancellationToken);
 

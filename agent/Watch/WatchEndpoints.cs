@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Errors;
 using Sandboxd.Protocol;
@@ -6,7 +7,7 @@ namespace Sandboxd.Watch;
 
 internal static class WatchEndpoints
 {
-    public static async Task<IResult> CreateAsync(HttpContext http, SandboxContext sandbox, WatcherService watchers, PublicUrls urls, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<WatcherInfo>>, JsonHttpResult<ErrorResponse>>> CreateAsync(HttpContext http, SandboxContext sandbox, WatcherService watchers, PublicUrls urls, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateWatcherRequest, cancellationToken);
 
@@ -40,15 +41,15 @@ internal static class WatchEndpoints
         return Api.Ok(ToInfo(watcher, urls.WebSocketUrl(http)), ProtocolJsonContext.Default.EnvelopeWatcherInfo, "watcher created", StatusCodes.Status201Created);
     }
 
-    public static IResult List(SandboxContext sandbox) =>
+    public static JsonHttpResult<Envelope<WatcherList>> List(SandboxContext sandbox) =>
         Api.Ok(new WatcherList([.. WatcherService.Registry(sandbox).Values.Select(w => ToInfo(w, null))]), ProtocolJsonContext.Default.EnvelopeWatcherList);
 
-    public static IResult Get(string id, HttpContext http, SandboxContext sandbox, PublicUrls urls) =>
+    public static Results<JsonHttpResult<Envelope<WatcherInfo>>, JsonHttpResult<ErrorResponse>> Get(string id, HttpContext http, SandboxContext sandbox, PublicUrls urls) =>
         WatcherService.Registry(sandbox).TryGetValue(id, out var watcher)
             ? Api.Ok(ToInfo(watcher, urls.WebSocketUrl(http)), ProtocolJsonContext.Default.EnvelopeWatcherInfo)
             : Api.NotFound($"Watcher {id} not found.");
 
-    public static async Task<IResult> DestroyAsync(string id, SandboxContext sandbox, WatcherService watchers) =>
+    public static async Task<Results<NoContent, JsonHttpResult<ErrorResponse>>> DestroyAsync(string id, SandboxContext sandbox, WatcherService watchers) =>
         await watchers.DestroyAsync(sandbox, id) ? Api.NoContent() : Api.NotFound($"Watcher {id} not found.");
 
     private static WatcherInfo ToInfo(Watcher watcher, string? wsUrl) =>
