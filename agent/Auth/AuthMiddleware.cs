@@ -1,4 +1,5 @@
 using Sandboxd.Core;
+using Sandboxd.Errors;
 namespace Sandboxd.Auth;
 
 /// <summary>
@@ -29,28 +30,28 @@ internal sealed class AuthMiddleware(RequestDelegate next, TokenValidator valida
 
         if (principal is null)
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status401Unauthorized,
+            await Api.WriteErrorAsync(context, ErrorKind.Unauthorized,
                 token is null ? "unauthorized: send Authorization: Bearer <token>" : "unauthorized: the token is invalid, expired or revoked").ConfigureAwait(false);
             return;
         }
 
         if (principal.Kind == TokenKind.SessionToken && endpoint?.Metadata.GetMetadata<AccessTokenOnlyEndpoint>() is not null)
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
+            await Api.WriteErrorAsync(context, ErrorKind.Forbidden,
                 "forbidden: managing session tokens and magic links needs the access token, not a session token").ConfigureAwait(false);
             return;
         }
 
         if (source == TokenSource.Cookie && IsUnsafe(context.Request) && !IsSameOrigin(context.Request))
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
+            await Api.WriteErrorAsync(context, ErrorKind.Forbidden,
                 "forbidden: a cookie-authenticated request that changes state must come from this agent's own origin (Origin header), or send the token as a header").ConfigureAwait(false);
             return;
         }
 
         if (source == TokenSource.Cookie && FromAnotherPage(context.Request) is { } page)
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
+            await Api.WriteErrorAsync(context, ErrorKind.Forbidden,
                 $"forbidden: the session cookie is not accepted from {page}; previews cannot act as the API (send the token as a header)").ConfigureAwait(false);
             return;
         }

@@ -1,6 +1,8 @@
 using System.Net;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Protocol;
 
 namespace Sandboxd.Auth;
@@ -11,13 +13,9 @@ internal static class MagicLinkEndpoints
 
     public static async Task<IResult> CreateAsync(HttpContext http, MagicLinks links, PublicUrls urls, AgentOptions options, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateMagicLinkRequest, optional: true, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadOptionalAsync(http.Request, ProtocolJsonContext.Default.CreateMagicLinkRequest, cancellationToken);
 
-        var redirect = string.IsNullOrEmpty(body.Value?.RedirectUrl) ? DefaultRedirect : body.Value.RedirectUrl;
+        var redirect = string.IsNullOrEmpty(body?.RedirectUrl) ? DefaultRedirect : body.RedirectUrl;
         var baseUrl = urls.BaseUrl(http);
         if (!IsAllowedRedirect(redirect, baseUrl, options.AllowedRedirectOrigins))
         {
@@ -93,9 +91,9 @@ internal static class MagicLinkEndpoints
         switch (links.TryConsume(code, out var redirect, out var baseUrl))
         {
             case MagicLinks.Outcome.Unknown:
-                return Refuse(http, StatusCodes.Status404NotFound, "This magic link does not exist.");
+                return Refuse(http, ErrorKind.NotFound, "This magic link does not exist.");
             case MagicLinks.Outcome.Spent:
-                return Refuse(http, StatusCodes.Status410Gone, "magic link expired or already used");
+                return Refuse(http, ErrorKind.Gone, "magic link expired or already used");
         }
 
         var (_, secret) = tokens.Create("magic link", SessionTokens.DefaultLifetimeSeconds);
@@ -112,7 +110,7 @@ internal static class MagicLinkEndpoints
         return TypedResults.Redirect(location);
     }
 
-    private static IResult Refuse(HttpContext http, int status, string message)
+    private static Results<ContentHttpResult, JsonHttpResult<ErrorResponse>> Refuse(HttpContext http, ErrorKind kind, string message)
     {
         if (http.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.Ordinal))
         {
@@ -122,9 +120,9 @@ internal static class MagicLinkEndpoints
                 <body><h1>This link cannot be used</h1><p>{WebUtility.HtmlEncode(message)}.</p>
                 <p>Magic links work once, within five minutes. Ask for a new one.</p></body></html>
                 """;
-            return TypedResults.Content(html, "text/html; charset=utf-8", statusCode: status);
+            return TypedResults.Content(html, "text/html; charset=utf-8", statusCode: Api.StatusOf(kind));
         }
 
-        return Api.Error(status, message);
+        return Api.Error(kind, message);
     }
 }

@@ -7,13 +7,9 @@ internal static class SessionTokenEndpoints
 {
     public static async Task<IResult> CreateAsync(HttpContext http, SessionTokens tokens, TimeProvider time, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateSessionTokenRequest, optional: true, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadOptionalAsync(http.Request, ProtocolJsonContext.Default.CreateSessionTokenRequest, cancellationToken);
 
-        var request = body.Value ?? new CreateSessionTokenRequest();
+        var request = body ?? new CreateSessionTokenRequest();
         var lifetime = request.ExpiresIn ?? SessionTokens.DefaultLifetimeSeconds;
         if (lifetime <= 0 || double.IsNaN(lifetime) || lifetime > 10L * 365 * 86400)
         {

@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.FileSystem;
 using Sandboxd.Protocol;
@@ -10,7 +12,7 @@ internal static partial class EnvEndpoints
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_.]*$")]
     private static partial Regex KeyPattern();
 
-    private static bool TryGetFile(HttpContext http, SandboxContext sandbox, out string file, out string path, out IResult? error)
+    private static bool TryGetFile(HttpContext http, SandboxContext sandbox, out string file, out string path, [NotNullWhen(false)] out JsonHttpResult<ErrorResponse>? error)
     {
         file = http.Request.Query["file"].ToString();
         path = "";
@@ -36,11 +38,11 @@ internal static partial class EnvEndpoints
         return true;
     }
 
-    public static IResult Get(HttpContext http, SandboxContext sandbox)
+    public static Results<JsonHttpResult<Envelope<EnvData>>, JsonHttpResult<ErrorResponse>> Get(HttpContext http, SandboxContext sandbox)
     {
         if (!TryGetFile(http, sandbox, out var file, out var path, out var error))
         {
-            return error!;
+            return error;
         }
 
         if (!File.Exists(path))
@@ -48,36 +50,25 @@ internal static partial class EnvEndpoints
             return Api.NotFound($"Env file {file} does not exist.");
         }
 
-        try
-        {
-            var variables = EnvFile.Parse(FileOps.ReadText(path)).Variables();
-            return Api.Ok(new EnvData(file, variables), ProtocolJsonContext.Default.EnvelopeEnvData);
-        }
-        catch (FileOpException e)
-        {
-            return Api.Error(e.Status, e.Message);
-        }
+        var variables = EnvFile.Parse(FileOps.ReadText(path)).Variables();
+        return Api.Ok(new EnvData(file, variables), ProtocolJsonContext.Default.EnvelopeEnvData);
     }
 
-    public static IResult Head(HttpContext http, SandboxContext sandbox) =>
+    public static StatusCodeHttpResult Head(HttpContext http, SandboxContext sandbox) =>
         TryGetFile(http, sandbox, out _, out var path, out _) && File.Exists(path)
             ? TypedResults.StatusCode(StatusCodes.Status200OK)
             : TypedResults.StatusCode(StatusCodes.Status404NotFound);
 
-    public static async Task<IResult> SetAsync(HttpContext http, SandboxContext sandbox, EnvFileLocks locks, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<EnvKeysData>>, JsonHttpResult<ErrorResponse>>> SetAsync(HttpContext http, SandboxContext sandbox, EnvFileLocks locks, CancellationToken cancellationToken)
     {
         if (!TryGetFile(http, sandbox, out var file, out var path, out var error))
         {
-            return error!;
+            return error;
         }
 
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.EnvUpdateRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.EnvUpdateRequest, cancellationToken);
 
-        if (body.Value!.Variables is not { } variables)
+        if (body.Variables is not { } variables)
         {
             return Api.BadRequest("Field 'variables' is required and must be an object of strings.");
         }
@@ -88,33 +79,22 @@ internal static partial class EnvEndpoints
         }
 
         using var _ = await locks.AcquireAsync(path, cancellationToken);
-        try
-        {
-            var env = File.Exists(path) ? EnvFile.Parse(FileOps.ReadText(path)) : EnvFile.Parse("");
-            env.Set(variables);
-            FileOps.Write(path, env.ToString());
-            return Api.Ok(new EnvKeysData(file, [.. variables.Keys]), ProtocolJsonContext.Default.EnvelopeEnvKeysData, "environment updated");
-        }
-        catch (FileOpException e)
-        {
-            return Api.Error(e.Status, e.Message);
-        }
+        var env = File.Exists(path) ? EnvFile.Parse(FileOps.ReadText(path)) : EnvFile.Parse("");
+        env.Set(variables);
+        FileOps.Write(path, env.ToString());
+        return Api.Ok(new EnvKeysData(file, [.. variables.Keys]), ProtocolJsonContext.Default.EnvelopeEnvKeysData, "environment updated");
     }
 
-    public static async Task<IResult> DeleteAsync(HttpContext http, SandboxContext sandbox, EnvFileLocks locks, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<EnvKeysData>>, JsonHttpResult<ErrorResponse>>> DeleteAsync(HttpContext http, SandboxContext sandbox, EnvFileLocks locks, CancellationToken cancellationToken)
     {
         if (!TryGetFile(http, sandbox, out var file, out var path, out var error))
         {
-            return error!;
+            return error;
         }
 
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.EnvDeleteRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.EnvDeleteRequest, cancellationToken);
 
-        if (body.Value!.Keys is not { } keys)
+        if (body.Keys is not { } keys)
         {
             return Api.BadRequest("Field 'keys' is required and must be an array of strings.");
         }
@@ -125,16 +105,9 @@ internal static partial class EnvEndpoints
             return Api.NotFound($"Env file {file} does not exist.");
         }
 
-        try
-        {
-            var env = EnvFile.Parse(FileOps.ReadText(path));
-            var removed = env.Remove(keys);
-            FileOps.Write(path, env.ToString());
-            return Api.Ok(new EnvKeysData(file, removed), ProtocolJsonContext.Default.EnvelopeEnvKeysData, "keys removed");
-        }
-        catch (FileOpException e)
-        {
-            return Api.Error(e.Status, e.Message);
-        }
+        var env = EnvFile.Parse(FileOps.ReadText(path));
+        var removed = env.Remove(keys);
+        FileOps.Write(path, env.ToString());
+        return Api.Ok(new EnvKeysData(file, removed), ProtocolJsonContext.Default.EnvelopeEnvKeysData, "keys removed");
     }
 }

@@ -1,13 +1,8 @@
 using System.Text;
+using Sandboxd.Errors;
 using Sandboxd.Protocol;
 
 namespace Sandboxd.FileSystem;
-
-/// <summary>Why a file operation failed, mapped once to an HTTP status.</summary>
-internal sealed class FileOpException(int status, string message, Exception? inner = null) : Exception(message, inner)
-{
-    public int Status { get; } = status;
-}
 
 /// <summary>
 /// The one helper every file write and read goes through (Files endpoints, env files, overlays): parents created,
@@ -75,8 +70,8 @@ internal static class FileOps
         if (!Directory.Exists(directory))
         {
             throw File.Exists(directory)
-                ? new FileOpException(400, $"{directory} is not a directory.")
-                : new FileOpException(404, $"{directory} does not exist.");
+                ? new SandboxdException(ErrorKind.Invalid, $"{directory} is not a directory.")
+                : new SandboxdException(ErrorKind.NotFound, $"{directory} does not exist.");
         }
 
         return Guard(directory, () => new DirectoryInfo(directory)
@@ -95,24 +90,24 @@ internal static class FileOps
     /// read, or a size that lies, cannot make the agent buffer more). Devices, FIFOs and sockets are refused: /dev/zero
     /// never ends and a FIFO blocks until a writer comes.
     /// </summary>
-    /// <exception cref="FileOpException">400 not a regular file, 404, 403, 413 larger than <paramref name="maxBytes"/>.</exception>
+    /// <exception cref="SandboxdException">Invalid (not a regular file), NotFound, Forbidden, TooLarge (larger than <paramref name="maxBytes"/>).</exception>
     public static byte[] ReadRegular(string path, long maxBytes)
     {
         if (Directory.Exists(path))
         {
-            throw new FileOpException(400, $"{path} is a directory; list it with GET /files?path= instead.");
+            throw new SandboxdException(ErrorKind.Invalid, $"{path} is a directory; list it with GET /files?path= instead.");
         }
 
         using var handle = Native.RegularFile.OpenForRead(path, out var notRegular, out var errno);
         if (handle is null)
         {
             throw notRegular is not null
-                ? new FileOpException(400, $"{path} is not a regular file ({notRegular}); only regular files are read.")
+                ? new SandboxdException(ErrorKind.Invalid, $"{path} is not a regular file ({notRegular}); only regular files are read.")
                 : errno switch
                 {
-                    Native.LibC.ENOENT => new FileOpException(404, $"{path} does not exist."),
-                    Native.LibC.EACCES or Native.LibC.EPERM => new FileOpException(403, $"Permission denied: {path}."),
-                    _ => new FileOpException(500, $"Cannot open {path}: {new System.ComponentModel.Win32Exception(errno).Message}."),
+                    Native.LibC.ENOENT => new SandboxdException(ErrorKind.NotFound, $"{path} does not exist."),
+                    Native.LibC.EACCES or Native.LibC.EPERM => new SandboxdException(ErrorKind.Forbidden, $"Permission denied: {path}."),
+                    _ => new SandboxdException(ErrorKind.Internal, $"Cannot open {path}: {new System.ComponentModel.Win32Exception(errno).Message}."),
                 };
         }
 
@@ -120,7 +115,7 @@ internal static class FileOps
         return Guard(path, () =>
         {
             using var stream = new FileStream(file, FileAccess.Read, bufferSize: 0);
-            var tooBig = new FileOpException(413, $"{path} is larger than {maxBytes} bytes; files over {maxBytes} bytes are not returned inline.");
+            var tooBig = new SandboxdException(ErrorKind.TooLarge, $"{path} is larger than {maxBytes} bytes; files over {maxBytes} bytes are not returned inline.");
             if (stream.Length > maxBytes)
             {
                 throw tooBig;
@@ -160,7 +155,7 @@ internal static class FileOps
     {
         if (Directory.Exists(path))
         {
-            throw new FileOpException(400, $"{path} is a directory.");
+            throw new SandboxdException(ErrorKind.Invalid, $"{path} is a directory.");
         }
 
         var requested = path;
@@ -228,7 +223,7 @@ internal static class FileOps
     {
         if (File.Exists(directory))
         {
-            throw new FileOpException(400, $"Cannot create parent directory {directory}: a file with that name exists.");
+            throw new SandboxdException(ErrorKind.Invalid, $"Cannot create parent directory {directory}: a file with that name exists.");
         }
 
         Native.WorkloadUser.Current.CreateDirectory(directory);
@@ -250,7 +245,7 @@ internal static class FileOps
             }
             else
             {
-                throw new FileOpException(404, $"{path} does not exist.");
+                throw new SandboxdException(ErrorKind.NotFound, $"{path} does not exist.");
             }
 
             return 0;
@@ -263,29 +258,29 @@ internal static class FileOps
         {
             return action();
         }
-        catch (FileOpException)
+        catch (SandboxdException)
         {
             throw;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new FileOpException(404, $"{path} does not exist.", e);
+            throw new SandboxdException(ErrorKind.NotFound, $"{path} does not exist.", e);
         }
         catch (UnauthorizedAccessException e)
         {
-            throw new FileOpException(403, $"Permission denied: {path}.", e);
+            throw new SandboxdException(ErrorKind.Forbidden, $"Permission denied: {path}.", e);
         }
         catch (PathTooLongException e)
         {
-            throw new FileOpException(400, $"Path too long: {path}.", e);
+            throw new SandboxdException(ErrorKind.Invalid, $"Path too long: {path}.", e);
         }
         catch (IOException e) when ((e.HResult & 0xFFFF) is ENOSPC or EDQUOT)
         {
-            throw new FileOpException(507, $"No space left on the device writing {path}; nothing was changed.", e);
+            throw new SandboxdException(ErrorKind.InsufficientStorage, $"No space left on the device writing {path}; nothing was changed.", e);
         }
         catch (IOException e)
         {
-            throw new FileOpException(400, $"{path}: {e.Message}", e);
+            throw new SandboxdException(ErrorKind.Invalid, $"{path}: {e.Message}", e);
         }
     }
 }

@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.FileSystem;
 using Sandboxd.Native;
 using Sandboxd.Protocol;
@@ -139,7 +140,7 @@ internal static class ArchiveEndpoints
             var body = await DecompressAsync(http.Request.BodyReader, cancellationToken).ConfigureAwait(false);
             if (body is null)
             {
-                return Api.Error(StatusCodes.Status415UnsupportedMediaType, "The body is zstd-compressed; send a plain or gzip-compressed tar.");
+                return Api.Error(ErrorKind.UnsupportedMediaType, "The body is zstd-compressed; send a plain or gzip-compressed tar.");
             }
 
             await using (body.ConfigureAwait(false))
@@ -165,15 +166,15 @@ internal static class ArchiveEndpoints
         }
         catch (IOException e) when ((e.HResult & 0xFFFF) is 28 or 122)
         {
-            return Api.Error(StatusCodes.Status507InsufficientStorage, $"No space left on the device extracting into {root}; the file being written was removed.");
+            return Api.Error(ErrorKind.InsufficientStorage, $"No space left on the device extracting into {root}; the file being written was removed.");
         }
         catch (UnauthorizedAccessException e)
         {
-            return Api.Error(StatusCodes.Status403Forbidden, $"Permission denied extracting into {root}: {e.Message}");
+            return Api.Error(ErrorKind.Forbidden, $"Permission denied extracting into {root}: {e.Message}");
         }
         catch (BadHttpRequestException e)
         {
-            return Api.Error(e.StatusCode, $"The upload was cut short ({e.Message}).");
+            return Api.Error(Api.KindOf(e.StatusCode), $"The upload was cut short ({e.Message}).");
         }
     }
 

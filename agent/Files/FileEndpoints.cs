@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.FileSystem;
 using Sandboxd.Protocol;
 
@@ -6,7 +8,7 @@ namespace Sandboxd.Files;
 
 internal static class FileEndpoints
 {
-    public static IResult List(HttpContext http, SandboxContext sandbox)
+    public static Results<JsonHttpResult<Envelope<FileListData>>, JsonHttpResult<ErrorResponse>> List(HttpContext http, SandboxContext sandbox)
     {
         var requested = http.Request.Query["path"].ToString();
         if (!FilePaths.TryResolve(sandbox, string.IsNullOrEmpty(requested) ? "/" : requested, out var path, out var error))
@@ -14,28 +16,24 @@ internal static class FileEndpoints
             return Api.BadRequest(error!);
         }
 
-        return Try(() => Api.Ok(new FileListData(path, FileOps.List(path)), ProtocolJsonContext.Default.EnvelopeFileListData));
+        return Api.Ok(new FileListData(path, FileOps.List(path)), ProtocolJsonContext.Default.EnvelopeFileListData);
     }
 
-    public static async Task<IResult> WriteAsync(HttpContext http, SandboxContext sandbox, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<FileData>>, JsonHttpResult<ErrorResponse>>> WriteAsync(HttpContext http, SandboxContext sandbox, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.WriteFileRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.WriteFileRequest, cancellationToken);
 
-        if (!FilePaths.TryResolve(sandbox, body.Value!.Path, out var path, out var error))
+        if (!FilePaths.TryResolve(sandbox, body.Path, out var path, out var error))
         {
             return Api.BadRequest(error == "A file path is required." ? "Field 'path' is required and must be a non-empty string." : error!);
         }
 
         var existed = FileOps.Exists(path);
-        return Try(() => Api.Ok(new FileData(FileOps.Write(path, body.Value.Content)), ProtocolJsonContext.Default.EnvelopeFileData,
-            existed ? "file written" : "file created", existed ? StatusCodes.Status200OK : StatusCodes.Status201Created));
+        return Api.Ok(new FileData(FileOps.Write(path, body.Content)), ProtocolJsonContext.Default.EnvelopeFileData,
+            existed ? "file written" : "file created", existed ? StatusCodes.Status200OK : StatusCodes.Status201Created);
     }
 
-    public static IResult Get(HttpContext http, SandboxContext sandbox)
+    public static Results<JsonHttpResult<Envelope<FileData>>, JsonHttpResult<ErrorResponse>> Get(HttpContext http, SandboxContext sandbox)
     {
         if (!FilePaths.TryGetRoutePath(http, sandbox, out var path, out var error))
         {
@@ -48,14 +46,11 @@ internal static class FileEndpoints
         }
 
         var withContent = http.Request.Query["content"].ToString() is "true" or "1";
-        return Try(() =>
-        {
-            var content = withContent ? FileOps.ReadText(path) : null;
-            return Api.Ok(new FileData(FileOps.Describe(path), content), ProtocolJsonContext.Default.EnvelopeFileData);
-        });
+        var content = withContent ? FileOps.ReadText(path) : null;
+        return Api.Ok(new FileData(FileOps.Describe(path), content), ProtocolJsonContext.Default.EnvelopeFileData);
     }
 
-    public static IResult Head(HttpContext http, SandboxContext sandbox)
+    public static StatusCodeHttpResult Head(HttpContext http, SandboxContext sandbox)
     {
         if (!FilePaths.TryGetRoutePath(http, sandbox, out var path, out _))
         {
@@ -65,7 +60,7 @@ internal static class FileEndpoints
         return TypedResults.StatusCode(FileOps.Exists(path) ? StatusCodes.Status200OK : StatusCodes.Status404NotFound);
     }
 
-    public static IResult Delete(HttpContext http, SandboxContext sandbox)
+    public static Results<NoContent, JsonHttpResult<ErrorResponse>> Delete(HttpContext http, SandboxContext sandbox)
     {
         if (!FilePaths.TryGetRoutePath(http, sandbox, out var path, out var error))
         {
@@ -77,22 +72,15 @@ internal static class FileEndpoints
             return Api.BadRequest($"Refusing to delete {path}: it is the filesystem root or the sandbox root.");
         }
 
-        return Try(() =>
-        {
-            FileOps.Delete(path);
-            return Api.NoContent();
-        });
+        FileOps.Delete(path);
+        return Api.NoContent();
     }
 
-    public static async Task<IResult> BatchAsync(HttpContext http, SandboxContext sandbox, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<BatchFilesData>>, JsonHttpResult<ErrorResponse>>> BatchAsync(HttpContext http, SandboxContext sandbox, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.BatchFilesRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.BatchFilesRequest, cancellationToken);
 
-        if (body.Value!.Files is not { } files)
+        if (body.Files is not { } files)
         {
             return Api.BadRequest("Field 'files' is required and must be an array of {path, operation, content?}.");
         }
@@ -148,21 +136,9 @@ internal static class FileEndpoints
                     return new BatchFileResult(requested, false, $"unknown operation '{op.Operation}' (use write or delete)");
             }
         }
-        catch (FileOpException e)
+        catch (SandboxdException e)
         {
             return new BatchFileResult(requested, false, e.Message);
-        }
-    }
-
-    private static IResult Try(Func<IResult> action)
-    {
-        try
-        {
-            return action();
-        }
-        catch (FileOpException e)
-        {
-            return Api.Error(e.Status, e.Message);
         }
     }
 }

@@ -1,7 +1,9 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.FileSystem;
 using Sandboxd.Native;
 using Sandboxd.Protocol;
@@ -69,7 +71,7 @@ internal static class RawFileEndpoints
 
         if (http.Request.Headers.IfMatch.Count > 0 && !Matches(http.Request.Headers.IfMatch.ToString(), identity))
         {
-            return Api.Error(StatusCodes.Status412PreconditionFailed, $"{path} has changed (If-Match does not match its ETag).");
+            return Api.Error(ErrorKind.PreconditionFailed, $"{path} has changed (If-Match does not match its ETag).");
         }
 
         AgentMeter.Sent(identity.Size, "files.raw");
@@ -127,7 +129,7 @@ internal static class RawFileEndpoints
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Api.Error(e is UnauthorizedAccessException ? 403 : 400, $"Cannot create parent directory {directory}: {e.Message}");
+            return Api.Error(e is UnauthorizedAccessException ? ErrorKind.Forbidden : ErrorKind.Invalid, $"Cannot create parent directory {directory}: {e.Message}");
         }
 
         var guard = new DiskGuard(directory, options.MinFreeDiskBytes);
@@ -190,11 +192,11 @@ internal static class RawFileEndpoints
         }
         catch (UnauthorizedAccessException)
         {
-            return Api.Error(403, $"Permission denied: {path}.");
+            return Api.Error(ErrorKind.Forbidden, $"Permission denied: {path}.");
         }
         catch (BadHttpRequestException e)
         {
-            return Api.Error(e.StatusCode, $"The upload of {path} was cut short ({e.Message}); nothing was written.");
+            return Api.Error(Api.KindOf(e.StatusCode), $"The upload of {path} was cut short ({e.Message}); nothing was written.");
         }
         finally
         {
@@ -239,24 +241,24 @@ internal static class RawFileEndpoints
         }
     }
 
-    private static IResult InsufficientStorage(string path, DiskGuard guard) =>
-        Api.Error(StatusCodes.Status507InsufficientStorage,
+    private static JsonHttpResult<ErrorResponse> InsufficientStorage(string path, DiskGuard guard) =>
+        Api.Error(ErrorKind.InsufficientStorage,
             $"Not enough free disk space to write {path} (available {guard.Available()} bytes, kept free {guard.Reserve} bytes, --min-free-disk); nothing was written.");
 
     /// <summary>If-Match (412 when the file's ETag differs or it does not exist) and If-None-Match: * (412 when it exists).</summary>
-    private static IResult? CheckPreconditions(HttpRequest request, string path, FileIdentity? current)
+    private static JsonHttpResult<ErrorResponse>? CheckPreconditions(HttpRequest request, string path, FileIdentity? current)
     {
         var ifMatch = request.Headers.IfMatch.ToString();
         if (ifMatch.Length > 0 && (current is not { } c || !Matches(ifMatch, c)))
         {
-            return Api.Error(StatusCodes.Status412PreconditionFailed, current is null
+            return Api.Error(ErrorKind.PreconditionFailed, current is null
                 ? $"{path} does not exist (If-Match needs the current version)."
                 : $"{path} has changed (If-Match does not match its ETag {ETagOf(current.Value)}).");
         }
 
         if (request.Headers.IfNoneMatch.ToString().Trim() == "*" && current is not null)
         {
-            return Api.Error(StatusCodes.Status412PreconditionFailed, $"{path} already exists (If-None-Match: *).");
+            return Api.Error(ErrorKind.PreconditionFailed, $"{path} already exists (If-None-Match: *).");
         }
 
         return null;

@@ -1,9 +1,13 @@
 using Sandboxd.Core;
+using Sandboxd.Errors;
+
 namespace Sandboxd.Hosting;
 
 /// <summary>
 /// Outermost middleware: every failure becomes a JSON error body, and framework answers without a body (404 for an
-/// unknown route, 405, 415…) get one too, because the client parses every non-204 body as JSON.
+/// unknown route, 405, 415…) get one too, because the client parses every non-204 body as JSON. A
+/// <see cref="SandboxdException"/> from a handler or service is the expected way to fail: it answers with its kind's
+/// status (<see cref="Api.StatusOf"/>) and is not logged as an error.
 /// </summary>
 internal sealed class ErrorHandlingMiddleware(RequestDelegate next, ILogger<ErrorHandlingMiddleware> logger)
 {
@@ -13,12 +17,22 @@ internal sealed class ErrorHandlingMiddleware(RequestDelegate next, ILogger<Erro
         {
             await next(context).ConfigureAwait(false);
         }
+        catch (SandboxdException e)
+        {
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Headers.ContentLength = null;
+                await Api.WriteErrorAsync(context, e.Kind, e.Message).ConfigureAwait(false);
+            }
+
+            return;
+        }
         catch (BadHttpRequestException e)
         {
             if (!context.Response.HasStarted)
             {
                 var message = e.StatusCode == StatusCodes.Status413PayloadTooLarge
-                    ? "The request body is larger than the agent accepts (--max-body)."
+                    ? RequestBody.TooLargeMessage
                     : "Bad request: " + e.Message;
                 await Api.WriteErrorAsync(context, e.StatusCode, message).ConfigureAwait(false);
             }
@@ -35,7 +49,7 @@ internal sealed class ErrorHandlingMiddleware(RequestDelegate next, ILogger<Erro
             if (!context.Response.HasStarted)
             {
                 context.Response.Clear();
-                await Api.WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "Internal error: " + e.Message).ConfigureAwait(false);
+                await Api.WriteErrorAsync(context, ErrorKind.Internal, "Internal error: " + e.Message).ConfigureAwait(false);
             }
 
             return;

@@ -1,5 +1,6 @@
 using System.Net;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Preview;
 
 namespace Sandboxd.Hosting;
@@ -22,13 +23,13 @@ internal sealed class NoAuthGuardMiddleware(RequestDelegate next, AgentOptions o
     {
         if (!IsOwnHost(context))
         {
-            return Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
+            return Api.WriteErrorAsync(context, ErrorKind.Forbidden,
                 $"forbidden: Host '{context.Request.Host}' is not a name of this agent (it runs with --insecure-no-auth, so only loopback names, the bound address, --public-url and the preview/sandbox domains are served)");
         }
 
         if (!IsOwnOrigin(context))
         {
-            return Api.WriteErrorAsync(context, StatusCodes.Status403Forbidden,
+            return Api.WriteErrorAsync(context, ErrorKind.Forbidden,
                 $"forbidden: Origin '{context.Request.Headers.Origin}' may not call this agent (it runs with --insecure-no-auth); add it with --allowed-redirect-origin or call without a browser");
         }
 

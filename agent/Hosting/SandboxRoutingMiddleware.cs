@@ -1,4 +1,5 @@
 using Sandboxd.Core;
+using Sandboxd.Errors;
 
 namespace Sandboxd.Hosting;
 
@@ -37,7 +38,7 @@ internal sealed class SandboxRoutingMiddleware(RequestDelegate next, SandboxRegi
             {
                 if (Authenticated(context))
                 {
-                    return Api.WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No sandbox with subdomain '{subdomain}'.");
+                    return Api.WriteErrorAsync(context, ErrorKind.NotFound, $"No sandbox with subdomain '{subdomain}'.");
                 }
 
                 // Without a valid token, do not reveal which subdomains exist: route it like a known, empty child.

@@ -1,4 +1,5 @@
 using Sandboxd.Auth;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Protocol;
 
@@ -6,15 +7,15 @@ namespace Sandboxd.Info;
 
 internal static class InfoEndpoints
 {
-    public static IResult Health() =>
-        Api.Raw(new HealthResponse("ok", DateTime.UtcNow), ProtocolJsonContext.Default.HealthResponse);
+    public static JsonHttpResult<HealthResponse> Health(TimeProvider time) =>
+        Api.Raw(new HealthResponse("ok", time.GetUtcNow().UtcDateTime), ProtocolJsonContext.Default.HealthResponse);
 
-    public static IResult GetInfo(HttpContext http, SandboxRegistry registry, TokenValidator tokens, PublicUrls urls) =>
+    public static JsonHttpResult<Envelope<InfoData>> GetInfo(HttpContext http, SandboxRegistry registry, TokenValidator tokens, PublicUrls urls) =>
         Api.Ok(new InfoData(tokens.AuthEnabled, registry.Main.Subdomain, registry.Count, urls.RootUrl(http), AgentVersion.Current,
             Native.WorkloadUser.Current is { Switches: true } user ? new IsolationInfo(user.Name) : new IsolationInfo(null, Native.WorkloadUser.Current.Reason)),
             ProtocolJsonContext.Default.EnvelopeInfoData);
 
-    public static IResult Ready(HttpContext http, SandboxContext sandbox, IEnumerable<IReadinessContributor> contributors)
+    public static JsonHttpResult<ReadyResponse> Ready(HttpContext http, SandboxContext sandbox, IEnumerable<IReadinessContributor> contributors)
     {
         var servers = new List<ReadyServer>();
         var overlays = new List<ReadyOverlay>();

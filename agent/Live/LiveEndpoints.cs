@@ -16,7 +16,7 @@ internal static class LiveEndpoints
 
         if (WebSocketUpgrade.Problem(http) is { } problem)
         {
-            return Api.Error(problem.Status, problem.Message);
+            return Api.Error(problem.Kind, problem.Message);
         }
 
         var protocol = http.Request.Query["protocol"].ToString();

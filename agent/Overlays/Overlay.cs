@@ -4,7 +4,7 @@ using Sandboxd.Protocol;
 namespace Sandboxd.Overlays;
 
 /// <summary>One overlay: template → target, its copy status and counters (updated by the background copy).</summary>
-internal sealed class Overlay(string source, string target, string targetPath, string strategy, IReadOnlyList<string> skipped)
+internal sealed class Overlay(string source, string target, string targetPath, string strategy, IReadOnlyList<string> skipped, TimeProvider time)
 {
     private readonly Lock _gate = new();
     private long _copiedFiles;
@@ -21,7 +21,7 @@ internal sealed class Overlay(string source, string target, string targetPath, s
     public string Target { get; } = target;
     public string TargetPath { get; } = targetPath;
     public string Strategy { get; } = strategy;
-    public DateTime CreatedAt { get; } = DateTime.UtcNow;
+    public DateTime CreatedAt { get; } = time.GetUtcNow().UtcDateTime;
     public IReadOnlyList<string> Skipped { get; } = skipped;
     public Task Background { get; set; } = Task.CompletedTask;
     public CancellationTokenSource Cancel { get; } = new();
@@ -51,7 +51,7 @@ internal sealed class Overlay(string source, string target, string targetPath, s
             _error = error ?? _error;
             if (status is "complete" or "failed")
             {
-                _completedAt = DateTime.UtcNow;
+                _completedAt = time.GetUtcNow().UtcDateTime;
             }
         }
     }

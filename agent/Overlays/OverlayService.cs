@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.FileSystem;
 using Sandboxd.Protocol;
 
@@ -11,7 +12,7 @@ namespace Sandboxd.Overlays;
 /// files in the background. <c>copy</c>: every file outside package directories is copied before answering, package
 /// directories in the background. Failures end in <c>failed</c> with a reason; they never take the agent down.
 /// </summary>
-internal sealed class OverlayService(AgentOptions options, ILogger<OverlayService> logger) : IAsyncDisposable, ISandboxScoped, ISandboxOverlays
+internal sealed class OverlayService(AgentOptions options, TimeProvider time, ILogger<OverlayService> logger) : IAsyncDisposable, ISandboxScoped, ISandboxOverlays
 {
     /// <summary>A destroyed sandbox: stop background copies (its files are the sandbox's to delete or keep).</summary>
     public async Task CloseAsync(SandboxContext sandbox)
@@ -34,39 +35,40 @@ internal sealed class OverlayService(AgentOptions options, ILogger<OverlayServic
 
     public static IEnumerable<Overlay> List(SandboxContext sandbox) => Registry(sandbox).Values.OrderBy(o => o.CreatedAt);
 
-    public async Task<(Overlay? Overlay, int Status, string? Error)> CreateAsync(SandboxContext sandbox, CreateOverlayRequest request, CancellationToken cancellationToken)
+    /// <exception cref="SandboxdException">Invalid: a field is missing or wrong, or the template cannot be read.</exception>
+    public async Task<Overlay> CreateAsync(SandboxContext sandbox, CreateOverlayRequest request, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(request.Source))
         {
-            return (null, 400, "Field 'source' is required (an absolute template directory).");
+            throw SandboxdException.Invalid("Field 'source' is required (an absolute template directory).");
         }
 
         if (string.IsNullOrEmpty(request.Target))
         {
-            return (null, 400, "Field 'target' is required (a path relative to the sandbox root).");
+            throw SandboxdException.Invalid("Field 'target' is required (a path relative to the sandbox root).");
         }
 
         if (request.Source.Contains('\0', StringComparison.Ordinal) || request.Target.Contains('\0', StringComparison.Ordinal))
         {
-            return (null, 400, "Fields 'source' and 'target' must not contain NUL characters."); // no path can
+            throw SandboxdException.Invalid("Fields 'source' and 'target' must not contain NUL characters."); // no path can
         }
 
         var strategy = request.Strategy ?? "smart";
         if (strategy is not ("smart" or "copy"))
         {
-            return (null, 400, $"Field 'strategy' must be \"smart\" or \"copy\" (got \"{strategy}\").");
+            throw SandboxdException.Invalid($"Field 'strategy' must be \"smart\" or \"copy\" (got \"{strategy}\").");
         }
 
         var source = sandbox.Resolve(request.Source);
         if (!Directory.Exists(source))
         {
-            return (null, 400, $"Template directory {request.Source} does not exist or is not a directory.");
+            throw SandboxdException.Invalid($"Template directory {request.Source} does not exist or is not a directory.");
         }
 
         var target = sandbox.Resolve(request.Target);
         if (target == source || target.StartsWith(source + "/", StringComparison.Ordinal))
         {
-            return (null, 400, "The target must not be inside the template.");
+            throw SandboxdException.Invalid("The target must not be inside the template.");
         }
 
         CopyPlan plan;
@@ -76,10 +78,10 @@ internal sealed class OverlayService(AgentOptions options, ILogger<OverlayServic
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return (null, 400, $"Cannot read the template {source}: {e.Message}");
+            throw SandboxdException.Invalid($"Cannot read the template {source}: {e.Message}");
         }
 
-        var overlay = new Overlay(request.Source, request.Target, target, strategy, plan.Skipped);
+        var overlay = new Overlay(request.Source, request.Target, target, strategy, plan.Skipped, time);
         Registry(sandbox)[overlay.Id] = overlay;
         _all[overlay] = 0;
         try
@@ -97,7 +99,7 @@ internal sealed class OverlayService(AgentOptions options, ILogger<OverlayServic
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Failed(overlay, e);
-            return (overlay, 201, null);
+            return overlay;
         }
 
         var later = plan.FilesLater;
@@ -106,12 +108,12 @@ internal sealed class OverlayService(AgentOptions options, ILogger<OverlayServic
         {
             TreeCopier.CopyDirectoryTimes(source, target, plan.Directories);
             overlay.SetStatus("complete");
-            return (overlay, 201, null);
+            return overlay;
         }
 
         overlay.SetStatus("in_progress");
         overlay.Background = CopyInBackgroundAsync(overlay, source, target, plan, later, packages);
-        return (overlay, 201, null);
+        return overlay;
     }
 
     private async Task CopyInBackgroundAsync(Overlay overlay, string source, string target, CopyPlan plan, List<string> files, List<string> packages)
@@ -156,8 +158,14 @@ internal sealed class OverlayService(AgentOptions options, ILogger<OverlayServic
 
     async Task<(string? Id, string? Error)> ISandboxOverlays.CreateAsync(SandboxContext sandbox, CreateOverlayRequest request, CancellationToken cancellationToken)
     {
-        var (overlay, _, error) = await CreateAsync(sandbox, request, cancellationToken).ConfigureAwait(false);
-        return (overlay?.Id, error);
+        try
+        {
+            return ((await CreateAsync(sandbox, request, cancellationToken).ConfigureAwait(false)).Id, null);
+        }
+        catch (SandboxdException e)
+        {
+            return (null, e.Message);
+        }
     }
 
     bool ISandboxOverlays.Exists(SandboxContext sandbox, string id) => Registry(sandbox).ContainsKey(id);

@@ -1,5 +1,6 @@
 using Sandboxd.Auth;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 
 namespace Sandboxd.Preview;
 
@@ -36,7 +37,7 @@ internal sealed class PreviewMiddleware(
 
         if (!target.StartsWith('/') || PreviewTarget.HasControlCharacters(context))
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status400BadRequest,
+            await Api.WriteErrorAsync(context, ErrorKind.Invalid,
                 "bad preview path: a line break, NUL or an indirect spelling of /preview/<port> (dot segments, encoded prefix) is not forwarded; send the path plainly").ConfigureAwait(false);
             return;
         }
@@ -48,7 +49,7 @@ internal sealed class PreviewMiddleware(
             var principal = tokens.Validate(TokenSources.Find(context.Request));
             if (principal is null)
             {
-                await Api.WriteErrorAsync(context, StatusCodes.Status401Unauthorized,
+                await Api.WriteErrorAsync(context, ErrorKind.Unauthorized,
                     $"unauthorized: port {port} is private; send a token (header, ?token= or the session cookie) or start its server with public: true").ConfigureAwait(false);
                 return;
             }

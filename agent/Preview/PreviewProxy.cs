@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Http;
 using Sandboxd.WebSockets;
 
@@ -45,7 +46,7 @@ internal sealed class PreviewProxy : IDisposable
         // pathAndQuery is the client's raw target (PreviewTarget): still percent-encoded, so Uri keeps it as sent.
         if (!Uri.TryCreate($"http://127.0.0.1:{port}{pathAndQuery}", UriKind.Absolute, out var upstreamUri))
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status400BadRequest, "bad preview path: it is not a valid request target").ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, ErrorKind.Invalid, "bad preview path: it is not a valid request target").ConfigureAwait(false);
             return;
         }
 
@@ -65,7 +66,7 @@ internal sealed class PreviewProxy : IDisposable
         }
         catch (HttpRequestException e)
         {
-            await Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, $"Nothing answered on port {port}: {e.Message}").ConfigureAwait(false);
+            await Api.WriteErrorAsync(context, ErrorKind.BadGateway, $"Nothing answered on port {port}: {e.Message}").ConfigureAwait(false);
             return;
         }
 
@@ -96,16 +97,16 @@ internal sealed class PreviewProxy : IDisposable
     {
         if (WebSocketUpgrade.Problem(context) is { } problem)
         {
-            return Api.WriteErrorAsync(context, problem.Status, problem.Message);
+            return Api.WriteErrorAsync(context, problem.Kind, problem.Message);
         }
 
         if (!Uri.TryCreate($"http://127.0.0.1:{port}{pathAndQuery}", UriKind.Absolute, out var upstreamUri))
         {
-            return Api.WriteErrorAsync(context, StatusCodes.Status400BadRequest, "bad preview path: it is not a valid request target");
+            return Api.WriteErrorAsync(context, ErrorKind.Invalid, "bad preview path: it is not a valid request target");
         }
 
         return _upgrades.ForwardAsync(context, upstreamUri, request => CopyRequestHeaders(context, request),
-            reason => Api.WriteErrorAsync(context, StatusCodes.Status502BadGateway, $"WebSocket upgrade to port {port} failed: {reason}"),
+            reason => Api.WriteErrorAsync(context, ErrorKind.BadGateway, $"WebSocket upgrade to port {port} failed: {reason}"),
             cancellationToken);
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Native;
 using Sandboxd.Processes;
@@ -7,7 +8,7 @@ namespace Sandboxd.ProcessList;
 
 internal static class ProcessListEndpoints
 {
-    public static IResult List(SandboxContext sandbox, Spawner spawner)
+    public static JsonHttpResult<Envelope<ProcessListData>> List(SandboxContext sandbox, Spawner spawner)
     {
         var owned = SandboxProcesses.Of(sandbox, spawner);
         var entries = new List<ProcessEntry>(owned.Count);
@@ -22,17 +23,13 @@ internal static class ProcessListEndpoints
         return Api.Ok(new ProcessListData(entries), ProtocolJsonContext.Default.EnvelopeProcessListData);
     }
 
-    public static async Task<IResult> SignalAsync(int pid, HttpContext http, SandboxContext sandbox, Spawner spawner, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<SignalProcessData>>, JsonHttpResult<ErrorResponse>>> SignalAsync(int pid, HttpContext http, SandboxContext sandbox, Spawner spawner, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.SignalProcessRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.SignalProcessRequest, cancellationToken);
 
-        if (!SignalNames.TryParse(body.Value!.Signal, out var number, out var name))
+        if (!SignalNames.TryParse(body.Signal, out var number, out var name))
         {
-            return Api.BadRequest($"Unknown signal '{body.Value.Signal}' (use a name such as TERM, KILL, INT, HUP, USR1, USR2, STOP, CONT, QUIT, WINCH, or a number 1-64).");
+            return Api.BadRequest($"Unknown signal '{body.Signal}' (use a name such as TERM, KILL, INT, HUP, USR1, USR2, STOP, CONT, QUIT, WINCH, or a number 1-64).");
         }
 
         // Only a process of this sandbox's own tree: never the agent, a parent sandbox's process or a foreign one.
@@ -42,7 +39,7 @@ internal static class ProcessListEndpoints
             return Api.NotFound($"Process {pid} is not a process of this sandbox.");
         }
 
-        var group = body.Value.Group == true;
+        var group = body.Group == true;
         if (group)
         {
             if (!ProcInfo.TryReadStat(pid, out var stat) || stat.ProcessGroup <= 1 || !owned.ContainsKey(stat.ProcessGroup))

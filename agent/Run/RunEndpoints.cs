@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Protocol;
 using Sandboxd.Terminals;
@@ -7,15 +8,11 @@ namespace Sandboxd.Run;
 internal static class RunEndpoints
 {
     /// <summary><c>POST /run/command</c> and <c>POST /execute</c>: foreground, background or streamed.</summary>
-    public static async Task<IResult> CommandAsync(HttpContext http, SandboxContext context, Commands commands, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<CommandResult>>, JsonHttpResult<ErrorResponse>>> CommandAsync(HttpContext http, SandboxContext context, Commands commands, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.RunCommandRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.RunCommandRequest, cancellationToken);
 
-        var request = body.Value!;
+        var request = body;
         var spec = ExecSpecFactory.TryCreate(context, request.Command, request.Shell, request.Cwd, request.Env, request.Timeout, request.TimeoutMs, out var error);
         if (spec is null)
         {
@@ -33,15 +30,11 @@ internal static class RunEndpoints
     }
 
     /// <summary><c>POST /run/code</c>.</summary>
-    public static async Task<IResult> CodeAsync(HttpContext http, SandboxContext context, CodeRunner runner, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<RunCodeData>>, JsonHttpResult<ErrorResponse>>> CodeAsync(HttpContext http, SandboxContext context, CodeRunner runner, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.RunCodeRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.RunCodeRequest, cancellationToken);
 
-        var request = body.Value!;
+        var request = body;
         if (request.Code is null)
         {
             return Api.BadRequest("Field 'code' is required and must be a string.");

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Protocol;
 
@@ -5,20 +6,11 @@ namespace Sandboxd.Sandboxes;
 
 internal static class SandboxEndpoints
 {
-    public static async Task<IResult> CreateAsync(HttpContext http, SandboxService sandboxes, CancellationToken cancellationToken)
+    public static async Task<JsonHttpResult<SandboxInfo>> CreateAsync(HttpContext http, SandboxService sandboxes, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateSandboxRequest, optional: true, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadOptionalAsync(http.Request, ProtocolJsonContext.Default.CreateSandboxRequest, cancellationToken);
 
-        var (context, created, error) = await sandboxes.CreateAsync(body.Value ?? new CreateSandboxRequest(), cancellationToken);
-        if (context is null)
-        {
-            return Api.BadRequest(error!);
-        }
-
+        var (context, created) = await sandboxes.CreateAsync(body ?? new CreateSandboxRequest(), cancellationToken);
         if (created)
         {
             sandboxes.AnnounceCreated(context, sandboxes.Url(http, context));
@@ -27,11 +19,11 @@ internal static class SandboxEndpoints
         return Api.Raw(sandboxes.ToInfo(http, context), ProtocolJsonContext.Default.SandboxInfo, created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    public static IResult List(HttpContext http, SandboxRegistry registry, SandboxService sandboxes) =>
+    public static JsonHttpResult<SandboxList> List(HttpContext http, SandboxRegistry registry, SandboxService sandboxes) =>
         Api.Raw(new SandboxList([sandboxes.ToInfo(http, registry.Main), .. registry.Children.Select(c => sandboxes.ToInfo(http, c.Context))]),
             ProtocolJsonContext.Default.SandboxList);
 
-    public static IResult Get(string subdomain, HttpContext http, SandboxRegistry registry, SandboxService sandboxes)
+    public static Results<JsonHttpResult<SandboxInfo>, JsonHttpResult<ErrorResponse>> Get(string subdomain, HttpContext http, SandboxRegistry registry, SandboxService sandboxes)
     {
         var context = subdomain == registry.Main.Subdomain ? registry.Main : registry.TryGetChild(subdomain, out var child) ? child : null;
         return context is null
@@ -39,7 +31,7 @@ internal static class SandboxEndpoints
             : Api.Raw(sandboxes.ToInfo(http, context), ProtocolJsonContext.Default.SandboxInfo);
     }
 
-    public static async Task<IResult> DestroyAsync(string subdomain, HttpContext http, SandboxRegistry registry, SandboxService sandboxes)
+    public static async Task<Results<NoContent, JsonHttpResult<ErrorResponse>>> DestroyAsync(string subdomain, HttpContext http, SandboxRegistry registry, SandboxService sandboxes)
     {
         if (subdomain == registry.Main.Subdomain)
         {

@@ -1,4 +1,5 @@
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Live;
 using Sandboxd.Protocol;
 
@@ -11,19 +12,21 @@ internal sealed class SandboxService(
     ISandboxServers servers,
     IEnumerable<ISandboxScoped> scoped,
     LiveHub hub,
-    AgentOptions options)
+    AgentOptions options,
+    TimeProvider time)
 {
-    public async Task<(SandboxContext? Context, bool Created, string? Error)> CreateAsync(CreateSandboxRequest request, CancellationToken cancellationToken)
+    /// <exception cref="SandboxdException">Invalid: the directory or a server definition is wrong.</exception>
+    public async Task<(SandboxContext Context, bool Created)> CreateAsync(CreateSandboxRequest request, CancellationToken cancellationToken)
     {
         var directory = request.Directory;
         if (directory is not null && (directory.Length == 0 || directory.Contains('\0', StringComparison.Ordinal)))
         {
-            return (null, false, "Field 'directory' must be a non-empty path.");
+            throw SandboxdException.Invalid("Field 'directory' must be a non-empty path.");
         }
 
         if (directory is not null && registry.Main.IsProtected(registry.Main.Resolve(directory)))
         {
-            return (null, false, "Field 'directory' must not be inside the agent's state directory.");
+            throw SandboxdException.Invalid("Field 'directory' must not be inside the agent's state directory.");
         }
 
         // Validate servers before creating anything, so a bad definition leaves nothing half-made.
@@ -31,21 +34,21 @@ internal sealed class SandboxService(
         {
             if (servers.Validate(server) is { } error)
             {
-                return (null, false, $"servers[{server.Slug}]: {error}");
+                throw SandboxdException.Invalid($"servers[{server.Slug}]: {error}");
             }
         }
 
         var (context, created) = registry.GetOrCreate(request.Name, request.Namespace, subdomain => new ChildRecord(
             subdomain,
             directory is null ? Path.Combine(options.ChildSandboxesDir, subdomain) : registry.Main.Resolve(directory),
-            DateTime.UtcNow,
+            time.GetUtcNow().UtcDateTime,
             request.Name,
             request.Namespace,
             request.Envs is null ? null : new Dictionary<string, string>(request.Envs),
             request.Metadata));
         if (!created)
         {
-            return (context, false, null);
+            return (context, false);
         }
 
         foreach (var overlay in request.Overlays ?? [])
@@ -58,7 +61,7 @@ internal sealed class SandboxService(
             await servers.StartAsync(context, server, cancellationToken).ConfigureAwait(false);
         }
 
-        return (context, true, null);
+        return (context, true);
     }
 
     public void AnnounceCreated(SandboxContext context, string url) =>

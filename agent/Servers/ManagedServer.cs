@@ -9,14 +9,14 @@ namespace Sandboxd.Servers;
 /// One supervised server: its config, its live state (status, pid, detected port, health, restarts, last exit and the
 /// reason it failed) and its logs (stdout, stderr and combined, 1 MiB each, kept across restarts).
 /// </summary>
-internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig config)
+internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig config, TimeProvider time)
 {
     public const int LogCapBytes = 1024 * 1024;
 
     private readonly Lock _gate = new();
 
     public SandboxContext Sandbox { get; } = sandbox;
-    public DateTime CreatedAt { get; } = DateTime.UtcNow;
+    public DateTime CreatedAt { get; } = time.GetUtcNow().UtcDateTime;
     public OutputLog Stdout { get; } = new(LogCapBytes);
     public OutputLog Stderr { get; } = new(LogCapBytes);
     public OutputLog Combined { get; } = new(LogCapBytes);
@@ -24,7 +24,7 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
     // All guarded by _gate.
     private ServerConfig _config = config;
     private string _status = ServerStatus.Starting;
-    private DateTime _updatedAt = DateTime.UtcNow;
+    private DateTime _updatedAt = time.GetUtcNow().UtcDateTime;
     private int? _pid;
     private int? _port;
     private string? _address;
@@ -65,7 +65,7 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
         lock (_gate)
         {
             _status = status;
-            _updatedAt = DateTime.UtcNow;
+            _updatedAt = time.GetUtcNow().UtcDateTime;
             if (status == ServerStatus.Failed)
             {
                 _failureReason = failureReason;
@@ -88,7 +88,7 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
             }
 
             _status = status;
-            _updatedAt = DateTime.UtcNow;
+            _updatedAt = time.GetUtcNow().UtcDateTime;
             return true;
         }
     }
@@ -118,7 +118,7 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
             _port = null;
             _url = null;
             _address = null;
-            _updatedAt = DateTime.UtcNow;
+            _updatedAt = time.GetUtcNow().UtcDateTime;
         }
     }
 
@@ -129,7 +129,7 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
             _port = port;
             _address = address;
             _url = url;
-            _updatedAt = DateTime.UtcNow;
+            _updatedAt = time.GetUtcNow().UtcDateTime;
         }
     }
 
@@ -156,7 +156,7 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
     {
         lock (_gate)
         {
-            _lastCheck = DateTime.UtcNow;
+            _lastCheck = time.GetUtcNow().UtcDateTime;
             _lastCheckStatus = httpStatus;
             _healthy = passed;
             _consecutiveFailures = passed ? 0 : _consecutiveFailures + 1;

@@ -33,7 +33,7 @@ internal sealed partial class ServerSupervisor
         {
             try
             {
-                await Task.Delay(HurryFor, run.Token).ConfigureAwait(false);
+                await Task.Delay(HurryFor, owner._time, run.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -154,7 +154,7 @@ internal sealed partial class ServerSupervisor
             var check = server.Config.HealthCheck!;
             try
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(check.DelayMs ?? 0), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(check.DelayMs ?? 0), owner._time, cancellationToken).ConfigureAwait(false);
                 var wasReady = false;
                 while (!cancellationToken.IsCancellationRequested)
                 {
@@ -163,8 +163,8 @@ internal sealed partial class ServerSupervisor
                     string problem;
                     try
                     {
-                        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                        timeout.CancelAfter(TimeSpan.FromMilliseconds(check.TimeoutMs ?? 1500));
+                        using var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(check.TimeoutMs ?? 1500), owner._time);
+                        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
                         using var response = await HealthClient.GetAsync(new Uri($"http://127.0.0.1:{port}{check.Path}"), HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                         status = (int)response.StatusCode;
                         passed = status < 400;
@@ -195,7 +195,7 @@ internal sealed partial class ServerSupervisor
                         }
                     }
 
-                    await Task.Delay(TimeSpan.FromMilliseconds(check.IntervalMs ?? 2000), cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(check.IntervalMs ?? 2000), owner._time, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

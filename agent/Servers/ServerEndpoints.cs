@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Protocol;
 
@@ -5,38 +6,29 @@ namespace Sandboxd.Servers;
 
 internal static class ServerEndpoints
 {
-    public static async Task<IResult> StartAsync(HttpContext http, SandboxContext sandbox, ServerSupervisor supervisor, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<ServerData>>, JsonHttpResult<ErrorResponse>>> StartAsync(HttpContext http, SandboxContext sandbox, ServerSupervisor supervisor, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.StartServerRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.StartServerRequest, cancellationToken);
 
-        var config = ServerConfig.TryCreate(body.Value!, sandbox.Resolve, out var error);
+        var config = ServerConfig.TryCreate(body, sandbox.Resolve, out var error);
         if (config is null)
         {
             return Api.BadRequest(error!);
         }
 
-        var (server, conflict) = await supervisor.StartAsync(sandbox, config, cancellationToken);
-        if (server is null)
-        {
-            return Api.Error(StatusCodes.Status409Conflict, conflict!);
-        }
-
+        var server = await supervisor.StartAsync(sandbox, config, cancellationToken);
         return Api.Ok(new ServerData(server.ToInfo()), ProtocolJsonContext.Default.EnvelopeServerData, "server starting", StatusCodes.Status201Created);
     }
 
-    public static IResult List(SandboxContext sandbox) =>
+    public static JsonHttpResult<Envelope<ServerList>> List(SandboxContext sandbox) =>
         Api.Ok(new ServerList([.. ServerSupervisor.List(sandbox).Select(s => s.ToInfo())]), ProtocolJsonContext.Default.EnvelopeServerList);
 
-    public static IResult Get(string slug, SandboxContext sandbox) =>
+    public static Results<JsonHttpResult<Envelope<ServerData>>, JsonHttpResult<ErrorResponse>> Get(string slug, SandboxContext sandbox) =>
         ServerSupervisor.Registry(sandbox).TryGetValue(slug, out var server)
             ? Api.Ok(new ServerData(server.ToInfo()), ProtocolJsonContext.Default.EnvelopeServerData)
             : NotFound(slug);
 
-    public static async Task<IResult> StopAsync(string slug, SandboxContext sandbox, ServerSupervisor supervisor)
+    public static async Task<Results<JsonHttpResult<Envelope<ServerSlugData>>, JsonHttpResult<ErrorResponse>>> StopAsync(string slug, SandboxContext sandbox, ServerSupervisor supervisor)
     {
         if (!ServerSupervisor.Registry(sandbox).TryGetValue(slug, out var server))
         {
@@ -47,7 +39,7 @@ internal static class ServerEndpoints
         return Api.Ok(new ServerSlugData(slug), ProtocolJsonContext.Default.EnvelopeServerSlugData, "server stopped");
     }
 
-    public static async Task<IResult> RestartAsync(string slug, SandboxContext sandbox, ServerSupervisor supervisor)
+    public static async Task<Results<JsonHttpResult<Envelope<ServerData>>, JsonHttpResult<ErrorResponse>>> RestartAsync(string slug, SandboxContext sandbox, ServerSupervisor supervisor)
     {
         if (!ServerSupervisor.Registry(sandbox).TryGetValue(slug, out var server))
         {
@@ -58,10 +50,10 @@ internal static class ServerEndpoints
         return Api.Ok(new ServerData(server.ToInfo()), ProtocolJsonContext.Default.EnvelopeServerData, "server restarting");
     }
 
-    public static async Task<IResult> DeleteAsync(string slug, SandboxContext sandbox, ServerSupervisor supervisor) =>
+    public static async Task<Results<NoContent, JsonHttpResult<ErrorResponse>>> DeleteAsync(string slug, SandboxContext sandbox, ServerSupervisor supervisor) =>
         await supervisor.DeleteAsync(sandbox, slug) ? Api.NoContent() : NotFound(slug);
 
-    public static IResult Logs(string slug, HttpContext http, SandboxContext sandbox)
+    public static Results<JsonHttpResult<Envelope<ServerLogsData>>, JsonHttpResult<ErrorResponse>> Logs(string slug, HttpContext http, SandboxContext sandbox)
     {
         if (!ServerSupervisor.Registry(sandbox).TryGetValue(slug, out var server))
         {
@@ -86,20 +78,16 @@ internal static class ServerEndpoints
             : Api.Ok(new ServerLogsData(slug, stream, log.ReadAllText(out _)), ProtocolJsonContext.Default.EnvelopeServerLogsData);
     }
 
-    public static async Task<IResult> UpdateStatusAsync(string slug, HttpContext http, SandboxContext sandbox, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<ServerStatusData>>, JsonHttpResult<ErrorResponse>>> UpdateStatusAsync(string slug, HttpContext http, SandboxContext sandbox, CancellationToken cancellationToken)
     {
         if (!ServerSupervisor.Registry(sandbox).TryGetValue(slug, out var server))
         {
             return NotFound(slug);
         }
 
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.ServerStatusData, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.ServerStatusData, cancellationToken);
 
-        var status = body.Value!.Status;
+        var status = body.Status;
         if (status is null || !ServerStatus.All.Contains(status))
         {
             return Api.BadRequest($"Field 'status' must be one of {string.Join(", ", ServerStatus.All)}.");
@@ -109,5 +97,5 @@ internal static class ServerEndpoints
         return Api.Ok(new ServerStatusData(status, slug), ProtocolJsonContext.Default.EnvelopeServerStatusData, "status updated");
     }
 
-    private static IResult NotFound(string slug) => Api.NotFound($"Server '{slug}' not found.");
+    private static JsonHttpResult<ErrorResponse> NotFound(string slug) => Api.NotFound($"Server '{slug}' not found.");
 }

@@ -77,10 +77,10 @@ internal sealed partial class ServerSupervisor
             {
                 _log.StoppingLeftover(entry.Spec.Slug ?? "", pid);
                 ProcessTable.SignalGroup(pid, LibC.SIGTERM);
-                var deadline = DateTime.UtcNow.AddSeconds(5);
-                while (StartTime(pid) == started && DateTime.UtcNow < deadline)
+                var deadline = _time.GetUtcNow().AddSeconds(5);
+                while (StartTime(pid) == started && _time.GetUtcNow() < deadline)
                 {
-                    await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), _time, cancellationToken).ConfigureAwait(false);
                 }
 
                 ProcessTable.SignalGroup(pid, LibC.SIGKILL);
@@ -100,7 +100,7 @@ internal sealed partial class ServerSupervisor
                 continue;
             }
 
-            var server = new ManagedServer(sandbox, config);
+            var server = new ManagedServer(sandbox, config, _time);
             Registry(sandbox)[config.Slug] = server;
             _all[server] = 0;
             if (entry.Running && config.Autostart)

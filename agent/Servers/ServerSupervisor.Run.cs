@@ -93,7 +93,7 @@ internal sealed partial class ServerSupervisor
                 var delay = Backoff(config.RestartDelay, consecutiveCrashes);
                 server.SetStatus(ServerStatus.Restarting);
                 _log.Restarting(config.Slug, exit.ExitCode, (long)delay.TotalMilliseconds, server.RestartCount + 1);
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
                 server.IncrementRestarts();
             }
         }
@@ -281,7 +281,7 @@ internal sealed partial class ServerSupervisor
         // must be watched from its first moment); awaited before this run ends.
         var persisted = PersistAsync(CancellationToken.None);
         _log.StatusChanged(config.Slug, ServerStatus.Running);
-        var started = DateTime.UtcNow;
+        var started = _time.GetTimestamp();
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var readiness = new Readiness(this, server, child, run);
         using (_scanner.Subscribe(readiness.OnPortChange))
@@ -314,7 +314,7 @@ internal sealed partial class ServerSupervisor
             server.Exited(exit.ExitCode);
             var oomAfter = OomCounter.Read();
             var oomKilled = exit.Signal == LibC.SIGKILL && oomBefore is { } before && oomAfter is { } after && after > before;
-            return new RunOutcome(exit, DateTime.UtcNow - started, oomKilled, readiness.Unhealthy, readiness.UnhealthyReason, null, port, readiness.PortFound);
+            return new RunOutcome(exit, _time.GetElapsedTime(started), oomKilled, readiness.Unhealthy, readiness.UnhealthyReason, null, port, readiness.PortFound);
         }
     }
 }

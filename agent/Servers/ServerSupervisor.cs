@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Ports;
 using Sandboxd.Processes;
 using Sandboxd.Protocol;
@@ -21,6 +22,7 @@ internal sealed partial class ServerSupervisor(
     StateStore state,
     SandboxRegistry sandboxes,
     ISandboxOverlays overlays,
+    TimeProvider time,
     ILogger<ServerSupervisor> logger) : IHostedService, IDisposable, ISandboxScoped, ISandboxServers
 {
     public Task CloseAsync(SandboxContext sandbox) => StopAllAsync(sandbox);
@@ -29,6 +31,7 @@ internal sealed partial class ServerSupervisor(
     private readonly ISignalEmitter _signals = signals;
     private readonly PublicUrls _urls = urls;
     private readonly ILogger _log = logger;
+    private readonly TimeProvider _time = time;
 
     private readonly SemaphoreSlim _persistGate = new(1, 1);
     private readonly ConcurrentDictionary<ManagedServer, byte> _all = new();
@@ -56,19 +59,27 @@ internal sealed partial class ServerSupervisor(
             return error;
         }
 
-        var (_, conflict) = await StartAsync(sandbox, config, cancellationToken).ConfigureAwait(false);
-        return conflict;
+        try
+        {
+            await StartAsync(sandbox, config, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (SandboxdException e) when (e.Kind == ErrorKind.Conflict)
+        {
+            return e.Message;
+        }
     }
 
     IReadOnlyList<SandboxServer> ISandboxServers.Describe(SandboxContext sandbox) =>
         [.. List(sandbox).Select(s => s.ToInfo()).Select(s => new SandboxServer(s.Slug, s.Status, s.Port, s.Url, s.Healthy, s.HealthCheck))];
 
-    /// <summary>Starts (or replaces) a server. Null + error when a strict port is taken.</summary>
-    public async Task<(ManagedServer? Server, string? Conflict)> StartAsync(SandboxContext sandbox, ServerConfig config, CancellationToken cancellationToken)
+    /// <summary>Starts (or replaces) a server.</summary>
+    /// <exception cref="SandboxdException">Conflict: a strict port is taken.</exception>
+    public async Task<ManagedServer> StartAsync(SandboxContext sandbox, ServerConfig config, CancellationToken cancellationToken)
     {
         if (config.StrictPort && config.RequestedPort is { } strictPort && !PortAllocator.IsFree(strictPort))
         {
-            return (null, $"Port {strictPort} is already in use and strict_port is set.");
+            throw SandboxdException.Conflict($"Port {strictPort} is already in use and strict_port is set.");
         }
 
         var registry = Registry(sandbox);
@@ -79,15 +90,15 @@ internal sealed partial class ServerSupervisor(
             existing.ResetRestarts();
             Launch(existing);
             await PersistAsync(cancellationToken).ConfigureAwait(false);
-            return (existing, null);
+            return existing;
         }
 
-        var server = new ManagedServer(sandbox, config);
+        var server = new ManagedServer(sandbox, config, _time);
         registry[config.Slug] = server;
         _all[server] = 0;
         Launch(server);
         await PersistAsync(cancellationToken).ConfigureAwait(false);
-        return (server, null);
+        return server;
     }
 
     private void Launch(ManagedServer server)

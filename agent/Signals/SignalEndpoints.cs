@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Protocol;
 
@@ -6,34 +7,30 @@ namespace Sandboxd.Signals;
 
 internal static class SignalEndpoints
 {
-    private static IResult Status(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls, string message) =>
+    private static JsonHttpResult<Envelope<SignalStatusData>> Status(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls, string message) =>
         Api.Ok(new SignalStatusData(signals.IsActive(sandbox) ? "active" : "stopped", SignalService.Channel, urls.WebSocketUrl(http)),
             ProtocolJsonContext.Default.EnvelopeSignalStatusData, message);
 
-    public static IResult Start(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
+    public static JsonHttpResult<Envelope<SignalStatusData>> Start(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
     {
         signals.Start(sandbox);
         return Status(http, sandbox, signals, urls, "signal service started");
     }
 
-    public static IResult GetStatus(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls) =>
+    public static JsonHttpResult<Envelope<SignalStatusData>> GetStatus(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls) =>
         Status(http, sandbox, signals, urls, "ok");
 
-    public static IResult Stop(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
+    public static JsonHttpResult<Envelope<SignalStatusData>> Stop(HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
     {
         signals.Stop(sandbox);
         return Status(http, sandbox, signals, urls, "signal service stopped");
     }
 
-    public static async Task<IResult> PortAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<PortSignalData>>, JsonHttpResult<ErrorResponse>>> PortAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.PortSignalRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.PortSignalRequest, cancellationToken);
 
-        var request = body.Value!;
+        var request = body;
         if (!TryPort(request.Port, out var port))
         {
             return Api.BadRequest("Field 'port' must be a TCP port number (1-65535).");
@@ -49,7 +46,7 @@ internal static class SignalEndpoints
         return Api.Ok(new PortSignalData(port, request.Type, url), ProtocolJsonContext.Default.EnvelopePortSignalData, "port signal emitted");
     }
 
-    public static IResult PortAlt(string port, string type, HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
+    public static Results<JsonHttpResult<Envelope<PortSignalData>>, JsonHttpResult<ErrorResponse>> PortAlt(string port, string type, HttpContext http, SandboxContext sandbox, SignalService signals, PublicUrls urls)
     {
         if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number is < 1 or > 65535)
         {
@@ -66,15 +63,11 @@ internal static class SignalEndpoints
         return Api.Ok(new PortSignalData(number, type, url), ProtocolJsonContext.Default.EnvelopePortSignalData, "port signal emitted");
     }
 
-    public static async Task<IResult> ErrorAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<ErrorSignalData>>, JsonHttpResult<ErrorResponse>>> ErrorAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.ErrorSignalData, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.ErrorSignalData, cancellationToken);
 
-        if (body.Value!.Message is not { } message)
+        if (body.Message is not { } message)
         {
             return Api.BadRequest("Field 'message' is required.");
         }
@@ -83,20 +76,16 @@ internal static class SignalEndpoints
         return Api.Ok(new ErrorSignalData(message), ProtocolJsonContext.Default.EnvelopeErrorSignalData, "error signal emitted");
     }
 
-    public static async Task<IResult> ServerReadyAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<PortSignalData>>, JsonHttpResult<ErrorResponse>>> ServerReadyAsync(HttpContext http, SandboxContext sandbox, SignalService signals, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.PortSignalRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.PortSignalRequest, cancellationToken);
 
-        if (!TryPort(body.Value!.Port, out var port))
+        if (!TryPort(body.Port, out var port))
         {
             return Api.BadRequest("Field 'port' must be a TCP port number (1-65535).");
         }
 
-        var url = body.Value.Url ?? "";
+        var url = body.Url ?? "";
         signals.EmitServerReady(sandbox, port, url);
         return Api.Ok(new PortSignalData(port, "open", url), ProtocolJsonContext.Default.EnvelopePortSignalData, "server-ready signal emitted");
     }

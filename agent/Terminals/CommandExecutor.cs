@@ -9,7 +9,8 @@ namespace Sandboxd.Terminals;
 /// take this path, so a command is always a record in a terminal, with capped output logs, a run timeout that stops
 /// the whole group, and a result that is ready when the leader exits.
 /// </summary>
-internal sealed class CommandExecutor(Spawner spawner, ChildEnvironment environment, TerminalEvents events, ILogger<CommandExecutor> logger)
+internal sealed class CommandExecutor(
+    Spawner spawner, ChildEnvironment environment, TerminalEvents events, TimeProvider time, ILogger<CommandExecutor> logger)
 {
     public static TerminalRegistry Registry(SandboxContext context) => context.Feature(() => new TerminalRegistry());
 
@@ -19,8 +20,8 @@ internal sealed class CommandExecutor(Spawner spawner, ChildEnvironment environm
     public CommandRecord Create(SandboxContext context, Terminal terminal, ExecSpec spec)
     {
         var registry = Registry(context);
-        DiscardStalePending(registry);
-        var record = new CommandRecord(terminal.Id, spec, spawner.Options.OutputCapBytes);
+        DiscardStalePending(registry, time);
+        var record = new CommandRecord(terminal.Id, spec, spawner.Options.OutputCapBytes, time);
         events.CommandCreated(context, record);
         foreach (var evicted in terminal.Add(record))
         {
@@ -32,9 +33,9 @@ internal sealed class CommandExecutor(Spawner spawner, ChildEnvironment environm
     }
 
     /// <summary>Swept on every create instead of by a timer: stale pending commands hold no process, only a record.</summary>
-    private static void DiscardStalePending(TerminalRegistry registry)
+    internal static void DiscardStalePending(TerminalRegistry registry, TimeProvider time)
     {
-        var cutoff = DateTime.UtcNow - PendingLifetime;
+        var cutoff = time.GetUtcNow().UtcDateTime - PendingLifetime;
         foreach (var (id, record) in registry.Commands)
         {
             if (record.IsPending && record.CreatedAt < cutoff && record.TryMarkStarted())

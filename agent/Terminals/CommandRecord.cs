@@ -5,7 +5,7 @@ using Sandboxd.Protocol;
 namespace Sandboxd.Terminals;
 
 /// <summary>One command of an exec terminal: pending (stream, waiting for command:start) → running → completed/failed.</summary>
-internal sealed class CommandRecord(string terminalId, ExecSpec spec, int outputCap)
+internal sealed class CommandRecord(string terminalId, ExecSpec spec, int outputCap, TimeProvider time)
 {
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _gate = new();
@@ -13,7 +13,7 @@ internal sealed class CommandRecord(string terminalId, ExecSpec spec, int output
     public string CmdId { get; } = Ids.New("cmd_");
     public string TerminalId { get; } = terminalId;
     public ExecSpec Spec { get; } = spec;
-    public DateTime CreatedAt { get; } = DateTime.UtcNow;
+    public DateTime CreatedAt { get; } = time.GetUtcNow().UtcDateTime;
     public OutputLog Stdout { get; } = new(outputCap);
     public OutputLog Stderr { get; } = new(outputCap);
     public string Channel => "command:" + CmdId;
@@ -47,7 +47,7 @@ internal sealed class CommandRecord(string terminalId, ExecSpec spec, int output
                 return false;
             }
 
-            _startedAt = DateTime.UtcNow;
+            _startedAt = time.GetUtcNow().UtcDateTime;
             return true;
         }
     }
@@ -70,7 +70,7 @@ internal sealed class CommandRecord(string terminalId, ExecSpec spec, int output
             }
 
             _exit = exit;
-            _finishedAt = DateTime.UtcNow;
+            _finishedAt = time.GetUtcNow().UtcDateTime;
             TimedOut = timedOut;
         }
 

@@ -1,30 +1,24 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Protocol;
 
 namespace Sandboxd.Terminals;
 
 internal static class TerminalEndpoints
 {
-    public static async Task<IResult> CreateAsync(HttpContext http, SandboxContext context, TerminalService terminals, CancellationToken cancellationToken)
+    public static async Task<JsonHttpResult<Envelope<TerminalInfo>>> CreateAsync(HttpContext http, SandboxContext context, TerminalService terminals, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateTerminalRequest, optional: true, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadOptionalAsync(http.Request, ProtocolJsonContext.Default.CreateTerminalRequest, cancellationToken);
 
-        var request = body.Value ?? new CreateTerminalRequest();
-        var (terminal, error) = terminals.Create(context, request);
-        if (terminal is null)
-        {
-            return Api.BadRequest(error!);
-        }
-
+        var request = body ?? new CreateTerminalRequest();
+        var terminal = terminals.Create(context, request);
         return Api.Ok(terminals.ToInfo(http, terminal), ProtocolJsonContext.Default.EnvelopeTerminalInfo, "terminal created", StatusCodes.Status201Created);
     }
 
-    public static IResult List(HttpContext http, SandboxContext context, TerminalService terminals)
+    public static JsonHttpResult<Envelope<TerminalList>> List(HttpContext http, SandboxContext context, TerminalService terminals)
     {
         var list = CommandExecutor.Registry(context).Terminals.Values
             .OrderBy(t => t.CreatedAt)
@@ -33,15 +27,15 @@ internal static class TerminalEndpoints
         return Api.Ok(new TerminalList(list), ProtocolJsonContext.Default.EnvelopeTerminalList);
     }
 
-    public static IResult Get(string id, HttpContext http, SandboxContext context, TerminalService terminals) =>
+    public static Results<JsonHttpResult<Envelope<TerminalInfo>>, JsonHttpResult<ErrorResponse>> Get(string id, HttpContext http, SandboxContext context, TerminalService terminals) =>
         CommandExecutor.Registry(context).Terminals.TryGetValue(id, out var terminal)
             ? Api.Ok(terminals.ToInfo(http, terminal), ProtocolJsonContext.Default.EnvelopeTerminalInfo)
             : Api.NotFound($"Terminal {id} not found.");
 
-    public static async Task<IResult> DestroyAsync(string id, SandboxContext context, TerminalService terminals) =>
+    public static async Task<Results<NoContent, JsonHttpResult<ErrorResponse>>> DestroyAsync(string id, SandboxContext context, TerminalService terminals) =>
         await terminals.DestroyAsync(context, id) ? Api.NoContent() : Api.NotFound($"Terminal {id} not found.");
 
-    public static async Task<IResult> ExecuteAsync(
+    public static async Task<Results<JsonHttpResult<Envelope<CommandInfo>>, JsonHttpResult<ErrorResponse>>> ExecuteAsync(
         string id, HttpContext http, SandboxContext context, Commands commands, CancellationToken cancellationToken)
     {
         if (!CommandExecutor.Registry(context).Terminals.TryGetValue(id, out var terminal))
@@ -54,13 +48,9 @@ internal static class TerminalEndpoints
             return Api.BadRequest($"Terminal {id} is a PTY terminal: send input over the WebSocket (terminal:input) instead of /execute.");
         }
 
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.TerminalExecuteRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.TerminalExecuteRequest, cancellationToken);
 
-        var request = body.Value!;
+        var request = body;
         var spec = ExecSpecFactory.TryCreate(context, request.Command, request.Shell, request.Cwd, request.Env, null, request.TimeoutMs, out var error);
         if (spec is null)
         {
@@ -77,7 +67,7 @@ internal static class TerminalEndpoints
         return Api.Ok(record.ToInfo(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandInfo, "command finished");
     }
 
-    public static IResult ListCommands(string id, SandboxContext context)
+    public static Results<JsonHttpResult<Envelope<CommandList>>, JsonHttpResult<ErrorResponse>> ListCommands(string id, SandboxContext context)
     {
         if (!TryGetExec(context, id, out var terminal, out var problem))
         {
@@ -88,7 +78,7 @@ internal static class TerminalEndpoints
         return Api.Ok(new CommandList(commands, commands.Count), ProtocolJsonContext.Default.EnvelopeCommandList);
     }
 
-    public static IResult GetCommand(string id, string cmdId, SandboxContext context)
+    public static Results<JsonHttpResult<Envelope<CommandInfo>>, JsonHttpResult<ErrorResponse>> GetCommand(string id, string cmdId, SandboxContext context)
     {
         if (!TryGetExec(context, id, out var terminal, out var problem))
         {
@@ -101,7 +91,7 @@ internal static class TerminalEndpoints
     }
 
     /// <summary>Long-poll until the command finishes; <c>?timeout=S</c> (seconds, may be fractional) ⇒ 408 when it elapses.</summary>
-    public static async Task<IResult> WaitAsync(string id, string cmdId, HttpContext http, SandboxContext context, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<CommandInfo>>, JsonHttpResult<ErrorResponse>>> WaitAsync(string id, string cmdId, HttpContext http, SandboxContext context, CancellationToken cancellationToken)
     {
         if (!TryGetExec(context, id, out var terminal, out var problem))
         {
@@ -133,16 +123,16 @@ internal static class TerminalEndpoints
         }
         catch (TimeoutException)
         {
-            return Api.Error(StatusCodes.Status408RequestTimeout, $"timed out waiting for command {cmdId}");
+            return Api.Error(ErrorKind.Timeout, $"timed out waiting for command {cmdId}");
         }
 
         return Api.Ok(record.ToInfo(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandInfo, "command finished");
     }
 
-    private static bool TryGetExec(SandboxContext context, string id, out Terminal terminal, out IResult problem)
+    private static bool TryGetExec(SandboxContext context, string id, [NotNullWhen(true)] out Terminal? terminal, [NotNullWhen(false)] out JsonHttpResult<ErrorResponse>? problem)
     {
-        problem = null!;
-        if (!CommandExecutor.Registry(context).Terminals.TryGetValue(id, out terminal!))
+        problem = null;
+        if (!CommandExecutor.Registry(context).Terminals.TryGetValue(id, out terminal))
         {
             problem = Api.NotFound($"Terminal {id} not found.");
             return false;

@@ -6,7 +6,7 @@ using Sandboxd.Protocol;
 namespace Sandboxd.Terminals;
 
 /// <summary>The terminals feature's side of the live channels: stream sources, terminal:created, inbound input.</summary>
-internal sealed class TerminalEvents(LiveHub hub, ILogger<TerminalEvents> logger)
+internal sealed class TerminalEvents(LiveHub hub, TimeProvider time, ILogger<TerminalEvents> logger)
 {
     /// <summary>When terminal:created is re-sent to every socket of the sandbox until one subscribes (spec §6.1).</summary>
     private static readonly int[] CreatedSchedule = [100, 300, 1000, 2000, 3500];
@@ -29,7 +29,7 @@ internal sealed class TerminalEvents(LiveHub hub, ILogger<TerminalEvents> logger
         var elapsed = 0;
         foreach (var at in CreatedSchedule)
         {
-            await Task.Delay(at - elapsed).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(at - elapsed), time).ConfigureAwait(false);
             elapsed = at;
             if (hub.HasSubscribers(sandbox, terminal.Channel))
             {

@@ -1,4 +1,5 @@
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Native;
 using Sandboxd.Processes;
 using Sandboxd.Protocol;
@@ -20,12 +21,13 @@ internal sealed class TerminalService(
     /// <summary>PTY scrollback kept per terminal (replayed to a client that subscribes again).</summary>
     public const int ScrollbackBytes = 256 * 1024;
 
-    public (Terminal? Terminal, string? Error) Create(SandboxContext context, CreateTerminalRequest request)
+    /// <exception cref="SandboxdException">Invalid: a field is wrong, the shell or cwd does not exist, or the PTY shell cannot start.</exception>
+    public Terminal Create(SandboxContext context, CreateTerminalRequest request)
     {
         var encoding = request.Encoding ?? "raw";
         if (encoding is not ("raw" or "base64"))
         {
-            return (null, $"Field 'encoding' must be \"raw\" or \"base64\", not \"{encoding}\".");
+            throw SandboxdException.Invalid($"Field 'encoding' must be \"raw\" or \"base64\", not \"{encoding}\".");
         }
 
         var registry = CommandExecutor.Registry(context);
@@ -33,13 +35,13 @@ internal sealed class TerminalService(
         {
             var exec = new Terminal(pty: false, shell: request.Shell, encoding);
             registry.Terminals[exec.Id] = exec;
-            return (exec, null);
+            return exec;
         }
 
         var shell = string.IsNullOrEmpty(request.Shell) ? (File.Exists("/bin/bash") ? "/bin/bash" : "/bin/sh") : request.Shell;
         if (!ShellExists(shell))
         {
-            return (null, $"Shell '{shell}' was not found in this sandbox.");
+            throw SandboxdException.Invalid($"Shell '{shell}' was not found in this sandbox.");
         }
 
         var cols = Math.Clamp(request.Cols ?? 80, 1, 1000);
@@ -49,13 +51,13 @@ internal sealed class TerminalService(
         {
             if (request.Cwd.Contains('\0', StringComparison.Ordinal))
             {
-                return (null, "cwd must not contain NUL characters.");
+                throw SandboxdException.Invalid("cwd must not contain NUL characters.");
             }
 
             cwd = context.Resolve(request.Cwd);
             if (!Directory.Exists(cwd))
             {
-                return (null, $"cwd '{request.Cwd}' does not exist.");
+                throw SandboxdException.Invalid($"cwd '{request.Cwd}' does not exist.");
             }
         }
 
@@ -71,14 +73,14 @@ internal sealed class TerminalService(
         }
         catch (SpawnException e)
         {
-            return (null, $"Could not start the PTY shell: {e.Message}");
+            throw SandboxdException.Invalid($"Could not start the PTY shell: {e.Message}");
         }
 
         terminal.AttachPty(process, output, cols, rows);
         registry.Terminals[terminal.Id] = terminal;
         events.Created(context, terminal);
         terminal.ExitWatcher = WatchExitAsync(context, terminal, process);
-        return (terminal, null);
+        return terminal;
     }
 
     private static bool ShellExists(string shell) =>

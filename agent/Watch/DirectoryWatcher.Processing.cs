@@ -18,12 +18,12 @@ internal sealed partial class DirectoryWatcher
             }
             else
             {
-                var wait = _pending.Values.Min(p => p.Deadline) - DateTime.UtcNow;
+                var wait = _pending.Values.Min(p => p.Deadline) - _time.GetUtcNow().UtcDateTime;
                 if (wait > TimeSpan.Zero)
                 {
                     try
                     {
-                        await reader.WaitToReadAsync(cancellationToken).AsTask().WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+                        await reader.WaitToReadAsync(cancellationToken).AsTask().WaitAsync(wait, _time, cancellationToken).ConfigureAwait(false);
                     }
                     catch (TimeoutException)
                     {
@@ -130,15 +130,15 @@ internal sealed partial class DirectoryWatcher
 
         if ((e.Mask & LibC.IN_CREATE) != 0)
         {
-            _pending[path] = (_known.Add(path) ? "add" : "change", DateTime.UtcNow + FoldWindow);
+            _pending[path] = (_known.Add(path) ? "add" : "change", _time.GetUtcNow().UtcDateTime + FoldWindow);
             return;
         }
 
         if ((e.Mask & LibC.IN_MODIFY) != 0)
         {
             _pending[path] = _pending.TryGetValue(path, out var open)
-                ? (open.Kind, DateTime.UtcNow + FoldWindow)
-                : (_known.Add(path) ? "add" : "change", DateTime.UtcNow + FoldWindow);
+                ? (open.Kind, _time.GetUtcNow().UtcDateTime + FoldWindow)
+                : (_known.Add(path) ? "add" : "change", _time.GetUtcNow().UtcDateTime + FoldWindow);
 
             return;
         }
@@ -158,7 +158,7 @@ internal sealed partial class DirectoryWatcher
             return;
         }
 
-        var now = DateTime.UtcNow;
+        var now = _time.GetUtcNow().UtcDateTime;
         foreach (var (path, pending) in _pending.Where(p => p.Value.Deadline <= now).ToList())
         {
             _pending.Remove(path);
@@ -203,7 +203,7 @@ internal sealed partial class DirectoryWatcher
     private async Task PollAsync(CancellationToken cancellationToken)
     {
         var previous = Snapshot();
-        using var timer = new PeriodicTimer(PollInterval);
+        using var timer = new PeriodicTimer(PollInterval, _time);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
             var current = Snapshot();

@@ -24,6 +24,7 @@ internal sealed partial class DirectoryWatcher : IAsyncDisposable
     private readonly Glob _ignore;
     private readonly Action<WatchEvent> _emit;
     private readonly Action<string> _warn;
+    private readonly TimeProvider _time;
     private readonly Channel<List<InotifyEvent>> _raw = Channel.CreateBounded<List<InotifyEvent>>(
         new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _stop = new();
@@ -37,8 +38,9 @@ internal sealed partial class DirectoryWatcher : IAsyncDisposable
     private volatile bool _overflowed;
     private Task _run = Task.CompletedTask;
 
-    public DirectoryWatcher(string root, Glob ignore, EpollLoop loop, Action<WatchEvent> emit, Action<string> warn)
+    public DirectoryWatcher(string root, Glob ignore, EpollLoop loop, Action<WatchEvent> emit, Action<string> warn, TimeProvider time)
     {
+        _time = time;
         Root = root;
         _ignore = ignore;
         _loop = loop;

@@ -1,19 +1,17 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.Protocol;
 
 namespace Sandboxd.Watch;
 
 internal static class WatchEndpoints
 {
-    public static async Task<IResult> CreateAsync(HttpContext http, SandboxContext sandbox, WatcherService watchers, PublicUrls urls, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<WatcherInfo>>, JsonHttpResult<ErrorResponse>>> CreateAsync(HttpContext http, SandboxContext sandbox, WatcherService watchers, PublicUrls urls, CancellationToken cancellationToken)
     {
-        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateWatcherRequest, optional: false, cancellationToken);
-        if (body.Error is not null)
-        {
-            return body.Error;
-        }
+        var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.CreateWatcherRequest, cancellationToken);
 
-        var request = body.Value!;
+        var request = body;
         if (!FilePaths.TryResolve(sandbox, request.Path, out var path, out var error))
         {
             return Api.BadRequest(error == "A file path is required." ? "Field 'path' is required." : error!);
@@ -37,21 +35,21 @@ internal static class WatchEndpoints
         }
         catch (InvalidOperationException e)
         {
-            return Api.Error(StatusCodes.Status503ServiceUnavailable, "Cannot watch: " + e.Message);
+            return Api.Error(ErrorKind.Unavailable, "Cannot watch: " + e.Message);
         }
 
         return Api.Ok(ToInfo(watcher, urls.WebSocketUrl(http)), ProtocolJsonContext.Default.EnvelopeWatcherInfo, "watcher created", StatusCodes.Status201Created);
     }
 
-    public static IResult List(SandboxContext sandbox) =>
+    public static JsonHttpResult<Envelope<WatcherList>> List(SandboxContext sandbox) =>
         Api.Ok(new WatcherList([.. WatcherService.Registry(sandbox).Values.Select(w => ToInfo(w, null))]), ProtocolJsonContext.Default.EnvelopeWatcherList);
 
-    public static IResult Get(string id, HttpContext http, SandboxContext sandbox, PublicUrls urls) =>
+    public static Results<JsonHttpResult<Envelope<WatcherInfo>>, JsonHttpResult<ErrorResponse>> Get(string id, HttpContext http, SandboxContext sandbox, PublicUrls urls) =>
         WatcherService.Registry(sandbox).TryGetValue(id, out var watcher)
             ? Api.Ok(ToInfo(watcher, urls.WebSocketUrl(http)), ProtocolJsonContext.Default.EnvelopeWatcherInfo)
             : Api.NotFound($"Watcher {id} not found.");
 
-    public static async Task<IResult> DestroyAsync(string id, SandboxContext sandbox, WatcherService watchers) =>
+    public static async Task<Results<NoContent, JsonHttpResult<ErrorResponse>>> DestroyAsync(string id, SandboxContext sandbox, WatcherService watchers) =>
         await watchers.DestroyAsync(sandbox, id) ? Api.NoContent() : Api.NotFound($"Watcher {id} not found.");
 
     private static WatcherInfo ToInfo(Watcher watcher, string? wsUrl) =>

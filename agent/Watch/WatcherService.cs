@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Sandboxd.Core;
+using Sandboxd.Errors;
 using Sandboxd.FileSystem;
 using Sandboxd.Live;
 using Sandboxd.Native;
@@ -8,7 +9,7 @@ using Sandboxd.Protocol;
 namespace Sandboxd.Watch;
 
 /// <summary>The watchers of every sandbox; publishes <c>file:changed</c> on <c>watcher:&lt;id&gt;</c>.</summary>
-internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<WatcherService> logger) : IAsyncDisposable, ISandboxScoped
+internal sealed class WatcherService(EpollLoop loop, LiveHub hub, TimeProvider time, ILogger<WatcherService> logger) : IAsyncDisposable, ISandboxScoped
 {
     public async Task CloseAsync(SandboxContext sandbox)
     {
@@ -33,7 +34,8 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
             {
                 logger.WatcherWarning(watcher.Id, warning);
                 hub.Publish(sandbox, LiveMessage.Watcher("watcher:warning", watcher.Channel, new WatcherLifecycleEvent(watcher.Id, Message: warning)));
-            });
+            },
+            time);
         watcher.Directory = directory;
         directory.Start();
         Registry(sandbox)[watcher.Id] = watcher;
@@ -66,7 +68,7 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, ILogger<Watche
                     changed = changed with { Content = System.Text.Encoding.UTF8.GetString(bytes) };
                 }
             }
-            catch (FileOpException)
+            catch (SandboxdException)
             {
                 // gone, unreadable, too large or not a regular file by the time we looked: the event goes out without content
             }

@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
+using Sandboxd.Errors;
 
 namespace Sandboxd.WebSockets;
 
@@ -27,20 +28,20 @@ internal static class WebSocketUpgrade
         && HasToken(context.Request.Headers.Connection, "upgrade")
         && HasToken(context.Request.Headers.Upgrade, "websocket");
 
-    /// <summary>Why a WebSocket request cannot be accepted, as (status, message); null when it can.</summary>
-    public static (int Status, string Message)? Problem(HttpContext context)
+    /// <summary>Why a WebSocket request cannot be accepted, as (kind, message); null when it can.</summary>
+    public static (ErrorKind Kind, string Message)? Problem(HttpContext context)
     {
         var headers = context.Request.Headers;
         if (headers.SecWebSocketVersion.ToString() != "13")
         {
             context.Response.Headers.SecWebSocketVersion = "13";
-            return (StatusCodes.Status426UpgradeRequired, $"Unsupported Sec-WebSocket-Version '{headers.SecWebSocketVersion}': only 13 (RFC 6455) is spoken.");
+            return (ErrorKind.UpgradeRequired, $"Unsupported Sec-WebSocket-Version '{headers.SecWebSocketVersion}': only 13 (RFC 6455) is spoken.");
         }
 
         Span<byte> key = stackalloc byte[24];
         if (!Convert.TryFromBase64String(headers.SecWebSocketKey.ToString(), key, out var length) || length != 16)
         {
-            return (StatusCodes.Status400BadRequest, "Sec-WebSocket-Key must be 16 bytes in base64 (RFC 6455 §4.1).");
+            return (ErrorKind.Invalid, "Sec-WebSocket-Key must be 16 bytes in base64 (RFC 6455 §4.1).");
         }
 
         return null;

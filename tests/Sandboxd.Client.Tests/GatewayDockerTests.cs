@@ -140,7 +140,7 @@ public sealed class GatewayDockerTests(DockerEngines engines)
             await engines.StartEngineAsync("b");
             var back = await Eventually.UntilAsync(async () => (await gateway.CallAsync(HttpMethod.Get, $"v1/sandboxes/{id}")).Body?["data"],
                 d => d?["status"]?.GetValue<string>() == "ready", Bound, "the sandbox to be ready again", TestContext.Current.CancellationToken);
-            var again = await Eventually.UntilAsync(async () =>
+            var again = await Eventually.UntilAsync<string?>(async () =>
                 {
                     try
                     {

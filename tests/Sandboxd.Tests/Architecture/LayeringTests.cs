@@ -12,9 +12,10 @@ public sealed class LayeringTests
     /// <summary>The layers of the agent, lowest first. A new folder must be placed here deliberately.</summary>
     public static readonly IReadOnlyDictionary<string, int> AgentLayers = new Dictionary<string, int>(StringComparer.Ordinal)
     {
-        // 0 — the operating system (the only LibraryImports), and the meter every layer records to (BCL only). SHA-1 and
-        // SHA-256 live in common/ (Sandboxd.Common), shared with the gateway.
-        ["Native"] = 0, ["Telemetry"] = 0,
+        // 0 — the operating system (the only LibraryImports), the meter every layer records to (BCL only), and the one
+        // domain exception every layer throws (no HTTP in it). SHA-1 and SHA-256 live in common/ (Sandboxd.Common),
+        // shared with the gateway.
+        ["Native"] = 0, ["Telemetry"] = 0, ["Errors"] = 0,
         // 1 — platform services: files, state, ports, the WebSocket handshake, processes
         ["FileSystem"] = 1, ["State"] = 1, ["Ports"] = 1, ["WebSockets"] = 1, ["Processes"] = 1,
         // 2 — the kernel: sandbox contexts, options, the API's error model, the contracts between features

@@ -12,7 +12,7 @@ public static class AgentCli
         var binary = await AgentBinary.GetAsync();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(20));
-        return await Cli.Wrap(binary.FileName)
+        return await CliWrap.Cli.Wrap(binary.FileName)
             .WithArguments([.. binary.PrefixArguments, .. arguments])
             .WithEnvironmentVariables(e => e.Set("COMPUTESDK_ACCESS_TOKEN", null))
             .WithValidation(CommandResultValidation.None)
