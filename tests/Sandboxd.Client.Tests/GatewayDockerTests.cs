@@ -71,8 +71,11 @@ public sealed class GatewayDockerTests(DockerEngines engines)
                 token.Should().HaveLength(64);
                 var inspect = await engines.InspectTextAsync(sandbox["engine"]!.GetValue<string>(), "sandboxd-" + sandbox["sandboxId"]!.GetValue<string>());
                 inspect.Should().NotContain(token, "the token is neither an env var, a label nor an argument");
-                var stat = await DockerGateway.RunAsync(sandbox, "stat -c '%a %U' /.sandboxd-gateway /.sandboxd-gateway/token; env | grep -c " + token + " || true");
-                stat["stdout"]!.GetValue<string>().Should().Be("700 sandbox\n600 sandbox\n0\n", "the file is the agent user's alone, and commands do not inherit it");
+                // The image runs the agent as root and commands as sandbox (--run-as, ADR 0007): the secret directory is
+                // root's, so a command cannot even look into it, and no command inherits the token.
+                var stat = await DockerGateway.RunAsync(sandbox, "id -un; stat -c '%a %U' /.sandboxd-gateway; cat /.sandboxd-gateway/token 2>/dev/null || echo unreadable; env | grep -c " + token + " || true");
+                stat["stdout"]!.GetValue<string>().Should().Be("sandbox\n700 root\nunreadable\n0\n",
+                    "commands run as the unprivileged user, the token file is root's alone, and commands do not inherit it");
             }
         }
         finally
