@@ -19,6 +19,18 @@ namespace Sandboxd.Processes;
 internal sealed class ChildLedger(IOptions<ProcessesOptions> options, ILogger<ChildLedger> logger) : IDisposable
 {
     private const int CompactEvery = 1024;
+
+    /// <summary>The environment variable every child of the agent carries: this run's mark (see <see cref="MarkVariable"/>).</summary>
+    public const string MarkName = "SANDBOXD_RUN";
+
+    /// <summary>A random mark of this agent run, written as the ledger's first line (<c>mark HEX</c>) and given to every
+    /// child as <c>SANDBOXD_RUN=HEX</c>. The ledger's pid lines are written just after each spawn, so a kill -9 between
+    /// the spawn and that write would leave a child unrecorded; the mark in its environment (inherited by what it starts)
+    /// still names it to the next agent.</summary>
+    public string Mark { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+
+    /// <summary><c>SANDBOXD_RUN=mark</c>.</summary>
+    public string MarkVariable => MarkName + "=" + Mark;
     private readonly string? _path = options.Value.LedgerPath;
     private readonly Lock _gate = new();
     /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
@@ -38,7 +50,19 @@ internal sealed class ChildLedger(IOptions<ProcessesOptions> options, ILogger<Ch
         }
 
         var sessions = new HashSet<int>();
-        foreach (var (pid, started) in Read(_path))
+        var (entries, marks) = Read(_path);
+        foreach (var process in ProcessTable.Snapshot())
+        {
+            // A child recorded too late (the agent died between its spawn and the ledger line) or never (a descendant
+            // that left its session before the adoption tick): the previous run's mark in its environment names it.
+            if (process.State != 'Z' && process.Pid != ProcessTable.SelfPid && marks.Count > 0 && CarriesMark(process.Pid, marks))
+            {
+                sessions.Add(process.Session);
+                sessions.Add(process.Pid);
+            }
+        }
+
+        foreach (var (pid, started) in entries)
         {
             // A recorded leader alive with another start time is a reused pid: its session is not ours. A leader that
             // is gone leaves its session id unusable for new pids while any member lives, so members are still ours.
@@ -133,7 +157,7 @@ internal sealed class ChildLedger(IOptions<ProcessesOptions> options, ILogger<Ch
         var temp = Path.Combine(Path.GetDirectoryName(_path)!, "." + Path.GetFileName(_path) + ".sandboxd-" + Guid.NewGuid().ToString("N") + ".tmp");
         try
         {
-            File.WriteAllText(temp, string.Concat(entries.Select(e => Line(e.Pid, e.Started))));
+            File.WriteAllText(temp, "mark " + Mark + "\n" + string.Concat(entries.Select(e => Line(e.Pid, e.Started))));
             File.Move(temp, _path!, overwrite: true);
             _file = new FileStream(_path!, FileMode.Append, FileAccess.Write, FileShare.Read, 1, FileOptions.None);
         }
@@ -143,17 +167,23 @@ internal sealed class ChildLedger(IOptions<ProcessesOptions> options, ILogger<Ch
         }
     }
 
-    private static List<(int Pid, string Started)> Read(string path)
+    /// <summary>The ledger's pid lines and its marks (<c>mark HEX</c>: one per run that wrote to it).</summary>
+    private static (List<(int Pid, string Started)> Entries, List<string> Marks) Read(string path)
     {
-        var result = new List<(int, string)>();
+        var entries = new List<(int, string)>();
+        var marks = new List<string>();
         try
         {
             foreach (var line in File.ReadAllLines(path))
             {
                 var parts = line.Split(' ');
-                if (parts.Length == 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 1)
+                if (parts.Length == 2 && parts[0] == "mark" && parts[1].Length > 0 && parts[1].All(char.IsAsciiHexDigitLower))
                 {
-                    result.Add((pid, parts[1]));
+                    marks.Add(parts[1]);
+                }
+                else if (parts.Length == 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 1)
+                {
+                    entries.Add((pid, parts[1]));
                 }
             }
         }
@@ -162,7 +192,34 @@ internal sealed class ChildLedger(IOptions<ProcessesOptions> options, ILogger<Ch
             // first run on this state directory
         }
 
-        return result;
+        return (entries, marks);
+    }
+
+    /// <summary>Whether <c>/proc/&lt;pid&gt;/environ</c> holds <c>SANDBOXD_RUN=</c> one of <paramref name="marks"/>
+    /// (false when it cannot be read: gone, or another user's and the agent is not root).</summary>
+    private static bool CarriesMark(int pid, List<string> marks)
+    {
+        byte[] environ;
+        try
+        {
+            environ = File.ReadAllBytes($"/proc/{pid}/environ");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        foreach (var mark in marks)
+        {
+            var needle = Encoding.ASCII.GetBytes(MarkName + "=" + mark + "\0");
+            var at = environ.AsSpan().IndexOf(needle);
+            if (at == 0 || (at > 0 && environ[at - 1] == 0))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public void Dispose()

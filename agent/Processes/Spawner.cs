@@ -20,11 +20,18 @@ internal sealed class Spawner(EpollLoop loop, ProcessTable table, ChildLedger le
     /// <exception cref="SpawnException">The program or the working directory could not be used.</exception>
     public ChildProcess Spawn(ProcessSpec spec, OutputLog output, OutputLog? error)
     {
-        var env = new List<string>(spec.Environment.Count);
+        var env = new List<string>(spec.Environment.Count + 1);
         foreach (var (key, value) in spec.Environment)
         {
-            env.Add(key + "=" + value);
+            if (key != ChildLedger.MarkName)
+            {
+                env.Add(key + "=" + value);
+            }
         }
+
+        // Every child carries this run's mark (and its descendants inherit it): a child the agent was killed before it
+        // could record is still found and stopped by the next agent (ADR 0006).
+        env.Add(ledger.MarkVariable);
 
         var request = new NativeSpawnRequest(spec.Argv[0], spec.Argv, env, spec.WorkingDirectory, spec.Stdin, spec.PtySize);
         // The exit may be delivered on the I/O thread before Spawn returns, so it lands in a TCS made up front.
