@@ -17,7 +17,7 @@
 // At the end: no sandbox container on either engine, no live record, and no dockerd/containerd/postgres of ours left.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Gateway, pidsMatching, pidsWithEnv, repoRoot, waitFor, withTimeout } from './harness.mjs';
@@ -42,6 +42,22 @@ let a;
 let b;
 const keys = [`k${Math.random().toString(16).slice(2)}${Date.now()}`, `k${Math.random().toString(16).slice(2)}x`];
 let gatewayArgs;
+
+const t0 = Date.now();
+/** Progress on stderr with the seconds since the file started: where the time of a slow run went. */
+const phase = (what) => console.error(`# fleet +${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
+
+// If the runner kills this file (its --test-timeout) after() does not run: the engines and the PostgreSQL server
+// must not outlive it (the harness kills the gateways on exit the same way).
+let downed = false;
+process.on('exit', () => {
+  if (engines && !downed) spawnSync(script, ['down', dir], { timeout: 60_000 });
+  try {
+    if (pg && existsSync(pg.dir)) pg.stop();
+  } catch {
+    // best effort at exit
+  }
+});
 
 function engineScript(...args) {
   return spawnSync(script, [args[0], dir, ...args.slice(1)], { encoding: 'utf8', timeout: 8 * 60_000, env: { ...process.env } });
@@ -68,6 +84,7 @@ function startGateway({ stateDir, env } = {}) {
 
 before(async () => {
   if (skip) return;
+  phase('engines.sh up');
   const up = engineScript('up');
   if (up.status === 77) {
     const why = `FLEET CONFORMANCE SKIPPED: ${up.stderr.trim()}`;
@@ -78,6 +95,7 @@ before(async () => {
   }
   assert.equal(up.status, 0, `engines.sh up failed:\n${up.stderr}`);
   engines = Object.fromEntries(up.stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  phase('engines up; PostgreSQL');
   pg = await PostgresServer.start();
   db = pg.createDatabase('fleet');
   gatewayArgs = [
@@ -89,6 +107,7 @@ before(async () => {
   ];
   a = await startGateway();
   b = await startGateway();
+  phase('gateways A and B ready');
 }, { timeout: SETUP_MS });
 
 after(async () => {
@@ -125,17 +144,21 @@ after(async () => {
   });
   if (engines) {
     await attempt('engines.sh down', async () => {
+      phase('engines.sh down');
+      downed = true;
       const down = engineScript('down');
       assert.equal(down.status, 0, `engines.sh down failed:\n${down.stderr}`);
       assert.deepEqual(pidsMatching(dir), [], 'no dockerd/containerd/shim of the test engines is left');
     });
   }
+  phase('after() done');
   if (problems.length) throw new Error(problems.join('\n'));
 }, { timeout: SETUP_MS });
 
 function scenario(name, fn) {
   test(name, { skip: skip ? skip : false, timeout: SCENARIO_MS }, async (t) => {
     if (skip) return t.skip(skip); // the engines' skip is only known once before() ran
+    phase(`scenario: ${name}`);
     try {
       await fn();
     } catch (e) {
@@ -213,8 +236,10 @@ scenario('engine b stopped: its sandbox is unavailable on both gateways, creates
   const other = made.find((s) => s !== victim);
   await victim.filesystem.writeFile('kept.txt', 'survives the engine restart\n');
 
+  phase('engines.sh stop b');
   const stop = engineScript('stop', 'b');
   assert.equal(stop.status, 0, `engines.sh stop b:\n${stop.stderr}`);
+  phase('engine b stopped');
   try {
     for (const gw of [a, b]) {
       // Through the REST route: the official client's getById waits for a sandbox to answer /health (30 attempts) and
@@ -232,8 +257,10 @@ scenario('engine b stopped: its sandbox is unavailable on both gateways, creates
     assert.equal((await during.run.command('echo up')).stdout, 'up\n');
     assert.equal((await raw(b, other.sandboxId)).status, 'ready', 'the sandbox on engine a is not affected');
   } finally {
+    phase('engines.sh start b');
     const start = engineScript('start', 'b'); // also when an assertion failed: later scenarios need both engines
     assert.equal(start.status, 0, `engines.sh start b:\n${start.stderr}`);
+    phase('engine b started');
   }
   for (const gw of [a, b]) {
     await waitFor(async () => (await raw(gw, victim.sandboxId)).status === 'ready', { timeout: 60_000, interval: 250, what: `${gw.url} to report the sandbox ready again after engine b restarted` });
@@ -294,6 +321,7 @@ scenario('gateway A killed right after the container create: B removes the conta
   assert.equal(left.a + left.b, 1, `its container exists on one engine: ${JSON.stringify(left)}`);
 
   // The surviving gateway repairs it once A's heartbeat has run out (10 s): container removed, record gone.
+  phase('waiting for B to repair the crashed create');
   await waitFor(() => pg.sql(db.name, `SELECT status FROM sandboxes WHERE id = '${id}'`) === 'gone', { timeout: 60_000, interval: 250, what: 'gateway B to mark the crashed create gone' });
   await waitFor(() => { const n = onEngines(`sandboxd.sandbox=${id}`); return n.a + n.b === 0; }, { timeout: 30_000, interval: 250, what: 'the orphan container to be removed' });
   assert.equal(b.exit, null, 'B kept serving');
