@@ -262,19 +262,21 @@ scenario('engine b stopped: its sandbox is unavailable on both gateways, creates
     assert.equal(start.status, 0, `engines.sh start b:\n${start.stderr}`);
     phase('engine b started');
   }
+  // Ready again on both gateways, at the address the engine restarted it on (a host-network engine: a new port, which
+  // the sweep-lease holder reads back within ≈ 2 s; until then `ready` can carry the old URL).
   for (const gw of [a, b]) {
-    await waitFor(async () => (await raw(gw, victim.sandboxId)).status === 'ready', { timeout: 60_000, interval: 250, what: `${gw.url} to report the sandbox ready again after engine b restarted` });
+    await waitFor(async () => {
+      const data = await raw(gw, victim.sandboxId);
+      return data.status === 'ready' && (await fetch(`${data.url}/health`, { signal: AbortSignal.timeout(2_000) })).status === 200;
+    }, { timeout: 60_000, interval: 250, what: `${gw.url} to report the sandbox ready again, at an address that answers, after engine b restarted` });
   }
-  // Back through either gateway, with its files (the engine restarted the container; the gateway follows its port).
-  await waitFor(async () => {
-    const back = await viaB.sandbox.getById(victim.sandboxId);
-    return (await back.filesystem.readFile('kept.txt')) === 'survives the engine restart\n';
-  }, { timeout: 30_000, interval: 250, what: 'the restarted sandbox to answer with its file through B' });
+  // Back through either gateway with the official client, with its files.
+  const backViaB = await withTimeout(viaB.sandbox.getById(victim.sandboxId), 60_000, 'getById through B after the restart');
+  assert.equal(await backViaB.filesystem.readFile('kept.txt'), 'survives the engine restart\n');
   const back = await viaA.sandbox.getById(victim.sandboxId);
   assert.equal((await back.run.command('cat kept.txt')).stdout, 'survives the engine restart\n');
   for (const s of made) await viaA.sandbox.destroy(s.sandboxId);
-  const all = onEngines('sandboxd.sandbox');
-  assert.deepEqual(all, { a: 0, b: 0 }, 'every container removed');
+  for (const s of made) assert.deepEqual(onEngines(`sandboxd.sandbox=${s.sandboxId}`), { a: 0, b: 0 }, `${s.sandboxId}'s container removed`);
 });
 
 scenario('a snapshot taken through A, a sandbox created from it through B; each destroyed through the other gateway', async () => {
@@ -297,7 +299,7 @@ scenario('a snapshot taken through A, a sandbox created from it through B; each 
   await viaA.sandbox.destroy(restored.sandboxId);
   assert.equal(await viaA.sandbox.getById(source.sandboxId), null);
   assert.equal(await viaB.sandbox.getById(restored.sandboxId), null);
-  assert.deepEqual(onEngines('sandboxd.sandbox'), { a: 0, b: 0 }, 'both containers removed');
+  for (const id of [source.sandboxId, restored.sandboxId]) assert.deepEqual(onEngines(`sandboxd.sandbox=${id}`), { a: 0, b: 0 }, `${id}'s container removed`);
   await viaB.snapshot.delete(snapshot.id);
   assert.deepEqual(await viaA.snapshot.list(), []);
   assert.equal(docker(sourceEngine, 'images', '-q', `sandboxd-snapshot:${snapshot.id}`), '', 'the snapshot image is removed from its engine');
@@ -334,6 +336,6 @@ scenario('gateway A killed right after the container create: B removes the conta
   assert.notEqual(again.sandboxId, id);
   assert.equal((await again.run.command('echo back')).stdout, 'back\n');
   await b.compute().sandbox.destroy(again.sandboxId);
-  assert.deepEqual(onEngines('sandboxd.sandbox'), { a: 0, b: 0 });
+  assert.deepEqual(onEngines(`sandboxd.sandbox=${again.sandboxId}`), { a: 0, b: 0 });
   assert.deepEqual(pidsWithEnv('COMPUTESDK_SANDBOX_ID', new Set([id, again.sandboxId])), [], 'no process of either sandbox is left');
 });
