@@ -111,7 +111,12 @@ async function dockerFloorOnce(port) {
   try {
     id = await dockerCli(['run', '-d', '--label', 'sandboxd.bench=floor', '-p', `127.0.0.1:${port}:18080`, args.image, '--access-token', 'floor']);
     for (const deadline = performance.now() + 60_000; ; await sleep(0.5)) {
-      const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status === 200, () => false);
+      // docker-proxy accepts before the agent listens and may hold the request: each try is bounded by a timer that
+      // keeps the event loop alive (undici's idle socket does not, and node would exit 13 mid-await).
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), 2_000);
+      const ok = await fetch(`http://127.0.0.1:${port}/health`, { signal: abort.signal })
+        .then((r) => r.status === 200, () => false).finally(() => clearTimeout(timer));
       if (ok) return performance.now() - started;
       if (performance.now() > deadline) throw new Error('docker floor: no /health 200 within 60 s');
     }
@@ -175,11 +180,11 @@ async function run() {
 }
 
 function report(r) {
-  const row = (label, s) => `${label.padEnd(62)} ${String(s.n).padStart(4)} ${s.p50_ms.toFixed(1).padStart(8)} ${s.p99_ms.toFixed(1).padStart(8)} ${s.min_ms.toFixed(1).padStart(8)}`;
+  const row = (label, s) => `${label.padEnd(74)} ${String(s.n).padStart(4)} ${s.p50_ms.toFixed(1).padStart(8)} ${s.p99_ms.toFixed(1).padStart(8)} ${s.min_ms.toFixed(1).padStart(8)}`;
   const ratio = (ours, floor, q) => (ours[q] / floor[q]).toFixed(2);
   const header = [
     `machine: ${Object.entries(args.meta).map(([k, v]) => `${k}: ${v}`).join('; ')}`,
-    `${'measure'.padEnd(62)} ${'n'.padStart(4)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'min ms'.padStart(8)}`,
+    `${'measure'.padEnd(74)} ${'n'.padStart(4)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'min ms'.padStart(8)}`,
   ];
   if (r.floor_kind === 'docker') {
     return [

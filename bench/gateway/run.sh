@@ -48,7 +48,7 @@ stop_children() {
   kill_leftovers "after stopping the gateway" || rc=1 # agents of sandboxes not destroyed, floor agents
   return $rc
 }
-begin_work sandboxd-bench-gateway gateway.err measure.err engines.err
+begin_work sandboxd-bench-gateway gateway.err measure.err engines.err "$name.txt"
 
 provider_args=()
 measure_args=(--sequential "${GATEWAY_SEQUENTIAL:-50}" --concurrency "${GATEWAY_CONCURRENCY:-10}" --rounds "${GATEWAY_ROUNDS:-5}"
