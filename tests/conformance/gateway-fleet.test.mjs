@@ -122,13 +122,15 @@ after(async () => {
   if (engines) {
     // Nothing a test made may be left on the engines, nor a live record in the database.
     await attempt('containers left on the engines', async () => {
+      const found = [];
       for (const n of ['a', 'b']) {
         const left = containers(n);
         if (left.length) {
           docker(n, 'rm', '-f', ...left);
-          throw new Error(`engine ${n} still had sandbox containers (removed now): ${left.join(' ')}`);
+          found.push(`engine ${n}: ${left.join(' ')}`);
         }
       }
+      if (found.length) throw new Error(`sandbox containers were left (removed now): ${found.join('; ')}`);
     });
     await attempt('live records left', async () => {
       const live = pg.sql(db.name, "SELECT id || ' ' || status FROM sandboxes WHERE status <> 'gone'");
