@@ -4,22 +4,23 @@
 #      python3; apt-get, as root);
 #   2. publishes agent/ (native AOT) into bench/.bin/ — unless SANDBOXD_PATH already names an agent binary — and, for
 #      the gateway benchmark, gateway/ likewise unless SANDBOXD_GATEWAY_PATH names one;
-#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, overlay, live, servers, proxy, startup, gateway
-#      (results in bench/results/).
+#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, overlay, live, servers, proxy, startup, gateway, and
+#      gateway-docker = bench/gateway/run.sh with GATEWAY_PROVIDER=docker (skipped, saying so, without root or
+#      docker.io) (results in bench/results/).
 #   Every benchmark refuses to publish (exit 3, says why) when the 1-minute load is above nproc/2 before or after it.
-# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup|gateway] [--smoke]
+# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup|gateway|gateway-docker] [--smoke]
 #   --smoke: every benchmark with tiny counts, reports to a temporary directory, no load guard — checks that they run
 #            (tests/run.sh does this in CI), never what they measure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-benchmarks=(exec-latency overlay live servers proxy startup gateway)
+benchmarks=(exec-latency overlay live servers proxy startup gateway gateway-docker)
 smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) benchmarks=("$2"); shift 2 ;;
     --smoke) smoke=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,7 +62,7 @@ export SANDBOXD_PATH
 echo "== agent: $SANDBOXD_PATH ($("$SANDBOXD_PATH" --version 2>/dev/null || echo '?'))"
 
 # --- the gateway under test (bench/gateway only) ---------------------------------------------------------------------
-if [[ " ${benchmarks[*]} " == *" gateway "* ]] && [ -z "${SANDBOXD_GATEWAY_PATH:-}" ]; then
+if [[ " ${benchmarks[*]} " =~ \ gateway(-docker)?\  ]] && [ -z "${SANDBOXD_GATEWAY_PATH:-}" ]; then
   gbin="$repo/bench/.bin"
   echo "== publishing the gateway (native AOT) to $gbin"
   timeout 1800 dotnet publish gateway/Sandboxd.Gateway.csproj -c Release -r linux-x64 -o "$gbin" \
@@ -79,6 +80,7 @@ if [ "$smoke" = 1 ]; then
   export PROXY_CALLS=50 PROXY_WARMUP=10 PROXY_ROUNDS=1 PROXY_BIG_MB=4 PROXY_BIG_REPS=1 PROXY_CONC_SECONDS=1
   export STARTUP_ROUNDS=2
   export GATEWAY_SEQUENTIAL=2 GATEWAY_CONCURRENCY=2 GATEWAY_ROUNDS=1 GATEWAY_LIVE=3
+  export GATEWAY_DOCKER_SEQUENTIAL=2 GATEWAY_DOCKER_CONCURRENCY=2 GATEWAY_DOCKER_ROUNDS=1
   echo "== smoke run: tiny counts, reports in $BENCH_RESULTS (not published)"
 fi
 
@@ -98,9 +100,11 @@ trap 'forward 143' TERM
 
 status=0
 for b in "${benchmarks[@]}"; do
-  [ -x "bench/$b/run.sh" ] || { echo "no such benchmark: $b" >&2; exit 2; }
+  launch=("bench/$b/run.sh")
+  [ "$b" != gateway-docker ] || launch=(env GATEWAY_PROVIDER=docker bench/gateway/run.sh)
+  [ -x "${launch[-1]}" ] || { echo "no such benchmark: $b" >&2; exit 2; }
   echo "== benchmark $b"
-  "bench/$b/run.sh" &
+  "${launch[@]}" &
   child=$!
   rc=0
   wait "$child" || rc=$?

@@ -144,13 +144,15 @@ process.on('exit', () => {
 
 export class Gateway {
   /**
-   * @param {{keys?: string[], stateDir?: string, extraArgs?: string[]}} [options] API keys (default two random ones)
-   *   and a state dir (default a fresh one; pass an earlier gateway's to restart on the same state).
+   * @param {{keys?: string[], stateDir?: string, extraArgs?: string[], env?: Record<string, string>}} [options] API
+   *   keys (default two random ones), a state dir (default a fresh one; pass an earlier gateway's to restart on the
+   *   same state) and variables added to the gateway's environment (e.g. SANDBOXD_GATEWAY_CRASH_AT).
    */
-  constructor({ keys, stateDir, extraArgs = [] } = {}) {
+  constructor({ keys, stateDir, extraArgs = [], env = {} } = {}) {
     this.keys = keys ?? [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')];
     this.stateDir = stateDir ?? realpathSync(mkdtempSync(join(tmpdir(), 'sbx-gw-')));
     this.extraArgs = extraArgs;
+    this.env = env;
     this.stdoutLines = [];
     this.stderr = '';
     this.url = null;
@@ -174,7 +176,7 @@ export class Gateway {
     this.commandLine = [path, ...args].join(' ');
     this.stdoutLines = [];
     this.exit = null;
-    this.proc = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     liveGateways.add(this);
     this.exited = new Promise((res) => {
       this.proc.on('exit', (code, signal) => {
