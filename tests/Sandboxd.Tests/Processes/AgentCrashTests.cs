@@ -109,6 +109,41 @@ public sealed class AgentCrashTests
         }
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task A_child_the_killed_agent_never_recorded_is_still_stopped_by_the_next_agent()
+    {
+        // A kill -9 between posix_spawn and the ledger line leaves a child unrecorded (the reliability suite hit it).
+        // Simulated exactly: the agent is killed, then its ledger loses every pid line; the child's mark remains.
+        var stateDir = Directory.CreateTempSubdirectory("sandboxd-state-unrecorded-").FullName;
+        var first = await AgentProcess.StartAsync(new AgentLaunch { StateDir = stateDir }, Ct);
+        AgentProcess? second = null;
+        var pid = 0;
+        try
+        {
+            var command = await first.Client.PostJsonAsync("/run/command", """{"command":"echo $$ > unrecorded.pid; exec sleep 303","background":true}""", Ct);
+            command.ShouldHaveStatus(200);
+            pid = await PidFileAsync(Path.Combine(first.Root, "unrecorded.pid"));
+            await KillAsync(first);
+
+            var ledger = Path.Combine(stateDir, "children");
+            File.WriteAllLines(ledger, File.ReadAllLines(ledger).Where(line => !char.IsAsciiDigit(line.FirstOrDefault())));
+            ProcFs.IsAlive(pid).Should().BeTrue("nothing has stopped the child yet");
+            second = await AgentProcess.StartAsync(new AgentLaunch { StateDir = stateDir }, Ct);
+
+            await Eventually.UntilAsync(() => ProcFs.IsAlive(pid), alive => !alive, Bound, "the unrecorded child of the killed agent to be gone", Ct);
+        }
+        finally
+        {
+            if (pid > 0)
+            {
+                Posix.Kill(pid, Posix.SIGKILL);
+            }
+
+            await DisposeAsync(second, first);
+            Directory.Delete(stateDir, recursive: true);
+        }
+    }
+
     private static async Task KillAsync(AgentProcess agent)
     {
         Posix.Kill(agent.Pid, Posix.SIGKILL).Should().BeTrue();
