@@ -27,7 +27,7 @@ internal sealed class ChildLedger(IOptions<ProcessesOptions> options, ILogger<Ch
     /// child as <c>SANDBOXD_RUN=HEX</c>. The ledger's pid lines are written just after each spawn, so a kill -9 between
     /// the spawn and that write would leave a child unrecorded; the mark in its environment (inherited by what it starts)
     /// still names it to the next agent.</summary>
-    public string Mark { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+    public string Mark { get; } = Convert.ToHexStringLower(LibC.RandomBytes(12)); // getrandom(2): no OpenSSL (ADR 0002)
 
     /// <summary><c>SANDBOXD_RUN=mark</c>.</summary>
     public string MarkVariable => MarkName + "=" + Mark;

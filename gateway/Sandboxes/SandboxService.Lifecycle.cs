@@ -125,7 +125,11 @@ internal sealed partial class SandboxService
         await provider.RemoveOrphansAsync(store.ListActiveAsync, cancellationToken);
         foreach (var record in await store.ListActiveAsync(cancellationToken))
         {
-            if (record.Status == SandboxStatus.Destroying && provider.IsReachable(record) && !_stopping.ContainsKey(record.Id))
+            // On a shared store a record another gateway is destroying is that gateway's to finish (finishing it here
+            // too raced its engine call: "removal already in progress", seen by the fleet scenario); one a dead gateway
+            // left is the lease holder's (RepairOrphansAsync).
+            if (record.Status == SandboxStatus.Destroying && provider.IsReachable(record) && !_stopping.ContainsKey(record.Id)
+                && (!store.Shared || record.Gateway == options.InstanceId))
             {
                 await StopAndForgetAsync(record, "destroyed");
             }
