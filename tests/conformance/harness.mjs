@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { AgentProcess, pidsMatching, repoRoot, waitFor, withTimeout } from '../harness/agent.mjs';
+import { AgentProcess, captureOutput, pidsMatching, repoRoot, waitFor, withTimeout } from '../harness/agent.mjs';
 import WS from 'ws';
 
 // daemon-websocket.md §9: the client reads WebSocket.OPEN etc. from the *global* binding.
@@ -24,7 +24,6 @@ const READY_TIMEOUT_MS = 60_000;
  * pyenv init costs seconds on a loaded machine), so PTY waits get a generous deadline.
  */
 export const SLOW_MS = 30_000;
-const STDERR_KEEP = 256 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Small bounded-wait utilities
@@ -184,21 +183,7 @@ export class Gateway {
         res(this.exit);
       });
     });
-    this.proc.stderr.setEncoding('utf8');
-    this.proc.stderr.on('data', (d) => {
-      this.stderr += d;
-      if (this.stderr.length > STDERR_KEEP) this.stderr = this.stderr.slice(-STDERR_KEEP);
-    });
-    let partial = '';
-    this.proc.stdout.setEncoding('utf8');
-    this.proc.stdout.on('data', (d) => {
-      partial += d;
-      let i;
-      while ((i = partial.indexOf('\n')) >= 0) {
-        this.stdoutLines.push(partial.slice(0, i));
-        partial = partial.slice(i + 1);
-      }
-    });
+    captureOutput(this);
     this.url = await waitFor(
       () => {
         if (this.exit) throw new Error(`gateway exited before ready (${JSON.stringify(this.exit)})\n${this.stderrTail()}`);

@@ -66,6 +66,28 @@ export function pidsMatching(needle) {
   return pids;
 }
 
+/**
+ * Collects a spawned service's output on `service`: stderr into `service.stderr` (its last 256 KiB), stdout as lines
+ * into `service.stdoutLines` (the ready line is the first). `service.proc` is the child process.
+ */
+export function captureOutput(service) {
+  service.proc.stderr.setEncoding('utf8');
+  service.proc.stderr.on('data', (d) => {
+    service.stderr += d;
+    if (service.stderr.length > STDERR_KEEP) service.stderr = service.stderr.slice(-STDERR_KEEP);
+  });
+  let partial = '';
+  service.proc.stdout.setEncoding('utf8');
+  service.proc.stdout.on('data', (d) => {
+    partial += d;
+    let i;
+    while ((i = partial.indexOf('\n')) >= 0) {
+      service.stdoutLines.push(partial.slice(0, i));
+      partial = partial.slice(i + 1);
+    }
+  });
+}
+
 /** How to run the agent: `{file, prefix}` (prefix = arguments before `start`). */
 export function agentCommand() {
   const path = process.env.SANDBOXD_PATH;
@@ -147,21 +169,7 @@ export class AgentProcess {
         res(this.exit);
       });
     });
-    this.proc.stderr.setEncoding('utf8');
-    this.proc.stderr.on('data', (d) => {
-      this.stderr += d;
-      if (this.stderr.length > STDERR_KEEP) this.stderr = this.stderr.slice(-STDERR_KEEP);
-    });
-    let partial = '';
-    this.proc.stdout.setEncoding('utf8');
-    this.proc.stdout.on('data', (d) => {
-      partial += d;
-      let i;
-      while ((i = partial.indexOf('\n')) >= 0) {
-        this.stdoutLines.push(partial.slice(0, i));
-        partial = partial.slice(i + 1);
-      }
-    });
+    captureOutput(this);
     const spawnError = new Promise((_, reject) => this.proc.on('error', (e) => reject(new Error(`cannot start agent: ${e.message}`))));
     await Promise.race([
       spawnError,
