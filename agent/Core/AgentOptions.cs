@@ -26,6 +26,10 @@ internal sealed class AgentOptions
     public long MaxBodyBytes { get; set; } = 64L * 1024 * 1024;
     /// <summary>Streamed writes (PUT /files, archives) leave at least this many bytes free on the disk, else 507.</summary>
     public long MinFreeDiskBytes { get; set; } = 16L * 1024 * 1024;
+    /// <summary>Default memory limit (MiB) of servers that set none (<c>--server-memory-mb</c>).</summary>
+    public long? ServerMemoryMb { get; set; }
+    /// <summary>Default pid limit of servers that set none (<c>--server-pids-max</c>).</summary>
+    public int? ServerPidsMax { get; set; }
     /// <summary>GET /metrics without a token.</summary>
     public bool MetricsPublic { get; set; }
     public bool WsBinaryOut { get; set; }

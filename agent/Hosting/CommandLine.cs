@@ -41,6 +41,8 @@ internal static class CommandLine
           --max-body BYTES         largest accepted JSON request body (default 67108864; streamed uploads are not capped)
           --min-free-disk BYTES    streamed uploads (PUT /files, archives) keep this much disk free, else 507 (default 16777216)
           --metrics-public         serve GET /metrics without a token
+          --server-memory-mb MIB   memory limit of servers that set no memory_mb (cgroup; GET /info says if it can)
+          --server-pids-max N      process/thread limit of servers that set no pids_max
           --overlay-package-dirs L extra directory names an overlay links instead of copying (comma-separated;
                                    node_modules, .venv and venv always)
           --allowed-redirect-origin O  an origin (https://app.example.com) magic links may redirect to (repeatable)
@@ -126,6 +128,8 @@ internal static class CommandLine
                     case "--max-body": options.MaxBodyBytes = long.Parse(Value(), CultureInfo.InvariantCulture); break;
                     case "--min-free-disk": options.MinFreeDiskBytes = long.Parse(Value(), CultureInfo.InvariantCulture); break;
                     case "--metrics-public": options.MetricsPublic = true; break;
+                    case "--server-memory-mb": options.ServerMemoryMb = ParsePositive(Value()); break;
+                    case "--server-pids-max": options.ServerPidsMax = ParsePositive(Value()); break;
                     case "--ws-binary-out": options.WsBinaryOut = true; break;
                     case "--log-level": options.LogLevel = Value(); break;
                     case "--insecure-no-auth": options.NoAuth = true; break;

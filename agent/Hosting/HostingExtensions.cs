@@ -70,6 +70,7 @@ internal static class HostingExtensions
         {
             o.OutputCapBytes = options.OutputCapBytes;
             o.LedgerPath = Path.Combine(options.StateDir, "children");
+            o.ServerLimits = (options.ServerMemoryMb, options.ServerPidsMax);
         });
         return builder;
     }
@@ -143,6 +144,15 @@ internal static class HostingExtensions
         else
         {
             log.NotIsolated(Sandboxd.Native.WorkloadUser.Current.Reason ?? "");
+        }
+
+        if (Sandboxd.Native.CgroupHost.Current is { CanLimitMemory: true } cgroups)
+        {
+            log.LimitsAvailable(cgroups.Version!, cgroups.WorkMemoryDir!);
+        }
+        else
+        {
+            log.LimitsUnavailable(Sandboxd.Native.CgroupHost.Current.Reason ?? "");
         }
 
         await Console.Out.WriteLineAsync($"sandboxd ready {url}");

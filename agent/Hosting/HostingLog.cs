@@ -22,4 +22,10 @@ internal static partial class HostingLog
 
     [LoggerMessage(108, LogLevel.Warning, "The workload is not isolated from the agent: {Reason}")]
     public static partial void NotIsolated(this ILogger logger, string reason);
+
+    [LoggerMessage(120, LogLevel.Information, "Workload limits (memory_mb, pids_max): cgroup {Version} at {Directory}")]
+    public static partial void LimitsAvailable(this ILogger logger, string version, string directory);
+
+    [LoggerMessage(121, LogLevel.Warning, "Workload limits (memory_mb, pids_max) cannot be set: {Reason}")]
+    public static partial void LimitsUnavailable(this ILogger logger, string reason);
 }

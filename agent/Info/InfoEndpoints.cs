@@ -12,7 +12,10 @@ internal static class InfoEndpoints
 
     public static JsonHttpResult<Envelope<InfoData>> GetInfo(HttpContext http, SandboxRegistry registry, TokenValidator tokens, PublicUrls urls) =>
         Api.Ok(new InfoData(tokens.AuthEnabled, registry.Main.Subdomain, registry.Count, urls.RootUrl(http), AgentVersion.Current,
-            Native.WorkloadUser.Current is { Switches: true } user ? new IsolationInfo(user.Name) : new IsolationInfo(null, Native.WorkloadUser.Current.Reason)),
+            Native.WorkloadUser.Current is { Switches: true } user ? new IsolationInfo(user.Name) : new IsolationInfo(null, Native.WorkloadUser.Current.Reason),
+            Native.CgroupHost.Current is var cgroups
+                ? new LimitsInfo(cgroups.Version, cgroups.CanLimitMemory, cgroups.CanLimitPids, cgroups.CanLimitMemory && cgroups.CanLimitPids ? null : cgroups.Reason ?? "no writable pids controller")
+                : null),
             ProtocolJsonContext.Default.EnvelopeInfoData);
 
     public static JsonHttpResult<ReadyResponse> Ready(HttpContext http, SandboxContext sandbox, IEnumerable<IReadinessContributor> contributors)

@@ -57,6 +57,9 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
     internal static partial int WaitPid(int pid, int* status, int options);
 
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    internal static partial int GetTid();
+
     [LibraryImport("libc", EntryPoint = "getpid")]
     internal static partial int GetPid();
 

@@ -14,7 +14,8 @@ internal sealed record NativeSpawnRequest(
     IReadOnlyList<string> Environment,
     string WorkingDirectory,
     StdinKind Stdin,
-    (int Cols, int Rows)? PtySize);
+    (int Cols, int Rows)? PtySize,
+    WorkloadCgroup? Cgroup = null);
 
 /// <summary>
 /// A child started with posix_spawn in a new session (pgid = sid = pid). Owns its pipe or PTY master descriptors and
@@ -102,9 +103,13 @@ internal sealed unsafe class NativeProcess
             int pid;
             lock (table.Gate)
             {
+                // The thread that spawns is the one moved into the child's cgroup (v1), so the files are opened here.
+                request.Cgroup?.Prepare();
                 pid = OomScore.SpawnPreferred(() => SpawnCore(request, slavePath, inRead, outWrite, errWrite));
                 table.OwnUnsynchronized(pid);
             }
+
+            request.Cgroup?.Started(pid);
 
             var process = request.PtySize is not null
                 ? new NativeProcess(loop, pid, master, -1, masterWrite, isPty: true)
@@ -243,7 +248,17 @@ internal sealed unsafe class NativeProcess
             var file = Utf8(request.File, strings);
             // As the run-as user when there is one: the file actions (chdir, the PTY slave) and the exec are done
             // with its rights, and the child starts with its ids.
+            // In the child's cgroup (v1: this thread, for the length of the call), so it is created inside it.
+            var cgroup = request.Cgroup;
+            if (cgroup is not null && !cgroup.EnterThread())
+            {
+                var errno = LibC.LastErrno;
+                cgroup.LeaveThread();
+                throw new IOException($"cannot enter the workload's cgroup: {new System.ComponentModel.Win32Exception(errno).Message}");
+            }
+
             var rc = WorkloadUser.Current.PosixSpawnAs(&pid, file, actions, attr, argv, envp);
+            cgroup?.LeaveThread();
             if (rc != 0)
             {
                 throw new SpawnException(rc, request.File, request.WorkingDirectory);

@@ -112,6 +112,9 @@ internal sealed class ChildProcess
 
     public void Resize(int cols, int rows) => _native.Resize(cols, rows);
 
+    /// <summary>The agent began to stop it (on request, for a timeout or at shutdown): its exit reason is not the signal's.</summary>
+    public bool StopRequested { get; private set; }
+
     /// <summary>Sends <paramref name="signal"/> to the child's whole process group.</summary>
     public bool SignalGroup(int signal) => ProcessTable.SignalGroup(Pid, signal);
 
@@ -122,6 +125,7 @@ internal sealed class ChildProcess
     /// </summary>
     public async Task<ExitStatus> StopAsync(TimeSpan grace, int firstSignal = LibC.SIGTERM, CancellationToken cancellationToken = default)
     {
+        StopRequested = true;
         var tree = Descendants();
         SignalTree(tree, firstSignal);
         if (await WaitForTreeAsync(tree, grace, cancellationToken).ConfigureAwait(false))

@@ -54,6 +54,7 @@ internal sealed class ProcessSupervisorService(Spawner spawner, ChildLedger ledg
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         await _earlyStop.ConfigureAwait(false);
         await StopAllAsync(spawner.Live.ToArray()).ConfigureAwait(false);
+        spawner.Cgroups.RemoveWorkDirs();
     }
 
     private async Task StopAllAsync(ChildProcess[] live)

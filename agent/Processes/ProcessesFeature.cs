@@ -9,6 +9,7 @@ internal static class ProcessesFeature
         services.AddSingleton<EpollLoop>();
         services.AddSingleton<ProcessTable>();
         services.AddSingleton<ChildLedger>();
+        services.AddSingleton(_ => CgroupHost.Configure("sandboxd." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         services.AddSingleton<Spawner>();
         services.AddSingleton<ChildEnvironment>();
         services.AddHostedService<ProcessSupervisorService>();

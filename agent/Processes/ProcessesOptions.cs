@@ -8,6 +8,9 @@ internal sealed class ProcessesOptions
     /// <summary>SIGTERM → SIGKILL grace for timeouts, cancels and destroys.</summary>
     public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Limits of servers that set none of their own (<c>--server-memory-mb</c>, <c>--server-pids-max</c>).</summary>
+    public (long? MemoryMb, int? PidsMax) ServerLimits { get; set; }
+
     /// <summary>The child ledger (pid and start time of every child) in the state directory; null = none kept.</summary>
     public string? LedgerPath { get; set; }
 }

@@ -13,7 +13,7 @@ internal static class RunEndpoints
         var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.RunCommandRequest, cancellationToken);
 
         var request = body;
-        var spec = ExecSpecFactory.TryCreate(context, request.Command, request.Shell, request.Cwd, request.Env, request.Timeout, request.TimeoutMs, out var error);
+        var spec = ExecSpecFactory.TryCreate(context, request.Command, request.Shell, request.Cwd, request.Env, request.Timeout, request.TimeoutMs, out var error, request.MemoryMb, request.PidsMax);
         if (spec is null)
         {
             return Api.BadRequest(error!);

@@ -1,4 +1,5 @@
 using Sandboxd.Core;
+using Sandboxd.Native;
 using Sandboxd.Processes;
 using Sandboxd.Protocol;
 using Sandboxd.Telemetry;
@@ -31,6 +32,8 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
     private string? _url;
     private int _restartCount;
     private int? _exitCode;
+    private string? _exitReason;
+    private ResourceLimits? _limits;
     private bool? _healthy;
     private DateTime? _lastCheck;
     private int? _lastCheckStatus;
@@ -93,13 +96,15 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
         }
     }
 
-    public void Spawned(int pid, int allocatedPort)
+    public void Spawned(int pid, int allocatedPort, ResourceLimits? limits = null)
     {
         lock (_gate)
         {
             _pid = pid;
+            _limits = limits;
             _allocatedPort = allocatedPort;
             _exitCode = null;
+            _exitReason = null;
             _port = null;
             _url = null;
             _address = null;
@@ -110,11 +115,13 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
         }
     }
 
-    public void Exited(int exitCode)
+    /// <param name="reason">Why the run ended (<c>exit</c>, <c>signal</c>, <c>oom</c>, <c>stopped</c>: ExitStatus.Reason).</param>
+    public void Exited(int exitCode, string? reason = null)
     {
         lock (_gate)
         {
             _exitCode = exitCode;
+            _exitReason = reason;
             _port = null;
             _url = null;
             _address = null;
@@ -194,7 +201,10 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
                 FailureReason: _failureReason,
                 RequestedPort: _allocatedPort ?? c.RequestedPort,
                 Address: _address,
-                Public: c.Public ? true : null);
+                Public: c.Public ? true : null,
+                MemoryMb: (_limits ?? c.Limits)?.MemoryBytes / (1024 * 1024),
+                PidsMax: (_limits ?? c.Limits)?.PidsMax,
+                ExitReason: _exitReason);
         }
     }
 

@@ -1,3 +1,4 @@
+using Sandboxd.Native;
 using Sandboxd.Protocol;
 
 namespace Sandboxd.Servers;
@@ -17,7 +18,8 @@ internal sealed record ServerConfig(
     TimeSpan RestartDelay,
     TimeSpan StopTimeout,
     HealthCheckConfig? HealthCheck,
-    bool Public)
+    bool Public,
+    ResourceLimits? Limits = null)
 {
     public static readonly string[] Policies = ["never", "on-failure", "always"];
 
@@ -111,6 +113,12 @@ internal sealed record ServerConfig(
             return null;
         }
 
+        var limits = ResourceLimits.TryCreate(request.MemoryMb, request.PidsMax, CgroupHost.Current, out error);
+        if (error is not null)
+        {
+            return null;
+        }
+
         var cwd = resolve(string.IsNullOrEmpty(request.Path) ? "." : request.Path);
         var health = request.HealthCheck is { } h
             ? new HealthCheckConfig(
@@ -133,6 +141,7 @@ internal sealed record ServerConfig(
             TimeSpan.FromMilliseconds(request.RestartDelayMs ?? 1000),
             TimeSpan.FromMilliseconds(request.StopTimeoutMs ?? 10000),
             health,
-            request.Public ?? false);
+            request.Public ?? false,
+            limits);
     }
 }

@@ -255,17 +255,31 @@ internal sealed partial class ServerSupervisor
                 config.StrictPort ? $"port in use: {config.RequestedPort} is taken and strict_port is set" : "no free TCP port to preallocate");
         }
 
-        var oomBefore = OomCounter.Read();
+        var limits = config.Limits;
+        var defaults = spawner.Options.ServerLimits;
+        if (limits is null && (defaults.MemoryMb is not null || defaults.PidsMax is not null))
+        {
+            limits = ResourceLimits.TryCreate(defaults.MemoryMb, defaults.PidsMax, CgroupHost.Current, out var problem);
+            if (problem is not null)
+            {
+                return new RunOutcome(default, TimeSpan.Zero, false, false, "", "cannot apply --server-memory-mb/--server-pids-max: " + problem);
+            }
+        }
+
         ChildProcess child;
         try
         {
             child = spawner.Spawn(new ProcessSpec(["/bin/sh", "-c", config.Start], config.WorkingDirectory, BuildEnvironment(server, port), StopEarly: false,
-                Owner: new ProcessOwner(server.Sandbox.Subdomain, "server", server.Slug)),
+                Owner: new ProcessOwner(server.Sandbox.Subdomain, "server", server.Slug), Limits: limits),
                 Tee(server, server.Stdout), Tee(server, server.Stderr));
         }
         catch (SpawnException e)
         {
             return new RunOutcome(Spawner.SpawnFailure(e, server.Stderr), TimeSpan.Zero, false, false, "", null);
+        }
+        catch (Exception e) when (limits is not null && e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            return new RunOutcome(default, TimeSpan.Zero, false, false, "", $"cannot apply the server's limits: {e.Message}");
         }
         catch (ArgumentException e)
         {
@@ -274,7 +288,7 @@ internal sealed partial class ServerSupervisor
         }
 
         server.Child = child;
-        server.Spawned(child.Pid, port.Value);
+        server.Spawned(child.Pid, port.Value, limits);
         server.TransitionFrom(ServerStatus.Starting, ServerStatus.Running);
         // Saved now, with the pid: an agent killed from here on leaves a record that the next one uses to stop this process.
         // Not awaited before readiness is watched (a durable write takes a while on a busy disk, and the server's port
@@ -301,7 +315,8 @@ internal sealed partial class ServerSupervisor
                 await hurry.ConfigureAwait(false);
                 await readiness.DisposeAsync().ConfigureAwait(false);
                 await persisted.ConfigureAwait(false);
-                server.Exited((await child.Exited.ConfigureAwait(false)).ExitCode);
+                var stoppedExit = await child.Exited.ConfigureAwait(false);
+                server.Exited(stoppedExit.ExitCode, stoppedExit.Reason(timedOut: false, stopped: true));
                 throw;
             }
 
@@ -311,10 +326,9 @@ internal sealed partial class ServerSupervisor
             await hurry.ConfigureAwait(false);
             await readiness.DisposeAsync().ConfigureAwait(false);
             await persisted.ConfigureAwait(false);
-            server.Exited(exit.ExitCode);
-            var oomAfter = OomCounter.Read();
-            var oomKilled = exit.Signal == LibC.SIGKILL && oomBefore is { } before && oomAfter is { } after && after > before;
-            return new RunOutcome(exit, _time.GetElapsedTime(started), oomKilled, readiness.Unhealthy, readiness.UnhealthyReason, null, port, readiness.PortFound);
+            // Stopped by the agent before it ended only when readiness gave up on it (an unhealthy server is restarted).
+            server.Exited(exit.ExitCode, exit.Reason(timedOut: false, stopped: readiness.Unhealthy));
+            return new RunOutcome(exit, _time.GetElapsedTime(started), exit.OomKilled, readiness.Unhealthy, readiness.UnhealthyReason, null, port, readiness.PortFound);
         }
     }
 }

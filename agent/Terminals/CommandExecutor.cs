@@ -64,13 +64,21 @@ internal sealed class CommandExecutor(
         {
             child = spawner.Spawn(
                 new ProcessSpec([spec.Shell, "-c", spec.Command], spec.WorkingDirectory, environment.Build(context.Environment, spec.Environment),
-                    Owner: new ProcessOwner(context.Subdomain, "command", record.CmdId)),
+                    Owner: new ProcessOwner(context.Subdomain, "command", record.CmdId), Limits: spec.Limits),
                 record.Stdout,
                 record.Stderr);
         }
         catch (SpawnException e)
         {
             record.Finish(Spawner.SpawnFailure(e, record.Stderr), timedOut: false);
+            Forget(context, record);
+            return record.Completed;
+        }
+        catch (Exception e) when (spec.Limits is not null && e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            // The command's cgroup could not be made (the host changed since the request was checked): it does not run.
+            record.Stderr.Append(System.Text.Encoding.UTF8.GetBytes($"sandboxd: cannot apply the command's limits: {e.Message}\n"));
+            record.Finish(new ExitStatus(126, null), timedOut: false);
             Forget(context, record);
             return record.Completed;
         }
@@ -96,7 +104,7 @@ internal sealed class CommandExecutor(
             exit = await StopChildAsync(child).ConfigureAwait(false);
         }
 
-        record.Finish(exit, timedOut);
+        record.Finish(exit, timedOut, stopped: child.StopRequested);
         Forget(context, record);
     }
 

@@ -26,6 +26,11 @@ internal sealed class CommandRecord(string terminalId, ExecSpec spec, int output
 
     public bool TimedOut { get; private set; }
 
+    private bool _stopped;
+
+    /// <summary>Why it ended (<see cref="ExitStatus.Reason"/>); null while it runs.</summary>
+    public string? Reason { get { lock (_gate) { return _exit?.Reason(TimedOut, _stopped); } } }
+
     /// <summary>The monitor task of a started command (its owner is this record).</summary>
     public Task? Run { get; set; }
 
@@ -60,7 +65,7 @@ internal sealed class CommandRecord(string terminalId, ExecSpec spec, int output
         }
     }
 
-    public void Finish(ExitStatus exit, bool timedOut)
+    public void Finish(ExitStatus exit, bool timedOut, bool stopped = false)
     {
         lock (_gate)
         {
@@ -72,6 +77,7 @@ internal sealed class CommandRecord(string terminalId, ExecSpec spec, int output
             _exit = exit;
             _finishedAt = time.GetUtcNow().UtcDateTime;
             TimedOut = timedOut;
+            _stopped = stopped;
         }
 
         Stdout.Complete();
@@ -115,7 +121,9 @@ internal sealed class CommandRecord(string terminalId, ExecSpec spec, int output
                 _finishedAt,
                 DurationMs,
                 _exit?.ExitCode,
-                TerminalId);
+                TerminalId,
+                _exit?.Reason(TimedOut, _stopped),
+                _exit?.SignalName);
         }
     }
 
@@ -139,6 +147,8 @@ internal sealed class CommandRecord(string terminalId, ExecSpec spec, int output
             Pty: false,
             Truncated: withOutput ? truncated : null,
             TimeoutMs: Spec.Timeout is { } t ? (long)t.TotalMilliseconds : null,
-            TimedOut: exit is not null && TimedOut ? true : null);
+            TimedOut: exit is not null && TimedOut ? true : null,
+            Reason: Reason,
+            Signal: exit?.SignalName);
     }
 }

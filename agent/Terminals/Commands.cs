@@ -16,7 +16,13 @@ internal sealed class Commands(CommandExecutor executor)
     /// <summary>Runs <paramref name="spec"/> on <paramref name="terminal"/> (null: the sandbox's implicit terminal).</summary>
     public async Task<CommandRecord> RunAsync(SandboxContext sandbox, Terminal? terminal, ExecSpec spec, CommandMode mode, CancellationToken cancellationToken)
     {
-        var record = executor.Create(sandbox, terminal ?? CommandExecutor.Registry(sandbox).Implicit(), spec);
+        terminal ??= CommandExecutor.Registry(sandbox).Implicit();
+        if (spec.Limits is null && terminal.Limits is { } limits)
+        {
+            spec = spec with { Limits = limits }; // an exec terminal's limits are its commands' default
+        }
+
+        var record = executor.Create(sandbox, terminal, spec);
         if (mode == CommandMode.Registered)
         {
             return record;

@@ -1,4 +1,5 @@
 using Sandboxd.Core;
+using Sandboxd.Native;
 
 namespace Sandboxd.Terminals;
 
@@ -12,7 +13,7 @@ internal static class ExecSpecFactory
 
     public static ExecSpec? TryCreate(
         SandboxContext context, string? command, string? shell, string? cwd, IReadOnlyDictionary<string, string>? env,
-        double? timeoutSeconds, long? timeoutMs, out string? error)
+        double? timeoutSeconds, long? timeoutMs, out string? error, double? memoryMb = null, double? pidsMax = null)
     {
         error = null;
         if (string.IsNullOrWhiteSpace(command))
@@ -85,6 +86,12 @@ internal static class ExecSpecFactory
             timeout = TimeSpan.FromMilliseconds(s * 1000);
         }
 
-        return new ExecSpec(command, string.IsNullOrEmpty(shell) ? DefaultShell : shell, workingDirectory, env, timeout);
+        var limits = ResourceLimits.TryCreate(memoryMb, pidsMax, CgroupHost.Current, out error);
+        if (error is not null)
+        {
+            return null;
+        }
+
+        return new ExecSpec(command, string.IsNullOrEmpty(shell) ? DefaultShell : shell, workingDirectory, env, timeout, limits);
     }
 }

@@ -1,4 +1,5 @@
 using Sandboxd.Core;
+using Sandboxd.Native;
 
 namespace Sandboxd.Terminals;
 
@@ -24,6 +25,10 @@ internal sealed partial class Terminal
     public bool IsImplicit { get; }
     public string? Shell { get; }
     public string Encoding { get; }
+
+    /// <summary>Memory and pid limits of the PTY shell, or the default of an exec terminal's commands.</summary>
+    public ResourceLimits? Limits { get; init; }
+
     public DateTime CreatedAt { get; } = DateTime.UtcNow;
     public string Channel => "terminal:" + Id;
 

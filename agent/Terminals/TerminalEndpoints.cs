@@ -51,7 +51,7 @@ internal static class TerminalEndpoints
         var body = await RequestBody.ReadAsync(http.Request, ProtocolJsonContext.Default.TerminalExecuteRequest, cancellationToken);
 
         var request = body;
-        var spec = ExecSpecFactory.TryCreate(context, request.Command, request.Shell, request.Cwd, request.Env, null, request.TimeoutMs, out var error);
+        var spec = ExecSpecFactory.TryCreate(context, request.Command, request.Shell, request.Cwd, request.Env, null, request.TimeoutMs, out var error, request.MemoryMb, request.PidsMax);
         if (spec is null)
         {
             return Api.BadRequest(error!);

@@ -82,7 +82,7 @@ internal sealed class TerminalEvents(LiveHub hub, TimeProvider time, ILogger<Ter
                     new CommandOutputEvent(text, record.TerminalId, record.CmdId, next))),
             ],
             () => LiveMessage.CommandExit(record.Channel,
-                new CommandExitEvent(record.Exit?.ExitCode ?? -1, record.TerminalId, record.CmdId))));
+                new CommandExitEvent(record.Exit?.ExitCode ?? -1, record.TerminalId, record.CmdId, record.Reason, record.Exit?.SignalName))));
 
     public void CommandForgotten(SandboxContext sandbox, CommandRecord record) => hub.RemoveSource(sandbox, record.Channel);
 

@@ -30,10 +30,16 @@ internal sealed class TerminalService(
             throw SandboxdException.Invalid($"Field 'encoding' must be \"raw\" or \"base64\", not \"{encoding}\".");
         }
 
+        var limits = ResourceLimits.TryCreate(request.MemoryMb, request.PidsMax, CgroupHost.Current, out var limitError);
+        if (limitError is not null)
+        {
+            throw SandboxdException.Invalid(limitError);
+        }
+
         var registry = CommandExecutor.Registry(context);
         if (request.Pty != true)
         {
-            var exec = new Terminal(pty: false, shell: request.Shell, encoding);
+            var exec = new Terminal(pty: false, shell: request.Shell, encoding) { Limits = limits };
             registry.Terminals[exec.Id] = exec;
             return exec;
         }
@@ -61,7 +67,7 @@ internal sealed class TerminalService(
             }
         }
 
-        var terminal = new Terminal(pty: true, shell, encoding);
+        var terminal = new Terminal(pty: true, shell, encoding) { Limits = limits };
         var output = new OutputLog(ScrollbackBytes);
         var env = environment.Build(context.Environment, request.Env);
         env["TERM"] = "xterm-256color";
@@ -69,11 +75,15 @@ internal sealed class TerminalService(
         ChildProcess process;
         try
         {
-            process = spawner.Spawn(new ProcessSpec([shell, "-i"], cwd, env, StdinKind.Null, (cols, rows), Owner: new ProcessOwner(context.Subdomain, "terminal", terminal.Id)), output, null);
+            process = spawner.Spawn(new ProcessSpec([shell, "-i"], cwd, env, StdinKind.Null, (cols, rows), Owner: new ProcessOwner(context.Subdomain, "terminal", terminal.Id), Limits: limits), output, null);
         }
         catch (SpawnException e)
         {
             throw SandboxdException.Invalid($"Could not start the PTY shell: {e.Message}");
+        }
+        catch (Exception e) when (limits is not null && e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            throw SandboxdException.Invalid($"Could not apply the terminal's limits: {e.Message}");
         }
 
         terminal.AttachPty(process, output, cols, rows);

@@ -12,12 +12,20 @@ public sealed record ErrorResponse(string Error, string Status = "error");
 public sealed record HealthResponse(string Status, DateTime Timestamp);
 
 /// <summary><c>GET /info</c> data.</summary>
-public sealed record InfoData(bool AuthEnabled, string MainSubdomain, int SandboxCount, string SandboxUrl, string Version, IsolationInfo? Isolation = null);
+public sealed record InfoData(bool AuthEnabled, string MainSubdomain, int SandboxCount, string SandboxUrl, string Version, IsolationInfo? Isolation = null, LimitsInfo? Limits = null);
 
 /// <summary>
 /// <c>GET /info</c> <c>isolation</c> (sandboxd addition): the user commands, terminals and servers run as
 /// (<c>run_as</c>, null when they run as the agent's own user) and, when null, the <c>reason</c>.
 /// </summary>
+/// <summary><c>/info.limits</c> (sandboxd extension): which cgroup version the host has (<c>v1</c>, <c>v2</c>, null for
+/// none), whether <c>memory_mb</c> and <c>pids_max</c> can be enforced, and why not when they cannot.</summary>
+public sealed record LimitsInfo(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Cgroup,
+    bool Memory,
+    bool Pids,
+    string? Reason = null);
+
 public sealed record IsolationInfo([property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? RunAs, string? Reason = null);
 
 /// <summary>A server as listed by <c>GET /ready</c>.</summary>

@@ -55,7 +55,9 @@ public sealed record CommandOutputEvent(
 public sealed record CommandExitEvent(
     [property: JsonPropertyOrder(2)] int ExitCode,
     [property: JsonPropertyOrder(0)] string? TerminalId = null,
-    [property: JsonPropertyOrder(1)] string? CmdId = null);
+    [property: JsonPropertyOrder(1)] string? CmdId = null,
+    [property: JsonPropertyOrder(3)] string? Reason = null,
+    [property: JsonPropertyOrder(4)] string? Signal = null);
 
 /// <summary><c>output:lost</c> (sandboxd extension): the bytes between the requested offset and
 /// <see cref="FirstAvailable"/> of <see cref="Stream"/> (<c>stdout</c>, <c>stderr</c> or <c>output</c>) were evicted

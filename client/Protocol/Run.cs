@@ -1,7 +1,8 @@
 namespace Sandboxd.Protocol;
 
 /// <summary><c>POST /run/command</c> and <c>POST /execute</c>. <see cref="TimeoutMs"/> (or <see cref="Timeout"/> in seconds)
-/// is the run timeout: the whole process group is stopped when it elapses.</summary>
+/// is the run timeout: the whole process group is stopped when it elapses. <see cref="MemoryMb"/> and <see cref="PidsMax"/>
+/// (sandboxd extensions) limit the command's memory (MiB) and its number of processes and threads through a cgroup.</summary>
 public sealed record RunCommandRequest(
     string? Command,
     string? Shell = null,
@@ -10,9 +11,13 @@ public sealed record RunCommandRequest(
     string? Cwd = null,
     IReadOnlyDictionary<string, string>? Env = null,
     double? Timeout = null,
-    long? TimeoutMs = null);
+    long? TimeoutMs = null,
+    long? MemoryMb = null,
+    int? PidsMax = null);
 
-/// <summary>The result of a command (foreground: complete; background/stream: ids only).</summary>
+/// <summary>The result of a command (foreground: complete; background/stream: ids only). <see cref="Reason"/> (sandboxd
+/// extension): why it ended — <c>exit</c>, <c>signal</c> (<see cref="Signal"/> names it), <c>oom</c>, <c>timeout</c> or
+/// <c>stopped</c>.</summary>
 public sealed record CommandResult(
     string Command,
     string Stdout,
@@ -26,7 +31,9 @@ public sealed record CommandResult(
     bool Pty = false,
     bool? Truncated = null,
     long? TimeoutMs = null,
-    bool? TimedOut = null);
+    bool? TimedOut = null,
+    string? Reason = null,
+    string? Signal = null);
 
 /// <summary><c>POST /run/code</c>.</summary>
 public sealed record RunCodeRequest(string? Code, string? Language = null, long? TimeoutMs = null);
@@ -45,7 +52,9 @@ public sealed record CommandInfo(
     DateTime? FinishedAt = null,
     long? DurationMs = null,
     int? ExitCode = null,
-    string? TerminalId = null);
+    string? TerminalId = null,
+    string? Reason = null,
+    string? Signal = null);
 
 /// <summary><c>GET /terminals/{id}/commands</c> data.</summary>
 public sealed record CommandList(IReadOnlyList<CommandInfo> Commands, int Count);

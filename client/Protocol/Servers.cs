@@ -25,7 +25,9 @@ public sealed record StartServerRequest(
     double? RestartDelayMs = null,
     double? StopTimeoutMs = null,
     HealthCheckConfig? HealthCheck = null,
-    bool? Public = null);
+    bool? Public = null,
+    double? MemoryMb = null,
+    double? PidsMax = null);
 
 /// <summary>A managed server. <see cref="RestartDelay"/> and <see cref="StopTimeout"/> are nanoseconds (spec §12.2).</summary>
 public sealed record ServerInfo(
@@ -57,7 +59,10 @@ public sealed record ServerInfo(
     string? FailureReason = null,
     int? RequestedPort = null,
     string? Address = null,
-    bool? Public = null);
+    bool? Public = null,
+    long? MemoryMb = null,
+    int? PidsMax = null,
+    string? ExitReason = null);
 
 /// <summary><c>data:{server}</c>.</summary>
 public sealed record ServerData(ServerInfo Server);

@@ -8,7 +8,9 @@ public sealed record CreateTerminalRequest(
     int? Cols = null,
     int? Rows = null,
     string? Cwd = null,
-    IReadOnlyDictionary<string, string>? Env = null);
+    IReadOnlyDictionary<string, string>? Env = null,
+    long? MemoryMb = null,
+    int? PidsMax = null);
 
 /// <summary>A terminal (<c>POST/GET /terminals…</c> data and list items).</summary>
 public sealed record TerminalInfo(
@@ -35,4 +37,6 @@ public sealed record TerminalExecuteRequest(
     string? Cwd = null,
     IReadOnlyDictionary<string, string>? Env = null,
     long? TimeoutMs = null,
-    string? Shell = null);
+    string? Shell = null,
+    long? MemoryMb = null,
+    int? PidsMax = null);

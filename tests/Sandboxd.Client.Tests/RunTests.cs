@@ -22,6 +22,30 @@ public sealed class RunTests(SharedAgent shared)
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task A_memory_limit_is_enforced_and_its_kill_is_reported_as_oom()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var client = _agent.Client();
+        var limits = (await client.Info.GetAsync(ct)).Limits;
+        if (limits is not { Memory: true })
+        {
+            if (Environment.GetEnvironmentVariable("SANDBOXD_REQUIRE_CGROUPS") == "1")
+            {
+                Assert.Fail($"the agent cannot set memory limits here ({limits?.Reason}) and SANDBOXD_REQUIRE_CGROUPS=1 says it must");
+            }
+
+            Assert.Skip($"SKIPPED LOUDLY: the agent cannot set memory limits here: {limits?.Reason}");
+        }
+
+        var result = await client.Run.CommandAsync(new RunCommandRequest("x=$(head -c 100000000 /dev/zero | tr '\\0' x); echo survived", MemoryMb: 24), ct);
+
+        result.ExitCode.Should().Be(137);
+        result.Reason.Should().Be("oom");
+        result.Signal.Should().Be("SIGKILL");
+        result.Stdout.Should().BeEmpty();
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task Cwd_and_env_apply_to_the_command()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -80,3 +80,28 @@ test('docker provider: create, run a command, findOrCreate twice, getById, destr
     throw e;
   }
 });
+
+test('docker provider: a command over the sandbox memory limit is OOM-killed and reported as oom; the sandbox lives on', async (t) => {
+  if (skip) return t.skip(skip);
+  try {
+    const compute = gw.compute();
+    const sandbox = await compute.sandbox.create({ memoryMb: 192 });
+    gw.ids.add(sandbox.sandboxId);
+    // The shell holds ~400 MB of a command substitution in its own memory: over the container's 192 MiB. The kernel
+    // kills it (its oom_score_adj is 500, the agent's is not), and the agent reads the container group's OOM count.
+    const hog = await sandbox.runCommandRequest({ command: "x=$(head -c 400000000 /dev/zero | tr '\\0' x); echo survived" });
+    assert.equal(hog.data.exit_code, 137, JSON.stringify(hog.data));
+    assert.equal(hog.data.reason, 'oom', JSON.stringify(hog.data));
+    assert.equal(hog.data.signal, 'SIGKILL');
+    assert.equal(hog.data.stdout, '');
+    const killed = await sandbox.runCommandRequest({ command: 'kill -KILL $$' });
+    assert.equal(killed.data.reason, 'signal', 'a SIGKILL that no memory limit caused is not called oom');
+    assert.equal((await sandbox.run.command('echo alive')).stdout, 'alive\n', 'the agent survived its workload');
+    const info = await sandbox.runCommandRequest({ command: 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max' });
+    assert.equal(info.data.stdout.trim(), String(192 * 1024 * 1024), 'the sandbox runs within the memory limit it was created with');
+    await sandbox.destroy();
+  } catch (e) {
+    e.message = `${e.message}\n--- gateway stderr (tail) ---\n${gw.stderrTail()}`;
+    throw e;
+  }
+});

@@ -27,7 +27,7 @@ public sealed partial class MessageShapeTests(AgentFixture fixture) : IClassFixt
         socket.Frames.Single(f => f.Is("command:stderr")).Text.Should().Be(
             $"{{\"type\":\"command:stderr\",\"channel\":\"{channel}\",\"data\":{{{ids},\"output\":\"e\",\"next_offset\":1}}}}");
         socket.Frames.Single(f => f.Is("command:exit")).Text.Should().Be(
-            $"{{\"type\":\"command:exit\",\"channel\":\"{channel}\",\"data\":{{{ids},\"exit_code\":3}}}}");
+            $"{{\"type\":\"command:exit\",\"channel\":\"{channel}\",\"data\":{{{ids},\"exit_code\":3,\"reason\":\"exit\"}}}}");
     }
 
     [Fact(Timeout = 60_000)]

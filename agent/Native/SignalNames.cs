@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Sandboxd.ProcessList;
+namespace Sandboxd.Native;
 
 /// <summary>Signal names of Linux (x86-64 and arm64 share these numbers).</summary>
 internal static class SignalNames
@@ -12,6 +12,10 @@ internal static class SignalNames
         ["STOP"] = 19, ["TSTP"] = 20, ["TTIN"] = 21, ["TTOU"] = 22, ["URG"] = 23, ["XCPU"] = 24, ["XFSZ"] = 25, ["VTALRM"] = 26,
         ["PROF"] = 27, ["WINCH"] = 28, ["IO"] = 29, ["PWR"] = 30, ["SYS"] = 31,
     };
+
+    /// <summary><c>SIGKILL</c> for 9; the number as text for a signal without a name here (real-time signals).</summary>
+    public static string NameOf(int number) =>
+        ByName.FirstOrDefault(p => p.Value == number).Key is { } known ? "SIG" + known : number.ToString(CultureInfo.InvariantCulture);
 
     public static bool TryParse(string? text, out int number, out string name)
     {
