@@ -45,8 +45,7 @@ internal sealed class DockerEngineClient : IDisposable
         else
         {
             var tls = host.TlsDir!;
-            var ca = X509Certificate2.CreateFromPemFile(Path.Combine(tls, "ca.pem"));
-            var client = X509Certificate2.CreateFromPemFile(Path.Combine(tls, "cert.pem"), Path.Combine(tls, "key.pem"));
+            var (ca, client) = DockerTls.Load(tls);
             handler.SslOptions = new SslClientAuthenticationOptions
             {
                 ClientCertificates = [client],

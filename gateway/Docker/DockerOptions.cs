@@ -84,6 +84,18 @@ internal sealed record DockerHostSpec(
                 throw new FormatException("tcp:// engines need tls=DIR with ca.pem, cert.pem and key.pem (an engine's API without TLS client certificates is root on that host for anyone who reaches it)");
             }
 
+            // Read now, so a wrong file is a clear start-up error and not a crash of the host.
+            try
+            {
+                var (ca, client) = DockerTls.Load(tls);
+                ca.Dispose();
+                client.Dispose();
+            }
+            catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+            {
+                throw new FormatException($"tls={tls}: cannot use ca.pem, cert.pem and key.pem: {e.Message}");
+            }
+
             return new DockerHostSpec(name, endpoint, capacity, null, uri.Host, uri.IsDefaultPort ? 2376 : uri.Port, tls, address ?? uri.Host, network);
         }
 
@@ -111,4 +123,13 @@ internal sealed class DockerOptions
 
     /// <summary>How old a container labelled by this gateway without a live record must be before it is removed.</summary>
     public TimeSpan OrphanGrace { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>Docker's TLS files of a <c>tcp://</c> engine: the engine's CA and the gateway's client certificate and key.</summary>
+internal static class DockerTls
+{
+    /// <remarks>The CA file holds a certificate only: <c>CreateFromPemFile(path)</c> would look for a key in it too.</remarks>
+    public static (System.Security.Cryptography.X509Certificates.X509Certificate2 Ca, System.Security.Cryptography.X509Certificates.X509Certificate2 Client) Load(string dir) =>
+        (System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(dir, "ca.pem"))),
+         System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(Path.Combine(dir, "cert.pem"), Path.Combine(dir, "key.pem")));
 }

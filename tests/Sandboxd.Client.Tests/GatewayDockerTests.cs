@@ -171,6 +171,99 @@ public sealed class GatewayDockerTests(DockerEngines engines)
         }
     }
 
+    [Fact(Timeout = 300_000)]
+    public async Task An_engine_reached_over_tcp_with_TLS_client_certificates_serves_sandboxes_and_a_foreign_certificate_is_refused()
+    {
+        engines.SkipIfUnavailable();
+        // Engine b listens on tcp://127.0.0.1:PORT with --tlsverify (tests/docker/engines.sh), as a remote host would.
+        await using (var gateway = await DockerGateway.StartWithHostsAsync(engines, [$"b={engines.TlsEndpointB},tls={engines.TlsClient},capacity=2"]))
+        {
+            var sandbox = await gateway.CreateAsync();
+            try
+            {
+                sandbox["engine"]!.GetValue<string>().Should().Be("b");
+                (await DockerGateway.RunAsync(sandbox, "echo over-tls"))["stdout"]!.GetValue<string>().Should().Be("over-tls\n");
+                (await engines.InspectAsync("b", "sandboxd-" + sandbox["sandboxId"]!.GetValue<string>())).Should().NotBeNull("the container is on engine b");
+            }
+            finally
+            {
+                await DestroyAsync(gateway, sandbox);
+            }
+        }
+
+        // A client certificate of another CA: the engine refuses the TLS handshake, the gateway counts it down and says so.
+        await using var stranger = await DockerGateway.StartWithHostsAsync(engines, [$"b={engines.TlsEndpointB},tls={engines.TlsStranger},capacity=2"]);
+        var (status, body) = await stranger.CallAsync(HttpMethod.Post, "v1/sandboxes", new JsonObject());
+        status.Should().Be(503, body?.ToJsonString());
+        body!.ToJsonString().Should().Contain("No Docker engine is reachable");
+        (await engines.ContainerNamesAsync("b", "sandboxd.gateway=" + stranger.GatewayId)).Should().BeEmpty("nothing was created through a refused engine");
+    }
+
+    [Fact(Timeout = 300_000)]
+    public async Task The_pull_policy_is_kept_missing_uses_the_image_on_the_engine_and_a_failed_pull_is_a_clear_error()
+    {
+        engines.SkipIfUnavailable();
+        // missing: the image is on both engines, so nothing is pulled (no registry is reachable from here).
+        await using (var gateway = await DockerGateway.StartAsync(engines, ["--docker-pull", "missing"]))
+        {
+            var sandbox = await gateway.CreateAsync();
+            (await DockerGateway.RunAsync(sandbox, "echo pulled-nothing"))["stdout"]!.GetValue<string>().Should().Be("pulled-nothing\n");
+            await DestroyAsync(gateway, sandbox);
+            gateway.Stderr.Should().NotContain("Pulling", "the image was already there");
+        }
+
+        // An image that is not there, from a registry that refuses connections: the engine's pull fails at once and the
+        // create answers with the engine's reason; the gateway keeps serving.
+        const string Missing = "127.0.0.1:9/sandboxd-absent:never";
+        await using var failing = await DockerGateway.StartAsync(engines, ["--docker-pull", "missing", "--docker-image", Missing]);
+        var (status, body) = await failing.CallAsync(HttpMethod.Post, "v1/sandboxes", new JsonObject());
+        status.Should().BeInRange(500, 599, body?.ToJsonString());
+        body!["error"]!.GetValue<string>().Should().Contain("pull 127.0.0.1:9/sandboxd-absent:never").And.Contain("connection refused");
+        failing.Stderr.Should().Contain("Pulling");
+        (await failing.CallAsync(HttpMethod.Get, "v1/sandboxes/nope")).Status.Should().Be(404, "the gateway still answers");
+
+        await using var never = await DockerGateway.StartAsync(engines, ["--docker-pull", "never", "--docker-image", Missing]);
+        (status, body) = await never.CallAsync(HttpMethod.Post, "v1/sandboxes", new JsonObject());
+        status.Should().BeInRange(500, 599);
+        body!["error"]!.GetValue<string>().Should().Contain("the pull policy is 'never'");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_tls_directory_whose_files_do_not_load_is_a_clear_start_up_error_not_a_crash()
+    {
+        engines.SkipIfUnavailable();
+        var broken = Directory.CreateTempSubdirectory("sandboxd-tls-broken-").FullName;
+        try
+        {
+            foreach (var file in new[] { "ca.pem", "cert.pem" })
+            {
+                File.Copy(Path.Combine(engines.TlsClient, file), Path.Combine(broken, file));
+            }
+
+            File.Copy(Path.Combine(engines.TlsStranger, "key.pem"), Path.Combine(broken, "key.pem")); // not cert.pem's key
+            var info = new System.Diagnostics.ProcessStartInfo(GatewayProcess.GatewayPath)
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = broken,
+            };
+            foreach (var argument in new[] { "start", "--port", "0", "--state-dir", Path.Combine(broken, "state"), "--api-key", "k",
+                         "--provider", "docker", "--docker-image", engines.Image, "--docker-host", $"b={engines.TlsEndpointB},tls={broken}" })
+            {
+                info.ArgumentList.Add(argument);
+            }
+
+            using var process = System.Diagnostics.Process.Start(info)!;
+            var ct = TestContext.Current.CancellationToken;
+            var stderr = process.StandardError.ReadToEndAsync(ct);
+            await process.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(30), ct);
+            process.ExitCode.Should().Be(2);
+            (await stderr).Should().Contain($"tls={broken}").And.Contain("key.pem").And.NotContain("Unhandled exception");
+        }
+        finally
+        {
+            Directory.Delete(broken, recursive: true);
+        }
+    }
+
     private async Task<JsonNode> InspectAsync(JsonNode sandbox) =>
         await engines.InspectAsync(sandbox["engine"]!.GetValue<string>(), "sandboxd-" + sandbox["sandboxId"]!.GetValue<string>())
         ?? throw new InvalidOperationException("no container");

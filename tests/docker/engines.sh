@@ -34,10 +34,47 @@ make_bridge() {
   ip link set "$br" up
 }
 
+# Engine b also listens on tcp://127.0.0.1:PORT with TLS client certificates (--tlsverify), as a remote host would:
+# a CA, the engine's certificate for 127.0.0.1, a client certificate (tls/client), and a client certificate of another
+# CA (tls/stranger) that the engine must refuse. Made once per DIR with openssl.
+make_tls() {
+  local t="$dir/tls"
+  [ -f "$t/client/key.pem" ] && return 0
+  command -v openssl >/dev/null || { log "openssl is not installed"; return 1; }
+  mkdir -p "$t/client" "$t/stranger" && chmod 700 "$t"
+  ca() { # ca DIR: a self-signed CA in DIR/ca.pem, DIR/ca-key.pem
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sandboxd-test-ca-$(basename "$1")" \
+      -keyout "$1/ca-key.pem" -out "$1/ca.pem" 2>/dev/null
+  }
+  issue() { # issue CA_DIR OUT_PREFIX CN EXT
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$3" -keyout "$2-key.pem" -out "$2.csr" 2>/dev/null
+    printf '%s\n' "$4" >"$2.ext"
+    openssl x509 -req -in "$2.csr" -CA "$1/ca.pem" -CAkey "$1/ca-key.pem" -CAcreateserial -days 2 -extfile "$2.ext" -out "$2.pem" 2>/dev/null
+    rm -f "$2.csr" "$2.ext"
+  }
+  ca "$t"
+  issue "$t" "$t/server" 127.0.0.1 "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth"
+  issue "$t" "$t/client/cert" sandboxd-gateway "extendedKeyUsage=clientAuth"
+  mv "$t/client/cert-key.pem" "$t/client/key.pem" && cp "$t/ca.pem" "$t/client/ca.pem"
+  mkdir -p "$t/other" && ca "$t/other"
+  issue "$t/other" "$t/stranger/cert" stranger "extendedKeyUsage=clientAuth"
+  mv "$t/stranger/cert-key.pem" "$t/stranger/key.pem" && cp "$t/ca.pem" "$t/stranger/ca.pem"
+  local port=$(( 23000 + 0x$(echo "$dir" | sha256sum | cut -c1-3) % 2000 ))
+  while ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; do port=$((port + 1)); done
+  echo "$port" >"$dir/b.tls-port"
+}
+
 engine_args() { # engine_args NAME
   local n=$1
   local args=(-H "unix://$dir/$n.sock" --data-root "$dir/$n/data" --exec-root "$dir/$n/exec" --pidfile "$dir/$n/dockerd.pid")
-  if [ "$n" = b ]; then args+=(--bridge none --iptables=false); else args+=(--bridge "$(bridge_name)"); fi
+  if [ "$n" = b ]; then
+    args+=(--bridge none --iptables=false)
+    args+=(-H "tcp://127.0.0.1:$(cat "$dir/b.tls-port")" --tlsverify --tlscacert "$dir/tls/ca.pem"
+      --tlscert "$dir/tls/server.pem" --tlskey "$dir/tls/server-key.pem")
+  else
+    args+=(--bridge "$(bridge_name)")
+  fi
   printf '%s\n' "${args[@]}"
 }
 
@@ -113,11 +150,15 @@ case "$cmd" in
       exit 77
     fi
     mkdir -p "$dir"
+    make_tls
     start_engine a
     start_engine b
     image=$(load_image)
     echo "DOCKER_A=unix://$dir/a.sock"
     echo "DOCKER_B=unix://$dir/b.sock"
+    echo "DOCKER_B_TLS=tcp://127.0.0.1:$(cat "$dir/b.tls-port")"
+    echo "TLS_CLIENT=$dir/tls/client"
+    echo "TLS_STRANGER=$dir/tls/stranger"
     echo "IMAGE=$image"
     ;;
   stop) stop_engine "${3:?engine name}" ;;

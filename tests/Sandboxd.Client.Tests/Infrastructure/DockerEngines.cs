@@ -23,6 +23,15 @@ public sealed class DockerEngines : IAsyncLifetime
     public string EndpointB { get; private set; } = "";
     public string Image { get; private set; } = "";
 
+    /// <summary>Engine b over <c>tcp://127.0.0.1:PORT</c> with <c>--tlsverify</c>.</summary>
+    public string TlsEndpointB { get; private set; } = "";
+
+    /// <summary>A directory with ca.pem, cert.pem and key.pem that engine b accepts.</summary>
+    public string TlsClient { get; private set; } = "";
+
+    /// <summary>The same, with a client certificate of another CA: engine b refuses it.</summary>
+    public string TlsStranger { get; private set; } = "";
+
     public async ValueTask InitializeAsync()
     {
         var (code, stdout, stderr) = await RunScriptAsync("up");
@@ -47,6 +56,9 @@ public sealed class DockerEngines : IAsyncLifetime
         EndpointA = values["DOCKER_A"];
         EndpointB = values["DOCKER_B"];
         Image = values["IMAGE"];
+        TlsEndpointB = values["DOCKER_B_TLS"];
+        TlsClient = values["TLS_CLIENT"];
+        TlsStranger = values["TLS_STRANGER"];
     }
 
     public void SkipIfUnavailable()

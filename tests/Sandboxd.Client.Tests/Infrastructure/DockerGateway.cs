@@ -36,15 +36,24 @@ public sealed class DockerGateway : IAsyncDisposable
     /// <summary>The id this gateway labels its containers with (kept in its state dir).</summary>
     public string GatewayId => File.ReadAllText(Path.Combine(StateDir, "gateway-id")).Trim();
 
-    public static async Task<DockerGateway> StartAsync(DockerEngines engines, IEnumerable<string>? extra = null, string? crashAt = null)
+    public static Task<DockerGateway> StartAsync(DockerEngines engines, IEnumerable<string>? extra = null, string? crashAt = null) =>
+        StartWithHostsAsync(engines, [$"a={engines.EndpointA},capacity=2", $"b={engines.EndpointB},capacity=3"], extra, crashAt);
+
+    /// <summary>A gateway on exactly these <c>--docker-host</c> values (and the test image, never pulled, unless
+    /// <paramref name="extra"/> says otherwise: a later flag wins).</summary>
+    public static async Task<DockerGateway> StartWithHostsAsync(DockerEngines engines, IEnumerable<string> hosts, IEnumerable<string>? extra = null, string? crashAt = null)
     {
         var stateDir = Directory.CreateTempSubdirectory("sandboxd-gateway-docker-").FullName;
         var arguments = new List<string>
         {
             "--provider", "docker", "--docker-image", engines.Image, "--docker-pull", "never",
-            "--docker-host", $"a={engines.EndpointA},capacity=2", "--docker-host", $"b={engines.EndpointB},capacity=3",
             "--docker-health-interval", "500", "--docker-health-failures", "2",
         };
+        foreach (var host in hosts)
+        {
+            arguments.AddRange(["--docker-host", host]);
+        }
+
         arguments.AddRange(extra ?? []);
         var gateway = new DockerGateway(stateDir, arguments);
         await gateway.LaunchAsync(crashAt);
