@@ -25,7 +25,10 @@ internal static class RawFileEndpoints
 
     private const int CopyBufferBytes = 1024 * 1024;
 
-    /// <summary>The one GET route for <c>/files/{path}</c>: raw bytes when asked for, the protocol's JSON otherwise.</summary>
+    /// <summary>
+    /// The one GET route for <c>/files/{path}</c>: raw bytes when asked for, the protocol's JSON otherwise. It stays a bare
+    /// <see cref="IResult"/> because it only picks between two typed handlers (docs/architecture.md, error model).
+    /// </summary>
     public static IResult Get(HttpContext http, SandboxContext sandbox) =>
         WantsRaw(http.Request) ? GetRaw(http, sandbox) : FileEndpoints.Get(http, sandbox);
 
@@ -50,7 +53,7 @@ internal static class RawFileEndpoints
     public static string ETagOf(FileIdentity identity) =>
         string.Create(CultureInfo.InvariantCulture, $"\"{identity.Inode:x}-{identity.Size:x}-{identity.ModifiedNs:x}\"");
 
-    private static IResult GetRaw(HttpContext http, SandboxContext sandbox)
+    private static Results<PhysicalFileHttpResult, JsonHttpResult<ErrorResponse>> GetRaw(HttpContext http, SandboxContext sandbox)
     {
         if (!FilePaths.TryGetRoutePath(http, sandbox, out var path, out var error))
         {
@@ -80,7 +83,7 @@ internal static class RawFileEndpoints
             lastModified: identity.Modified, entityTag: new EntityTagHeaderValue(ETagOf(identity)), enableRangeProcessing: true);
     }
 
-    public static async Task<IResult> PutAsync(HttpContext http, SandboxContext sandbox, AgentOptions options, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<FileData>>, JsonHttpResult<ErrorResponse>>> PutAsync(HttpContext http, SandboxContext sandbox, AgentOptions options, CancellationToken cancellationToken)
     {
         if (!FilePaths.TryGetRoutePath(http, sandbox, out var path, out var error))
         {
