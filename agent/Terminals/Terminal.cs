@@ -10,10 +10,9 @@ internal sealed partial class Terminal
     /// <remarks>Guarded by <see cref="_gate"/>; oldest first, at most <see cref="CommandRetention"/>.</remarks>
     private readonly List<CommandRecord> _commands = [];
 
-    public Terminal(bool pty, string? shell, string encoding, bool isImplicit = false, TimeProvider? time = null)
+    public Terminal(bool pty, string? shell, string encoding, bool isImplicit = false)
     {
         Id = Ids.New("term_");
-        CreatedAt = (time ?? TimeProvider.System).GetUtcNow().UtcDateTime;
         IsPty = pty;
         Shell = shell;
         Encoding = encoding;
@@ -25,7 +24,7 @@ internal sealed partial class Terminal
     public bool IsImplicit { get; }
     public string? Shell { get; }
     public string Encoding { get; }
-    public DateTime CreatedAt { get; }
+    public DateTime CreatedAt { get; } = DateTime.UtcNow;
     public string Channel => "terminal:" + Id;
 
     /// <returns>The records that fell out of the retention window.</returns>
