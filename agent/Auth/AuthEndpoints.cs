@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Protocol;
 
@@ -12,7 +13,7 @@ internal static class AuthEndpoints
             "POST /auth/session_tokens", "GET /auth/session_tokens", "GET /auth/session_tokens/:id",
             "DELETE /auth/session_tokens/:id", "POST /auth/magic-links", "GET /auth/status", "GET /auth/info"));
 
-    public static IResult Status(HttpContext context)
+    public static JsonHttpResult<Envelope<AuthStatusData>> Status(HttpContext context)
     {
         var principal = context.Features.Get<AuthPrincipal>();
         var data = principal is null
@@ -21,5 +22,5 @@ internal static class AuthEndpoints
         return Api.Ok(data, ProtocolJsonContext.Default.EnvelopeAuthStatusData);
     }
 
-    public static IResult GetInfo() => Api.Ok(Info, ProtocolJsonContext.Default.EnvelopeAuthInfoData);
+    public static JsonHttpResult<Envelope<AuthInfoData>> GetInfo() => Api.Ok(Info, ProtocolJsonContext.Default.EnvelopeAuthInfoData);
 }

@@ -11,7 +11,7 @@ internal static class MagicLinkEndpoints
 {
     public const string DefaultRedirect = "/play/";
 
-    public static async Task<IResult> CreateAsync(HttpContext http, MagicLinks links, PublicUrls urls, AgentOptions options, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<MagicLinkData>>, JsonHttpResult<ErrorResponse>>> CreateAsync(HttpContext http, MagicLinks links, PublicUrls urls, AgentOptions options, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadOptionalAsync(http.Request, ProtocolJsonContext.Default.CreateMagicLinkRequest, cancellationToken);
 
@@ -86,7 +86,7 @@ internal static class MagicLinkEndpoints
     }
 
     /// <summary><c>GET /auth/magic/{code}</c>: one use within five minutes ⇒ session cookie + 302 to the redirect URL.</summary>
-    public static IResult Land(string code, HttpContext http, MagicLinks links, SessionTokens tokens)
+    public static Results<RedirectHttpResult, ContentHttpResult, JsonHttpResult<ErrorResponse>> Land(string code, HttpContext http, MagicLinks links, SessionTokens tokens)
     {
         switch (links.TryConsume(code, out var redirect, out var baseUrl))
         {
@@ -110,7 +110,7 @@ internal static class MagicLinkEndpoints
         return TypedResults.Redirect(location);
     }
 
-    private static Results<ContentHttpResult, JsonHttpResult<ErrorResponse>> Refuse(HttpContext http, ErrorKind kind, string message)
+    private static Results<RedirectHttpResult, ContentHttpResult, JsonHttpResult<ErrorResponse>> Refuse(HttpContext http, ErrorKind kind, string message)
     {
         if (http.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.Ordinal))
         {

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Protocol;
 
@@ -5,7 +6,7 @@ namespace Sandboxd.Auth;
 
 internal static class SessionTokenEndpoints
 {
-    public static async Task<IResult> CreateAsync(HttpContext http, SessionTokens tokens, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<SessionTokenCreated>, JsonHttpResult<ErrorResponse>>> CreateAsync(HttpContext http, SessionTokens tokens, TimeProvider time, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadOptionalAsync(http.Request, ProtocolJsonContext.Default.CreateSessionTokenRequest, cancellationToken);
 
@@ -21,11 +22,11 @@ internal static class SessionTokenEndpoints
             ProtocolJsonContext.Default.SessionTokenCreated, StatusCodes.Status201Created);
     }
 
-    public static IResult List(SessionTokens tokens) =>
+    public static JsonHttpResult<Envelope<SessionTokenList>> List(SessionTokens tokens) =>
         Api.Ok(new SessionTokenList([.. tokens.List().Select(t => new SessionTokenItem(t.Id, t.CreatedAt, t.ExpiresAt, t.Description, t.LastUsedAt))]),
             ProtocolJsonContext.Default.EnvelopeSessionTokenList);
 
-    public static IResult Get(string id, SessionTokens tokens, TimeProvider time)
+    public static Results<JsonHttpResult<SessionTokenDetails>, JsonHttpResult<ErrorResponse>> Get(string id, SessionTokens tokens, TimeProvider time)
     {
         if (tokens.Get(id) is not { } t)
         {
@@ -36,7 +37,7 @@ internal static class SessionTokenEndpoints
         return Api.Raw(new SessionTokenDetails(t.Id, t.CreatedAt, t.ExpiresAt, remaining, t.Description, t.LastUsedAt), ProtocolJsonContext.Default.SessionTokenDetails);
     }
 
-    public static IResult Revoke(string id, SessionTokens tokens, Live.LiveHub hub)
+    public static Results<NoContent, JsonHttpResult<ErrorResponse>> Revoke(string id, SessionTokens tokens, Live.LiveHub hub)
     {
         if (!tokens.Revoke(id))
         {

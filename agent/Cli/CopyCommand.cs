@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Sandboxd.Client;
 using Sandboxd.Native;
 
@@ -126,14 +125,15 @@ internal static class CopyCommand
     /// <summary>"12.3 MiB  45.6 MiB/s" on stderr, redrawn at most 5 times a second, only on a terminal and after the first second.</summary>
     private sealed class ProgressLine : IProgress<long>, IDisposable
     {
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly long _started = TimeProvider.System.GetTimestamp();
         private readonly bool _enabled = !Console.IsErrorRedirected;
         private long _lastDraw;
         private bool _drawn;
 
         public void Report(long value)
         {
-            var now = _clock.ElapsedMilliseconds;
+            var elapsed = TimeProvider.System.GetElapsedTime(_started);
+            var now = (long)elapsed.TotalMilliseconds;
             if (!_enabled || now < 1000 || now - _lastDraw < 200)
             {
                 return;
@@ -141,7 +141,7 @@ internal static class CopyCommand
 
             _lastDraw = now;
             _drawn = true;
-            var rate = value / Math.Max(_clock.Elapsed.TotalSeconds, 0.001);
+            var rate = value / Math.Max(elapsed.TotalSeconds, 0.001);
             Console.Error.Write($"\r{value / 1048576.0,10:0.0} MiB  {rate / 1048576.0,8:0.0} MiB/s ");
         }
 

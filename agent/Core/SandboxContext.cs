@@ -7,7 +7,8 @@ namespace Sandboxd.Core;
 /// resolve against, the sandbox's env layer, and a bag of per-sandbox feature state (terminals, watchers, servers…),
 /// so features keep their registries per sandbox without this type knowing them.
 /// </summary>
-internal sealed class SandboxContext(string subdomain, string root, bool isMain, string basePath)
+/// <param name="time">The clock of <see cref="CreatedAt"/> (<see cref="TimeProvider.System"/> unless given).</param>
+internal sealed class SandboxContext(string subdomain, string root, bool isMain, string basePath, TimeProvider? time = null)
 {
     private readonly ConcurrentDictionary<Type, object> _features = new();
 
@@ -18,7 +19,7 @@ internal sealed class SandboxContext(string subdomain, string root, bool isMain,
     /// <summary>"" for the main sandbox, "/s/&lt;subdomain&gt;" for a child.</summary>
     public string BasePath { get; } = basePath;
 
-    public DateTime CreatedAt { get; } = DateTime.UtcNow;
+    public DateTime CreatedAt { get; } = (time ?? TimeProvider.System).GetUtcNow().UtcDateTime;
 
     /// <summary>Variables every child process of this sandbox gets (below the call's own).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();

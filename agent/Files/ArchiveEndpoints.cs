@@ -3,6 +3,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Errors;
 using Sandboxd.FileSystem;
@@ -24,7 +25,11 @@ internal static class ArchiveEndpoints
 {
     private const int CopyBufferBytes = 1024 * 1024;
 
-    /// <summary><c>GET /files/archive?path=DIR</c>; without <c>path</c>, the JSON info of a file named "archive" (the protocol's route).</summary>
+    /// <summary>
+    /// <c>GET /files/archive?path=DIR</c>; without <c>path</c>, the JSON info of a file named "archive" (the protocol's route).
+    /// A bare <see cref="IResult"/>: the tar is written straight to the response body as it is read from disk, and the
+    /// route falls through to <see cref="RawFileEndpoints.Get"/> (docs/architecture.md, error model).
+    /// </summary>
     public static async Task<IResult> GetAsync(HttpContext http, SandboxContext sandbox, CancellationToken cancellationToken)
     {
         var requested = http.Request.Query["path"].ToString();
@@ -116,7 +121,7 @@ internal static class ArchiveEndpoints
     }
 
     /// <summary><c>POST /files/archive?path=DIR</c>: extracts the tar (plain or gzip, detected by its magic) in the body.</summary>
-    public static async Task<IResult> ExtractAsync(HttpContext http, SandboxContext sandbox, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<ArchiveExtractData>>, JsonHttpResult<ErrorResponse>>> ExtractAsync(HttpContext http, SandboxContext sandbox, CancellationToken cancellationToken)
     {
         if (!FilePaths.TryResolve(sandbox, http.Request.Query["path"].ToString(), out var root, out var error))
         {
@@ -152,9 +157,9 @@ internal static class ArchiveEndpoints
                     ProtocolJsonContext.Default.EnvelopeArchiveExtractData, "archive extracted");
             }
         }
-        catch (ArchiveRefusedException e)
+        catch (SandboxdException e)
         {
-            return Api.BadRequest(e.Message);
+            return Api.Error(e); // a refused entry (Invalid), or a failure of the workload user's directory creation
         }
         catch (InvalidDataException e)
         {
@@ -197,8 +202,6 @@ internal static class ArchiveEndpoints
 
         return stream;
     }
-
-    private sealed class ArchiveRefusedException(string message) : Exception(message);
 
     /// <summary>One extraction into <c>root</c>.</summary>
     private sealed class Extractor(string root)
@@ -248,13 +251,13 @@ internal static class ArchiveEndpoints
         {
             if (name.StartsWith('/') || name.Contains('\0', StringComparison.Ordinal))
             {
-                throw new ArchiveRefusedException($"Refused: the archive {what} '{name}' is an absolute path; names must be relative to the directory.");
+                throw SandboxdException.Invalid($"Refused: the archive {what} '{name}' is an absolute path; names must be relative to the directory.");
             }
 
             var segments = name.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(s => s != ".").ToArray();
             if (segments.Contains(".."))
             {
-                throw new ArchiveRefusedException($"Refused: the archive {what} '{name}' contains '..' and could leave the directory.");
+                throw SandboxdException.Invalid($"Refused: the archive {what} '{name}' contains '..' and could leave the directory.");
             }
 
             return segments;
@@ -270,12 +273,12 @@ internal static class ArchiveEndpoints
                 var info = new FileInfo(current);
                 if (info.LinkTarget is not null)
                 {
-                    throw new ArchiveRefusedException($"Refused: the archive entry '{name}' would be written through the symlink {current}.");
+                    throw SandboxdException.Invalid($"Refused: the archive entry '{name}' would be written through the symlink {current}.");
                 }
 
                 if (info.Exists)
                 {
-                    throw new ArchiveRefusedException($"Refused: the archive entry '{name}' needs {current} to be a directory, but it is a file.");
+                    throw SandboxdException.Invalid($"Refused: the archive entry '{name}' needs {current} to be a directory, but it is a file.");
                 }
 
                 if (!Directory.Exists(current))
@@ -287,7 +290,7 @@ internal static class ArchiveEndpoints
             var target = Path.Combine(root, string.Join('/', segments));
             if (!IsInside(Path.GetFullPath(target)))
             {
-                throw new ArchiveRefusedException($"Refused: the archive entry '{name}' resolves outside {root}.");
+                throw SandboxdException.Invalid($"Refused: the archive entry '{name}' resolves outside {root}.");
             }
 
             return target;
@@ -306,7 +309,7 @@ internal static class ArchiveEndpoints
             var target = Target(segments, entry.Name);
             if (new FileInfo(target).LinkTarget is not null)
             {
-                throw new ArchiveRefusedException($"Refused: the archive directory '{entry.Name}' exists as a symlink ({target}).");
+                throw SandboxdException.Invalid($"Refused: the archive directory '{entry.Name}' exists as a symlink ({target}).");
             }
 
             Native.WorkloadUser.Current.CreateDirectory(target);
@@ -319,7 +322,7 @@ internal static class ArchiveEndpoints
             var segments = Segments(entry.Name, "entry");
             if (segments.Length == 0)
             {
-                throw new ArchiveRefusedException($"Refused: the archive file entry '{entry.Name}' has no name.");
+                throw SandboxdException.Invalid($"Refused: the archive file entry '{entry.Name}' has no name.");
             }
 
             var target = Target(segments, entry.Name);
@@ -332,7 +335,7 @@ internal static class ArchiveEndpoints
         {
             if (Directory.Exists(target) && new FileInfo(target).LinkTarget is null)
             {
-                throw new ArchiveRefusedException($"Refused: the archive file {target} exists as a directory.");
+                throw SandboxdException.Invalid($"Refused: the archive file {target} exists as a directory.");
             }
 
             var temp = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.sandboxd-{Guid.NewGuid():N}.tmp");
@@ -387,13 +390,13 @@ internal static class ArchiveEndpoints
             var link = entry.LinkName;
             if (link.Length == 0 || link.StartsWith('/'))
             {
-                throw new ArchiveRefusedException($"Refused: the archive symlink '{entry.Name}' points to '{link}', outside the directory.");
+                throw SandboxdException.Invalid($"Refused: the archive symlink '{entry.Name}' points to '{link}', outside the directory.");
             }
 
             var resolved = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(target)!, link));
             if (!IsInside(resolved))
             {
-                throw new ArchiveRefusedException($"Refused: the archive symlink '{entry.Name}' points to '{link}', outside the directory.");
+                throw SandboxdException.Invalid($"Refused: the archive symlink '{entry.Name}' points to '{link}', outside the directory.");
             }
 
             var existing = new FileInfo(target);
@@ -403,7 +406,7 @@ internal static class ArchiveEndpoints
             }
             else if (Directory.Exists(target))
             {
-                throw new ArchiveRefusedException($"Refused: the archive symlink '{entry.Name}' would replace the directory {target}.");
+                throw SandboxdException.Invalid($"Refused: the archive symlink '{entry.Name}' would replace the directory {target}.");
             }
 
             File.CreateSymbolicLink(target, link);
@@ -418,7 +421,7 @@ internal static class ArchiveEndpoints
             var source = Target(sourceSegments, entry.LinkName);
             if (!LibC.IsRegularFile(source))
             {
-                throw new ArchiveRefusedException($"Refused: the archive hard link '{entry.Name}' names '{entry.LinkName}', which is not a regular file extracted into the directory.");
+                throw SandboxdException.Invalid($"Refused: the archive hard link '{entry.Name}' names '{entry.LinkName}', which is not a regular file extracted into the directory.");
             }
 
             // A copy, not link(2): the content is the same and no name outside the archive's tree can be linked.

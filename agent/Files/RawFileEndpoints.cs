@@ -25,7 +25,10 @@ internal static class RawFileEndpoints
 
     private const int CopyBufferBytes = 1024 * 1024;
 
-    /// <summary>The one GET route for <c>/files/{path}</c>: raw bytes when asked for, the protocol's JSON otherwise.</summary>
+    /// <summary>
+    /// The one GET route for <c>/files/{path}</c>: raw bytes when asked for, the protocol's JSON otherwise. It stays a bare
+    /// <see cref="IResult"/> because it only picks between two typed handlers (docs/architecture.md, error model).
+    /// </summary>
     public static IResult Get(HttpContext http, SandboxContext sandbox) =>
         WantsRaw(http.Request) ? GetRaw(http, sandbox) : FileEndpoints.Get(http, sandbox);
 
@@ -50,7 +53,7 @@ internal static class RawFileEndpoints
     public static string ETagOf(FileIdentity identity) =>
         string.Create(CultureInfo.InvariantCulture, $"\"{identity.Inode:x}-{identity.Size:x}-{identity.ModifiedNs:x}\"");
 
-    private static IResult GetRaw(HttpContext http, SandboxContext sandbox)
+    private static Results<PhysicalFileHttpResult, JsonHttpResult<ErrorResponse>> GetRaw(HttpContext http, SandboxContext sandbox)
     {
         if (!FilePaths.TryGetRoutePath(http, sandbox, out var path, out var error))
         {
@@ -80,27 +83,11 @@ internal static class RawFileEndpoints
             lastModified: identity.Modified, entityTag: new EntityTagHeaderValue(ETagOf(identity)), enableRangeProcessing: true);
     }
 
-    public static async Task<IResult> PutAsync(HttpContext http, SandboxContext sandbox, AgentOptions options, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<Envelope<FileData>>, JsonHttpResult<ErrorResponse>>> PutAsync(HttpContext http, SandboxContext sandbox, AgentOptions options, CancellationToken cancellationToken)
     {
-        if (!FilePaths.TryGetRoutePath(http, sandbox, out var path, out var error))
+        if (ReadPutTarget(http, sandbox, out var path, out var requestedMode) is { } invalid)
         {
-            return Api.BadRequest(error!);
-        }
-
-        if (Directory.Exists(path))
-        {
-            return Api.BadRequest($"{path} is a directory.");
-        }
-
-        UnixFileMode? requestedMode = null;
-        if (http.Request.Query["mode"].ToString() is { Length: > 0 } modeText)
-        {
-            if (!TryParseMode(modeText, out var parsed))
-            {
-                return Api.BadRequest($"mode '{modeText}' is not an octal file mode such as 0644.");
-            }
-
-            requestedMode = parsed;
+            return invalid;
         }
 
         path = ThroughLinks(path);
@@ -118,18 +105,9 @@ internal static class RawFileEndpoints
         }
 
         var directory = Path.GetDirectoryName(path) ?? "/";
-        try
+        if (CreateParent(directory) is { } parentFailed)
         {
-            if (File.Exists(directory))
-            {
-                return Api.BadRequest($"Cannot create parent directory {directory}: a file with that name exists.");
-            }
-
-            WorkloadUser.Current.CreateDirectory(directory);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return Api.Error(e is UnauthorizedAccessException ? ErrorKind.Forbidden : ErrorKind.Invalid, $"Cannot create parent directory {directory}: {e.Message}");
+            return parentFailed;
         }
 
         var guard = new DiskGuard(directory, options.MinFreeDiskBytes);
@@ -138,33 +116,72 @@ internal static class RawFileEndpoints
             return InsufficientStorage(path, guard);
         }
 
-        var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.sandboxd-{Guid.NewGuid():N}.tmp");
+        var mode = requestedMode ?? (exists ? (UnixFileMode)(before.Mode & 0xFFF) : (UnixFileMode)0b110_100_100);
+        return await WriteAndCommitAsync(http, path, exists, mode, guard, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The file path of the route and the <c>?mode=</c> asked for; an error result when either is not usable.</summary>
+    private static JsonHttpResult<ErrorResponse>? ReadPutTarget(HttpContext http, SandboxContext sandbox, out string path, out UnixFileMode? requestedMode)
+    {
+        requestedMode = null;
+        if (!FilePaths.TryGetRoutePath(http, sandbox, out path, out var error))
+        {
+            return Api.BadRequest(error!);
+        }
+
+        if (Directory.Exists(path))
+        {
+            return Api.BadRequest($"{path} is a directory.");
+        }
+
+        if (http.Request.Query["mode"].ToString() is { Length: > 0 } modeText)
+        {
+            if (!TryParseMode(modeText, out var parsed))
+            {
+                return Api.BadRequest($"mode '{modeText}' is not an octal file mode such as 0644.");
+            }
+
+            requestedMode = parsed;
+        }
+
+        return null;
+    }
+
+    /// <summary>Creates the target's parent directories (as the workload user); an error result when it cannot.</summary>
+    private static JsonHttpResult<ErrorResponse>? CreateParent(string directory)
+    {
+        try
+        {
+            if (File.Exists(directory))
+            {
+                return Api.BadRequest($"Cannot create parent directory {directory}: a file with that name exists.");
+            }
+
+            WorkloadUser.Current.CreateDirectory(directory);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Api.Error(e is UnauthorizedAccessException ? ErrorKind.Forbidden : ErrorKind.Invalid, $"Cannot create parent directory {directory}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Streams the body into a temp file beside <paramref name="path"/> (fsynced, with its exact mode), then, under the
+    /// commit gate, checks the preconditions again and renames it into place. The temp file never outlives a failure.
+    /// </summary>
+    private static async Task<Results<JsonHttpResult<Envelope<FileData>>, JsonHttpResult<ErrorResponse>>> WriteAndCommitAsync(
+        HttpContext http, string path, bool exists, UnixFileMode mode, DiskGuard guard, CancellationToken cancellationToken)
+    {
+        var temp = Path.Combine(Path.GetDirectoryName(path) ?? "/", $".{Path.GetFileName(path)}.sandboxd-{Guid.NewGuid():N}.tmp");
         var committed = false;
         try
         {
-            var mode = requestedMode ?? (exists ? (UnixFileMode)(before.Mode & 0xFFF) : (UnixFileMode)0b110_100_100);
-            long written;
-            await using (var file = new FileStream(temp, new FileStreamOptions
+            var written = await WriteTempAsync(http.Request.Body, temp, mode, guard, cancellationToken).ConfigureAwait(false);
+            if (written < 0)
             {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                UnixCreateMode = mode,
-                BufferSize = 0,
-                Options = FileOptions.Asynchronous,
-            }))
-            {
-                written = await CopyAsync(http.Request.Body, file, guard, cancellationToken).ConfigureAwait(false);
-                if (written < 0)
-                {
-                    return InsufficientStorage(path, guard);
-                }
-
-                file.Flush(flushToDisk: true);
+                return InsufficientStorage(path, guard);
             }
-
-            File.SetUnixFileMode(temp, mode); // the umask applied at create; the asked (or kept) mode is exact
-            WorkloadUser.Current.Claim(temp);
 
             lock (CommitGate)
             {
@@ -205,6 +222,34 @@ internal static class RawFileEndpoints
                 TryDelete(temp);
             }
         }
+    }
+
+    /// <summary>Writes the body to a new temp file, fsyncs it and gives it <paramref name="mode"/>; -1 when the disk guard refused.</summary>
+    private static async Task<long> WriteTempAsync(Stream body, string temp, UnixFileMode mode, DiskGuard guard, CancellationToken cancellationToken)
+    {
+        long written;
+        await using (var file = new FileStream(temp, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            UnixCreateMode = mode,
+            BufferSize = 0,
+            Options = FileOptions.Asynchronous,
+        }))
+        {
+            written = await CopyAsync(body, file, guard, cancellationToken).ConfigureAwait(false);
+            if (written < 0)
+            {
+                return -1;
+            }
+
+            file.Flush(flushToDisk: true);
+        }
+
+        File.SetUnixFileMode(temp, mode); // the umask applied at create; the asked (or kept) mode is exact
+        WorkloadUser.Current.Claim(temp);
+        return written;
     }
 
     /// <summary>Copies the body, checking the disk guard every buffer; -1 when the guard refuses (the caller answers 507).</summary>

@@ -5,12 +5,14 @@ namespace Sandboxd.Live;
 /// discrete messages published while nobody listened (≤ 1000 messages / 1 MiB, none older than 10 s), flushed to
 /// the next subscriber — so events produced between an HTTP create and the WS subscribe are not lost.
 /// </summary>
-internal sealed class ChannelRegistry
+/// <param name="time">The clock of the backlog's age limit (<see cref="TimeProvider.System"/> unless a test passes one).</param>
+internal sealed class ChannelRegistry(TimeProvider? time = null)
 {
     public const int BacklogMessages = 1000;
     public const long BacklogBytes = 1024 * 1024;
     public static readonly TimeSpan BacklogAge = TimeSpan.FromSeconds(10);
 
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _gate = new();
     /// <remarks>All guarded by <see cref="_gate"/>.</remarks>
     private readonly Dictionary<string, HashSet<LiveConnection>> _subscribers = new(StringComparer.Ordinal);
@@ -90,7 +92,7 @@ internal sealed class ChannelRegistry
             if (_backlog.Remove(channel, out var queue))
             {
                 _backlogBytes.Remove(channel);
-                var cutoff = DateTime.UtcNow - BacklogAge;
+                var cutoff = _time.GetUtcNow().UtcDateTime - BacklogAge;
                 backlog = [.. queue.Where(e => e.At >= cutoff).Select(e => e.Message)];
             }
 
@@ -151,7 +153,7 @@ internal sealed class ChannelRegistry
             _backlog[channel] = queue = new Queue<(DateTime, LiveMessage)>();
         }
 
-        var now = DateTime.UtcNow;
+        var now = _time.GetUtcNow().UtcDateTime;
         queue.Enqueue((now, message));
         var bytes = _backlogBytes.GetValueOrDefault(channel) + message.ApproximateSize;
         var cutoff = now - BacklogAge;

@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
+using Sandboxd.Protocol;
 using Sandboxd.Telemetry;
 using Sandboxd.WebSockets;
 
@@ -7,7 +9,7 @@ namespace Sandboxd.Live;
 internal static class LiveEndpoints
 {
     /// <summary><c>GET /ws?token=…&amp;protocol=binary|json</c>: the token was checked by the auth middleware before this runs.</summary>
-    public static async Task<IResult> ConnectAsync(HttpContext http, SandboxContext sandbox, LiveHub hub, AgentOptions options, IHostApplicationLifetime lifetime)
+    public static async Task<Results<EmptyHttpResult, JsonHttpResult<ErrorResponse>>> ConnectAsync(HttpContext http, SandboxContext sandbox, LiveHub hub, AgentOptions options, IHostApplicationLifetime lifetime)
     {
         if (!WebSocketUpgrade.IsWebSocketRequest(http))
         {
@@ -34,6 +36,6 @@ internal static class LiveEndpoints
             AgentMeter.OpenWebSockets.Add(-1);
         }
 
-        return Results.Empty;
+        return TypedResults.Empty;
     }
 }

@@ -14,7 +14,8 @@ internal sealed record LogStream(string Name, OutputLog Log, bool Base64, Func<s
 /// the spec's backlog rule done by offset), or at the live end otherwise. Evicted ranges are reported, never skipped
 /// silently. After every log completes, the final message (exit, destroyed) is sent last.
 /// </summary>
-internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> streams, Func<LiveMessage?> final)
+/// <param name="time">The clock of the <see cref="HoldLimit"/> (<see cref="TimeProvider.System"/> unless a test passes one).</param>
+internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> streams, Func<LiveMessage?> final, TimeProvider? time = null)
 {
     public const int ChunkBytes = 32 * 1024;
 
@@ -24,6 +25,7 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
     /// </summary>
     public static readonly TimeSpan HoldLimit = TimeSpan.FromMilliseconds(30);
     private static readonly Task Never = new TaskCompletionSource().Task;
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _gate = new();
     /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
     private readonly long[] _delivered = new long[streams.Count];
@@ -112,6 +114,7 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
         public Task[] Waits { get; } = new Task[offsets.Length];
         /// <summary>Absolute offset of a held incomplete character per stream, -1 when nothing is held.</summary>
         public long[] HeldAt { get; } = [.. offsets.Select(_ => -1L)];
+        /// <summary>When the held character was first held, a <see cref="TimeProvider.GetTimestamp"/> of the source's clock.</summary>
         public long[] HeldSince { get; } = new long[offsets.Length];
     }
 
@@ -180,8 +183,8 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
         cursor.Waits[i] = completed && offset + pending >= stream.Log.End ? Never : stream.Log.WaitForDataAsync(offset + pending, cancellationToken);
         if (pending > 0 && cursor.HeldAt[i] == offset)
         {
-            var left = (long)HoldLimit.TotalMilliseconds - (Environment.TickCount64 - cursor.HeldSince[i]);
-            cursor.Waits[i] = Task.WhenAny(cursor.Waits[i], Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, left)), cancellationToken));
+            var left = HoldLimit - _time.GetElapsedTime(cursor.HeldSince[i]);
+            cursor.Waits[i] = Task.WhenAny(cursor.Waits[i], Task.Delay(left > TimeSpan.FromMilliseconds(1) ? left : TimeSpan.FromMilliseconds(1), _time, cancellationToken));
         }
 
         return (length > 0, completed && offset >= stream.Log.End);
@@ -192,7 +195,7 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
     /// computesdk decodes every base64 chunk to a string on its own), unless its tail is overdue (<see cref="HoldLimit"/>)
     /// or the chunk ends the completed log.
     /// </summary>
-    private static int SendableLength(Cursor cursor, int i, OutputChunk chunk, bool endsCompletedLog)
+    private int SendableLength(Cursor cursor, int i, OutputChunk chunk, bool endsCompletedLog)
     {
         if (chunk.Count == 0 || endsCompletedLog)
         {
@@ -205,9 +208,9 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
             var tail = chunk.Offset + length;
             if (cursor.HeldAt[i] != tail)
             {
-                (cursor.HeldAt[i], cursor.HeldSince[i]) = (tail, Environment.TickCount64);
+                (cursor.HeldAt[i], cursor.HeldSince[i]) = (tail, _time.GetTimestamp());
             }
-            else if (Environment.TickCount64 - cursor.HeldSince[i] >= (long)HoldLimit.TotalMilliseconds)
+            else if (_time.GetElapsedTime(cursor.HeldSince[i]) >= HoldLimit)
             {
                 length = chunk.Count;
             }

@@ -35,8 +35,9 @@ internal sealed class OverlayService(AgentOptions options, TimeProvider time, IL
 
     public static IEnumerable<Overlay> List(SandboxContext sandbox) => Registry(sandbox).Values.OrderBy(o => o.CreatedAt);
 
-    /// <exception cref="SandboxdException">Invalid: a field is missing or wrong, or the template cannot be read.</exception>
-    public async Task<Overlay> CreateAsync(SandboxContext sandbox, CreateOverlayRequest request, CancellationToken cancellationToken)
+    /// <summary>The template and target directories and the strategy of a create request.</summary>
+    /// <exception cref="SandboxdException">Invalid: a field is missing or wrong, or the template is not a directory.</exception>
+    private static (string Source, string Target, string Strategy) Validate(SandboxContext sandbox, CreateOverlayRequest request)
     {
         if (string.IsNullOrEmpty(request.Source))
         {
@@ -71,6 +72,13 @@ internal sealed class OverlayService(AgentOptions options, TimeProvider time, IL
             throw SandboxdException.Invalid("The target must not be inside the template.");
         }
 
+        return (source, target, strategy);
+    }
+
+    /// <exception cref="SandboxdException">Invalid: a field is missing or wrong, or the template cannot be read.</exception>
+    public async Task<Overlay> CreateAsync(SandboxContext sandbox, CreateOverlayRequest request, CancellationToken cancellationToken)
+    {
+        var (source, target, strategy) = Validate(sandbox, request);
         CopyPlan plan;
         try
         {
@@ -81,7 +89,8 @@ internal sealed class OverlayService(AgentOptions options, TimeProvider time, IL
             throw SandboxdException.Invalid($"Cannot read the template {source}: {e.Message}");
         }
 
-        var overlay = new Overlay(request.Source, request.Target, target, strategy, plan.Skipped, time);
+        // Source and Target are non-empty: Validate checked them.
+        var overlay = new Overlay(request.Source!, request.Target!, target, strategy, plan.Skipped, time);
         Registry(sandbox)[overlay.Id] = overlay;
         _all[overlay] = 0;
         try

@@ -29,6 +29,9 @@ internal sealed class ChildLedger(IOptions<ProcessesOptions> options, ILogger<Ch
     /// still names it to the next agent.</summary>
     public string Mark { get; } = Convert.ToHexStringLower(LibC.RandomBytes(12)); // getrandom(2): no OpenSSL (ADR 0002)
 
+    /// <summary>The clock of <see cref="StopPreviousRunAsync"/>'s grace period.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary><c>SANDBOXD_RUN=mark</c>.</summary>
     public string MarkVariable => MarkName + "=" + Mark;
     private readonly string? _path = options.Value.LedgerPath;
@@ -84,10 +87,10 @@ internal sealed class ChildLedger(IOptions<ProcessesOptions> options, ILogger<Ch
                 ProcessTable.SignalProcess(member.Pid, LibC.SIGTERM);
             }
 
-            var deadline = DateTime.UtcNow + grace;
-            while (Members(sessions).Count > 0 && DateTime.UtcNow < deadline)
+            var started = Time.GetTimestamp();
+            while (Members(sessions).Count > 0 && Time.GetElapsedTime(started) < grace)
             {
-                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), Time, cancellationToken).ConfigureAwait(false);
             }
 
             foreach (var member in Members(sessions))

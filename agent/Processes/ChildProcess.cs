@@ -33,6 +33,9 @@ internal sealed class ChildProcess
     /// hang-up is what ends an interactive shell, which ignores SIGTERM), SIGTERM otherwise.</summary>
     public int StopSignal { get; init; } = LibC.SIGTERM;
 
+    /// <summary>The clock of the stop's bounded wait for the process tree to go.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>stdout, or the PTY output.</summary>
     public OutputLog Output { get; }
 
@@ -184,7 +187,7 @@ internal sealed class ChildProcess
 
     private async Task<bool> WaitForTreeAsync(HashSet<int> tree, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        var started = Time.GetTimestamp();
         var delay = 2;
         while (true)
         {
@@ -194,12 +197,12 @@ internal sealed class ChildProcess
                 return true;
             }
 
-            if (DateTime.UtcNow >= deadline)
+            if (Time.GetElapsedTime(started) >= timeout)
             {
                 return false;
             }
 
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(delay), Time, cancellationToken).ConfigureAwait(false);
             delay = Math.Min(delay * 2, 50);
         }
     }

@@ -88,53 +88,71 @@ internal sealed partial class DirectoryWatcher
         var isDir = (e.Mask & LibC.IN_ISDIR) != 0;
         if ((e.Mask & (LibC.IN_CREATE | LibC.IN_MOVED_TO)) != 0 && isDir)
         {
-            _known.Add(path);
-            Emit(new WatchEvent("addDir", path));
-            if (!WatchTree(path, emitContents: true))
-            {
-                SwitchToPolling();
-            }
-
-            return;
+            OnDirectoryAdded(path);
         }
-
-        if ((e.Mask & (LibC.IN_DELETE | LibC.IN_MOVED_FROM)) != 0)
+        else if ((e.Mask & (LibC.IN_DELETE | LibC.IN_MOVED_FROM)) != 0)
         {
-            if (isDir)
-            {
-                ForgetTree(path);
-                Emit(new WatchEvent("unlinkDir", path));
-                return;
-            }
+            OnRemoved(path, isDir);
+        }
+        else
+        {
+            OnFileEvent(path, e.Mask);
+        }
+    }
 
-            var wasKnown = _known.Remove(path);
-            if (_pending.Remove(path, out var pending) && pending.Kind == "add")
-            {
-                return; // created and gone within the fold window: nothing to report
-            }
+    /// <summary>A directory appeared (created or moved in): report it, watch it, and report what it already holds.</summary>
+    private void OnDirectoryAdded(string path)
+    {
+        _known.Add(path);
+        Emit(new WatchEvent("addDir", path));
+        if (!WatchTree(path, emitContents: true))
+        {
+            SwitchToPolling();
+        }
+    }
 
-            if (wasKnown)
-            {
-                Emit(new WatchEvent("unlink", path));
-            }
-
+    /// <summary>A name went (deleted or moved out): a directory's whole tree, or a file the subscriber knew of.</summary>
+    private void OnRemoved(string path, bool isDir)
+    {
+        if (isDir)
+        {
+            ForgetTree(path);
+            Emit(new WatchEvent("unlinkDir", path));
             return;
         }
 
-        if ((e.Mask & LibC.IN_MOVED_TO) != 0)
+        var wasKnown = _known.Remove(path);
+        if (_pending.Remove(path, out var pending) && pending.Kind == "add")
+        {
+            return; // created and gone within the fold window: nothing to report
+        }
+
+        if (wasKnown)
+        {
+            Emit(new WatchEvent("unlink", path));
+        }
+    }
+
+    /// <summary>
+    /// A file was moved in (reported at once), created or modified (folded: reported when the fold window ends), or
+    /// closed after writing (the open fold reported now).
+    /// </summary>
+    private void OnFileEvent(string path, uint mask)
+    {
+        if ((mask & LibC.IN_MOVED_TO) != 0)
         {
             _pending.Remove(path);
             Emit(new WatchEvent(_known.Add(path) ? "add" : "change", path));
             return;
         }
 
-        if ((e.Mask & LibC.IN_CREATE) != 0)
+        if ((mask & LibC.IN_CREATE) != 0)
         {
             _pending[path] = (_known.Add(path) ? "add" : "change", _time.GetUtcNow().UtcDateTime + FoldWindow);
             return;
         }
 
-        if ((e.Mask & LibC.IN_MODIFY) != 0)
+        if ((mask & LibC.IN_MODIFY) != 0)
         {
             _pending[path] = _pending.TryGetValue(path, out var open)
                 ? (open.Kind, _time.GetUtcNow().UtcDateTime + FoldWindow)
@@ -143,7 +161,7 @@ internal sealed partial class DirectoryWatcher
             return;
         }
 
-        if ((e.Mask & LibC.IN_CLOSE_WRITE) != 0 && _pending.Remove(path, out var closed))
+        if ((mask & LibC.IN_CLOSE_WRITE) != 0 && _pending.Remove(path, out var closed))
         {
             Emit(new WatchEvent(closed.Kind, path)); // the writer is done: report now, not after the window
         }

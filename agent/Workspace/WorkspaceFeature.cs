@@ -1,6 +1,8 @@
 using System.Reflection;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Auth;
 using Sandboxd.Core;
+using Sandboxd.Protocol;
 
 namespace Sandboxd.Workspace;
 
@@ -16,29 +18,45 @@ internal static class WorkspaceFeature
     {
         foreach (var root in new[] { "/play", "/workspace" })
         {
-            // Routing ignores a trailing slash, so "/play" also matches "/play/": serve the page there, redirect only "/play".
-            routes.MapGet(root, (HttpContext http) => http.Request.Path.Value!.EndsWith('/')
-                ? Serve(null)
-                : TypedResults.Redirect(root + "/" + http.Request.QueryString)).AllowAnonymousAgent();
+            routes.MapGet(root, (HttpContext http) => ServeRoot(root, http)).AllowAnonymousAgent();
             routes.MapGet(root + "/{**asset}", Serve).AllowAnonymousAgent();
         }
 
         return routes;
     }
 
-    private static IResult Serve(string? asset)
+    /// <summary>Routing ignores a trailing slash, so "/play" also matches "/play/": the page there, a redirect only for "/play".</summary>
+    private static Results<FileStreamHttpResult, JsonHttpResult<ErrorResponse>, RedirectHttpResult> ServeRoot(string root, HttpContext http)
+    {
+        if (!http.Request.Path.Value!.EndsWith('/'))
+        {
+            return TypedResults.Redirect(root + "/" + http.Request.QueryString);
+        }
+
+        return Find(null, out var missing) is { } page ? page : Api.NotFound(missing!);
+    }
+
+    private static Results<FileStreamHttpResult, JsonHttpResult<ErrorResponse>> Serve(string? asset) =>
+        Find(asset, out var missing) is { } file ? file : Api.NotFound(missing!);
+
+    /// <summary>The embedded asset as a stream result, or null and why not.</summary>
+    private static FileStreamHttpResult? Find(string? asset, out string? missing)
     {
         var name = string.IsNullOrEmpty(asset) ? "index.html" : asset;
         if (name.Contains("..", StringComparison.Ordinal))
         {
-            return Api.NotFound("No such asset.");
+            missing = "No such asset.";
+            return null;
         }
 
         var stream = typeof(WorkspaceFeature).Assembly.GetManifestResourceStream(Prefix + name.Replace('/', '.'));
         if (stream is null)
         {
-            return Api.NotFound($"No such asset: {name}");
+            missing = $"No such asset: {name}";
+            return null;
         }
+
+        missing = null;
 
         var type = Path.GetExtension(name) switch
         {

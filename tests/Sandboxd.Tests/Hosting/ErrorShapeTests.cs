@@ -64,6 +64,24 @@ public sealed class ErrorShapeTests(SmallBodyAgentFixture fixture) : IClassFixtu
         { "DELETE", "/filesystem/overlays/nope", null, 404, """{"error":"Overlay nope not found.","status":"error"}""" },
         { "POST", "/processes/999999/signal", """{"signal":"TERM"}""", 404, """{"error":"Process 999999 is not a process of this sandbox.","status":"error"}""" },
         { "GET", "/auth/session_tokens/nope", null, 404, """{"error":"Session token nope not found (unknown, expired or revoked).","status":"error"}""" },
+        // auth, magic links, the WebSocket route and the workspace assets (typed results since issue 12 item 4)
+        { "POST", "/auth/session_tokens", """{"expiresIn":-1}""", 400, """{"error":"Field \u0027expiresIn\u0027 must be a positive number of seconds (at most ten years).","status":"error"}""" },
+        { "POST", "/auth/session_tokens", """{"expiresIn":"soon"}""", 400, """{"error":"Invalid JSON body: a field has the wrong type at $.expiresIn (line 1, byte 19).","status":"error"}""" },
+        { "DELETE", "/auth/session_tokens/nope", null, 404, """{"error":"Session token nope not found (unknown, expired or revoked).","status":"error"}""" },
+        { "POST", "/auth/magic-links", """{"redirectUrl":"https://evil.example/"}""", 400, """{"error":"redirectUrl https://evil.example/ is not allowed: use a path on this agent or an origin given with --allowed-redirect-origin.","status":"error"}""" },
+        { "GET", "/auth/magic/nope", null, 404, """{"error":"This magic link does not exist.","status":"error"}""" },
+        { "GET", "/ws", null, 400, """{"error":"This endpoint speaks WebSocket only: send an Upgrade request.","status":"error"}""" },
+        { "GET", "/play/nope.js", null, 404, """{"error":"No such asset: nope.js","status":"error"}""" },
+        { "GET", "/workspace/a..b", null, 404, """{"error":"No such asset.","status":"error"}""" },
+        // raw file bytes and archives
+        { "GET", "/files/nope?raw=true", null, 404, """{"error":"{root}/nope does not exist.","status":"error"}""" },
+        { "GET", "/files/adir?raw=true", null, 400, """{"error":"{root}/adir is a directory; fetch it as a tar with GET /files/archive?path= instead.","status":"error"}""" },
+        { "PUT", "/files/new.txt?mode=9z", "x", 400, """{"error":"mode \u00279z\u0027 is not an octal file mode such as 0644.","status":"error"}""" },
+        { "PUT", "/files/afile/x.txt", "x", 400, """{"error":"Cannot create parent directory {root}/afile: a file with that name exists.","status":"error"}""" },
+        { "GET", "/files/archive?path=afile", null, 400, """{"error":"{root}/afile is not a directory.","status":"error"}""" },
+        { "POST", "/files/archive?path=afile", "x", 400, """{"error":"{root}/afile is a file, not a directory.","status":"error"}""" },
+        { "POST", "/files/archive?path=into", "TAR:../evil", 400, """{"error":"Refused: the archive entry \u0027../evil\u0027 contains \u0027..\u0027 and could leave the directory.","status":"error"}""" },
+        { "POST", "/files/archive?path=into", "TAR:/abs", 400, """{"error":"Refused: the archive entry \u0027/abs\u0027 is an absolute path; names must be relative to the directory.","status":"error"}""" },
         // framework answers and auth
         { "GET", "/no/such/route", null, 404, """{"error":"Not found: GET /no/such/route","status":"error"}""" },
         { "PUT", "/run/command", "{}", 405, """{"error":"Method PUT is not allowed on /run/command","status":"error"}""" },
@@ -76,19 +94,37 @@ public sealed class ErrorShapeTests(SmallBodyAgentFixture fixture) : IClassFixtu
     {
         var ct = TestContext.Current.CancellationToken;
         Directory.CreateDirectory(Path.Combine(Agent.Root, "adir"));
+        await File.WriteAllTextAsync(Path.Combine(Agent.Root, "afile"), "x", ct);
         var client = method == "ANON" ? Agent.Anonymous : Agent.Client;
-        var json = body?.Replace("REPEAT", new string('a', 2000), StringComparison.Ordinal);
+        var bytes = body is not null && body.StartsWith("TAR:", StringComparison.Ordinal)
+            ? TarOf(body[4..])
+            : body is null ? null : Encoding.UTF8.GetBytes(body.Replace("REPEAT", new string('a', 2000), StringComparison.Ordinal));
 
         var response = await client.SendAsync(new HttpMethod(method == "ANON" ? "POST" : method), path, null, ct, r =>
         {
-            if (json is not null)
+            if (bytes is not null)
             {
-                r.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(json)) { Headers = { ContentType = new("application/json") } };
+                r.Content = new ByteArrayContent(bytes) { Headers = { ContentType = new("application/json") } };
             }
         });
 
         response.Code.Should().Be(status, response.Describe());
         response.ContentHeaders.ContentType?.ToString().Should().Be("application/json; charset=utf-8", response.Describe());
         response.Text.Should().Be(expected.Replace("{root}", Agent.Root, StringComparison.Ordinal), response.Describe());
+    }
+
+    /// <summary>A one-entry ustar archive whose entry has the given name (System.Formats.Tar writes names as given).</summary>
+    private static byte[] TarOf(string entryName)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new System.Formats.Tar.TarWriter(buffer, System.Formats.Tar.TarEntryFormat.Ustar, leaveOpen: true))
+        {
+            writer.WriteEntry(new System.Formats.Tar.UstarTarEntry(System.Formats.Tar.TarEntryType.RegularFile, entryName)
+            {
+                DataStream = new MemoryStream("x"u8.ToArray()),
+            });
+        }
+
+        return buffer.ToArray();
     }
 }

@@ -1,0 +1,84 @@
+using System.Net.WebSockets;
+using System.Text.Json;
+using FluentAssertions;
+using Microsoft.Extensions.Time.Testing;
+using Sandboxd.Core;
+using Sandboxd.Live;
+using Sandboxd.Protocol;
+
+namespace Sandboxd.Tests.Time;
+
+/// <summary>
+/// The live channels' backlog (messages published while nobody listened) keeps nothing older than
+/// <see cref="ChannelRegistry.BacklogAge"/>: driven by a <see cref="FakeTimeProvider"/>, so the ten-second age limit is
+/// checked to the millisecond without waiting ten seconds.
+/// </summary>
+public sealed class BacklogAgeTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static LiveMessage Changed(string path) => LiveMessage.FileChanged("watcher:w1", new FileChangedEvent("change", path));
+
+    /// <summary>The <c>path</c> of each message's data, as the agent serialises it.</summary>
+    private static string[] Paths(LiveMessage[] backlog) => [.. backlog.Select(m =>
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            m.WriteData(writer);
+        }
+
+        return JsonDocument.Parse(buffer.ToArray()).RootElement.GetProperty("path").GetString()!;
+    })];
+
+    private static LiveConnection Subscriber()
+    {
+        var socket = WebSocket.CreateFromStream(Stream.Null, new WebSocketCreationOptions { IsServer = true });
+        return new LiveConnection(socket, new SandboxContext("main", Path.GetTempPath(), isMain: true, basePath: ""), null, binaryProtocol: true, binaryOut: true);
+    }
+
+    [Fact]
+    public void A_message_published_while_nobody_listened_is_flushed_up_to_its_age_limit_and_not_after()
+    {
+        var time = new FakeTimeProvider(Start);
+        var channels = new ChannelRegistry(time);
+        using var subscriber = Subscriber();
+
+        channels.Publish(Changed("/a"));
+        time.Advance(ChannelRegistry.BacklogAge - TimeSpan.FromMilliseconds(1));
+        channels.Publish(Changed("/b"));
+        time.Advance(TimeSpan.FromMilliseconds(1)); // "/a" is now exactly BacklogAge old: still kept (>= cutoff)
+
+        Paths(channels.Subscribe("watcher:w1", subscriber).Backlog).Should().Equal("/a", "/b");
+    }
+
+    [Fact]
+    public void A_message_older_than_the_age_limit_is_dropped_and_younger_ones_kept()
+    {
+        var time = new FakeTimeProvider(Start);
+        var channels = new ChannelRegistry(time);
+        using var subscriber = Subscriber();
+
+        channels.Publish(Changed("/old"));
+        time.Advance(TimeSpan.FromSeconds(6));
+        channels.Publish(Changed("/young"));
+        time.Advance(TimeSpan.FromSeconds(4) + TimeSpan.FromMilliseconds(1)); // "/old" is 10.001 s old, "/young" 4.001 s
+
+        Paths(channels.Subscribe("watcher:w1", subscriber).Backlog).Should().Equal("/young");
+    }
+
+    [Fact]
+    public void The_backlog_is_flushed_once_a_second_subscriber_gets_nothing()
+    {
+        var time = new FakeTimeProvider(Start);
+        var channels = new ChannelRegistry(time);
+        using var first = Subscriber();
+        using var second = Subscriber();
+
+        channels.Publish(Changed("/a"));
+        channels.Subscribe("watcher:w1", first).Backlog.Should().HaveCount(1);
+        channels.Unsubscribe("watcher:w1", first);
+
+        channels.Subscribe("watcher:w1", second).Backlog.Should().BeEmpty("a backlog is flushed to one subscriber only");
+    }
+}
