@@ -138,7 +138,8 @@ internal static class RawFileEndpoints
             return InsufficientStorage(path, guard);
         }
 
-        var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.sandboxd-{Guid.NewGuid():N}.tmp");
+        var temp = UploadTemps.Begin(path);
+        UploadTemps.Sweep(directory);
         var committed = false;
         try
         {
@@ -179,6 +180,9 @@ internal static class RawFileEndpoints
                 committed = true;
             }
 
+            // The rename is durable only once the directory is: without this a crash can bring back the old file (or none).
+            LibC.TrySyncDirectory(directory);
+
             AgentMeter.Received(written, "files.raw");
             LibC.TryGetFileIdentity(path, out var after);
             http.Response.Headers.ETag = ETagOf(after);
@@ -204,6 +208,8 @@ internal static class RawFileEndpoints
             {
                 TryDelete(temp);
             }
+
+            UploadTemps.Done(temp);
         }
     }
 

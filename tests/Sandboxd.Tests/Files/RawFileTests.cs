@@ -283,12 +283,49 @@ public sealed class RawFileCrashTests
         }
     }
 
-    private static async Task KillMidUploadAsync(AgentProcess agent)
+    [Fact(Timeout = 120_000)]
+    public async Task The_temp_file_of_an_upload_cut_by_kill_9_is_swept_by_the_next_write_after_a_restart()
+    {
+        var killed = await AgentProcess.StartAsync(AgentLaunch.Default, Ct);
+        var dir = Path.Combine(killed.Root, "crash");
+        try
+        {
+            await KillMidUploadAsync(killed, previous: null);
+        }
+        finally
+        {
+            try
+            {
+                await killed.DisposeAsync();
+            }
+            catch (InvalidOperationException)
+            {
+                // it was killed on purpose
+            }
+        }
+
+        var options = new EnumerationOptions { AttributesToSkip = 0 };
+        Directory.GetFiles(dir, "*.tmp", options).Should().ContainSingle("the killed agent left its temp file behind");
+        await using var restarted = await AgentProcess.StartAsync(AgentLaunch.Default, Ct);
+
+        using var put = await restarted.Client.Http.PutAsync("/files/" + Uri.EscapeDataString(Path.Combine(dir, "next.txt")), new StringContent("next"), Ct);
+
+        put.StatusCode.Should().Be(System.Net.HttpStatusCode.Created, await put.Content.ReadAsStringAsync(Ct));
+        Directory.GetFiles(dir, "*.tmp", options).Should().BeEmpty("the next write into the directory sweeps the dead upload's temp");
+        File.Exists(Path.Combine(dir, "upload.bin")).Should().BeFalse("the cut upload never reached its final name");
+        (await File.ReadAllTextAsync(Path.Combine(dir, "next.txt"), Ct)).Should().Be("next");
+    }
+
+    private static async Task KillMidUploadAsync(AgentProcess agent, string? previous = "previous version")
     {
         var dir = Path.Combine(agent.Root, "crash");
         Directory.CreateDirectory(dir);
         var target = Path.Combine(dir, "upload.bin");
-        await File.WriteAllTextAsync(target, "previous version", Ct);
+        if (previous is not null)
+        {
+            await File.WriteAllTextAsync(target, previous, Ct);
+        }
+
         var firstHalfSent = new TaskCompletionSource();
         var never = new TaskCompletionSource();
         var content = new CallbackContent(async stream =>
@@ -315,7 +352,14 @@ public sealed class RawFileCrashTests
             // expected: the connection died
         }
 
-        (await File.ReadAllTextAsync(target, Ct)).Should().Be("previous version", "the final name still holds the last complete version");
+        if (previous is not null)
+        {
+            (await File.ReadAllTextAsync(target, Ct)).Should().Be(previous, "the final name still holds the last complete version");
+        }
+        else
+        {
+            File.Exists(target).Should().BeFalse("no partial file under the final name");
+        }
     }
 
     private sealed class CallbackContent(Func<Stream, Task> write) : HttpContent
