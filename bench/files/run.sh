@@ -87,8 +87,8 @@ CONF
   done
   echo "nginx stopped (master and workers: $nginx_workers gone)"
   # Ratios from this run: sandboxd's throughput over nginx's (time of nginx over time of sandboxd); target ≥ 0.7 each way.
-  awk -v a="$down" -v b="$ngx_down" 'BEGIN { r = b / a; printf "ratio raw GET / nginx GET: %.2f× (target ≥ 0.7×: %s)\n", r, r >= 0.7 ? "met" : "MISSED" }'
-  awk -v a="$up" -v b="$ngx_up" 'BEGIN { r = b / a; printf "ratio raw PUT / nginx PUT: %.2f× (target ≥ 0.7×: %s)\n", r, r >= 0.7 ? "met" : "MISSED" }'
+  awk -v a="$down" -v b="$ngx_down" 'BEGIN { r = b / a; printf "ratio raw GET / nginx GET: %.2f× (target ≥ 0.7×: %s)\n", r, (r >= 0.7 ? "met" : "MISSED") }'
+  awk -v a="$up" -v b="$ngx_up" 'BEGIN { r = b / a; printf "ratio raw PUT / nginx PUT: %.2f× (target ≥ 0.7×: %s)\n", r, (r >= 0.7 ? "met" : "MISSED") }'
 else
   echo "== nginx: not installed — not measured, no ratios (apt-get install nginx-light, or BENCH_FILES_NGINX=install)"
 fi
