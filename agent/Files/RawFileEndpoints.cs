@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
+using Microsoft.Win32.SafeHandles;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Errors;
@@ -24,6 +26,9 @@ internal static class RawFileEndpoints
     private static readonly Lock CommitGate = new();
 
     private const int CopyBufferBytes = 1024 * 1024;
+
+    /// <summary>Below Kestrel's request buffer limit (1 MiB), so the pipe never pauses short of it.</summary>
+    private const int WriteBatchBytes = 512 * 1024;
 
     /// <summary>The one GET route for <c>/files/{path}</c>: raw bytes when asked for, the protocol's JSON otherwise.</summary>
     public static IResult Get(HttpContext http, SandboxContext sandbox) =>
@@ -155,7 +160,7 @@ internal static class RawFileEndpoints
                 Options = FileOptions.Asynchronous,
             }))
             {
-                written = await CopyAsync(http.Request.Body, file, guard, cancellationToken).ConfigureAwait(false);
+                written = await CopyAsync(http.Request.BodyReader, file.SafeFileHandle, guard, cancellationToken).ConfigureAwait(false);
                 if (written < 0)
                 {
                     return InsufficientStorage(path, guard);
@@ -213,37 +218,54 @@ internal static class RawFileEndpoints
         }
     }
 
-    /// <summary>Copies the body, checking the disk guard every buffer; -1 when the guard refuses (the caller answers 507).</summary>
-    private static async Task<long> CopyAsync(Stream body, FileStream file, DiskGuard guard, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies the body, checking the disk guard every 16 MiB; -1 when the guard refuses (the caller answers 507). Reads
+    /// at least <see cref="WriteBatchBytes"/> from Kestrel's pipe (its 4 KiB segments) and writes them with one pwritev:
+    /// no copy, and ~1 write per 512 KiB instead of one per socket read (strace -c: 1657 pwrite64 for 64 MiB before).
+    /// </summary>
+    private static async Task<long> CopyAsync(PipeReader body, SafeFileHandle file, DiskGuard guard, CancellationToken cancellationToken)
     {
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
-        try
+        var segments = new List<ReadOnlyMemory<byte>>(WriteBatchBytes / 4096 + 8);
+        long total = 0;
+        long sinceCheck = 0;
+        while (true)
         {
-            long total = 0;
-            long sinceCheck = 0;
-            int read;
-            while ((read = await body.ReadAsync(buffer.AsMemory(0, CopyBufferBytes), cancellationToken).ConfigureAwait(false)) > 0)
+            var result = await body.ReadAtLeastAsync(WriteBatchBytes, cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            try
             {
-                sinceCheck += read;
-                if (sinceCheck >= 16 * CopyBufferBytes)
+                if (buffer.Length > 0)
                 {
-                    if (!guard.Fits(sinceCheck))
+                    sinceCheck += buffer.Length;
+                    if (sinceCheck >= 16 * CopyBufferBytes)
                     {
-                        return -1;
+                        if (!guard.Fits(sinceCheck))
+                        {
+                            return -1;
+                        }
+
+                        sinceCheck = 0;
                     }
 
-                    sinceCheck = 0;
-                }
+                    segments.Clear();
+                    foreach (var segment in buffer)
+                    {
+                        segments.Add(segment);
+                    }
 
-                await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                total += read;
+                    await RandomAccess.WriteAsync(file, segments, total, cancellationToken).ConfigureAwait(false);
+                    total += buffer.Length;
+                }
+            }
+            finally
+            {
+                body.AdvanceTo(buffer.End);
             }
 
-            return total;
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            if (result.IsCompleted)
+            {
+                return total;
+            }
         }
     }
 
