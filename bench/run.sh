@@ -8,13 +8,13 @@
 #      gateway-docker = bench/gateway/run.sh with GATEWAY_PROVIDER=docker (skipped, saying so, without root or
 #      docker.io) (results in bench/results/).
 #   Every benchmark refuses to publish (exit 3, says why) when the 1-minute load is above nproc/2 before or after it.
-# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup|gateway|gateway-docker] [--smoke]
+# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup|files|gateway|gateway-docker] [--smoke]
 #   --smoke: every benchmark with tiny counts, reports to a temporary directory, no load guard — checks that they run
 #            (tests/run.sh does this in CI), never what they measure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-benchmarks=(exec-latency overlay live servers proxy startup gateway gateway-docker)
+benchmarks=(exec-latency overlay live servers proxy startup files gateway gateway-docker)
 smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
