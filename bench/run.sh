@@ -8,13 +8,13 @@
 #      gateway-docker = bench/gateway/run.sh with GATEWAY_PROVIDER=docker (skipped, saying so, without root or
 #      docker.io) (results in bench/results/).
 #   Every benchmark refuses to publish (exit 3, says why) when the 1-minute load is above nproc/2 before or after it.
-# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup|gateway|gateway-docker] [--smoke]
+# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup|files|gateway|gateway-docker] [--smoke]
 #   --smoke: every benchmark with tiny counts, reports to a temporary directory, no load guard — checks that they run
 #            (tests/run.sh does this in CI), never what they measure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-benchmarks=(exec-latency overlay live servers proxy startup gateway gateway-docker)
+benchmarks=(exec-latency overlay live servers proxy startup files gateway gateway-docker)
 smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -79,6 +79,7 @@ if [ "$smoke" = 1 ]; then
   export SERVERS_SAMPLES=2 SERVERS_START_SAMPLES=2 SERVERS_BACKOFF_KILLS=2
   export PROXY_CALLS=50 PROXY_WARMUP=10 PROXY_ROUNDS=1 PROXY_BIG_MB=4 PROXY_BIG_REPS=1 PROXY_CONC_SECONDS=1
   export STARTUP_ROUNDS=2
+  export FILES_MIB=${FILES_MIB:-16}
   export GATEWAY_SEQUENTIAL=2 GATEWAY_CONCURRENCY=2 GATEWAY_ROUNDS=1 GATEWAY_LIVE=3
   export GATEWAY_DOCKER_SEQUENTIAL=2 GATEWAY_DOCKER_CONCURRENCY=2 GATEWAY_DOCKER_ROUNDS=1
   echo "== smoke run: tiny counts, reports in $BENCH_RESULTS (not published)"

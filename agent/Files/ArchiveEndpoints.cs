@@ -49,15 +49,31 @@ internal static class ArchiveEndpoints
         }
 
         var ignore = new Glob(http.Request.Query["ignore"].Where(p => p is not null).Cast<string>());
-        var gzip = http.Request.Query["gzip"].ToString() is "true" or "1";
-        http.Response.ContentType = gzip ? "application/gzip" : "application/x-tar";
+        var compress = http.Request.Query["compress"].ToString() switch
+        {
+            "" or "none" => http.Request.Query["gzip"].ToString() is "true" or "1" ? "gzip" : "none",
+            "gzip" => "gzip",
+            "zstd" => "zstd",
+            _ => null,
+        };
+        if (compress is null)
+        {
+            return Api.BadRequest($"compress '{http.Request.Query["compress"]}' is not one of none, gzip, zstd.");
+        }
+
+        http.Response.ContentType = compress switch { "gzip" => "application/gzip", "zstd" => "application/zstd", _ => "application/x-tar" };
         http.Response.Headers["X-Sandboxd-Archive-Root"] = Uri.EscapeDataString(root);
         http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         long bytes = 0;
         try
         {
             var body = http.Response.Body;
-            await using var compressed = gzip ? new GZipStream(body, CompressionLevel.Fastest, leaveOpen: true) : null;
+            await using Stream? compressed = compress switch
+            {
+                "gzip" => new GZipStream(body, CompressionLevel.Fastest, leaveOpen: true),
+                "zstd" => new ZstdSharp.CompressionStream(body, 3, leaveOpen: true),
+                _ => null,
+            };
             await using (var writer = new TarWriter(compressed ?? body, TarEntryFormat.Pax, leaveOpen: true))
             {
                 bytes = await WriteTreeAsync(writer, root, ignore, cancellationToken).ConfigureAwait(false);
@@ -143,11 +159,6 @@ internal static class ArchiveEndpoints
             Native.WorkloadUser.Current.CreateDirectory(root);
             root = new DirectoryInfo(root).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? root;
             var body = await DecompressAsync(http.Request.BodyReader, cancellationToken).ConfigureAwait(false);
-            if (body is null)
-            {
-                return Api.Error(ErrorKind.UnsupportedMediaType, "The body is zstd-compressed; send a plain or gzip-compressed tar.");
-            }
-
             await using (body.ConfigureAwait(false))
             {
                 var extractor = new Extractor(root);
@@ -169,6 +180,14 @@ internal static class ArchiveEndpoints
         {
             return Api.BadRequest($"The body is not a valid tar archive: {e.Message}");
         }
+        catch (ZstdSharp.ZstdException e)
+        {
+            return Api.BadRequest($"The body is not a valid zstd stream: {e.Message}");
+        }
+        catch (EndOfStreamException e)
+        {
+            return Api.BadRequest($"The body ends in the middle of the archive: {e.Message}");
+        }
         catch (IOException e) when ((e.HResult & 0xFFFF) is 28 or 122)
         {
             return Api.Error(ErrorKind.InsufficientStorage, $"No space left on the device extracting into {root}; the file being written was removed.");
@@ -183,8 +202,8 @@ internal static class ArchiveEndpoints
         }
     }
 
-    /// <summary>The body as a tar stream: gzip is unwrapped when its magic is seen; null for zstd (not supported).</summary>
-    private static async Task<Stream?> DecompressAsync(PipeReader reader, CancellationToken cancellationToken)
+    /// <summary>The body as a tar stream: gzip (1F 8B) and zstd (28 B5 2F FD) are unwrapped, streaming, when their magic is seen.</summary>
+    private static async Task<Stream> DecompressAsync(PipeReader reader, CancellationToken cancellationToken)
     {
         var result = await reader.ReadAtLeastAsync(4, cancellationToken).ConfigureAwait(false);
         var head = result.Buffer.Slice(0, Math.Min(4, result.Buffer.Length)).ToArray();
@@ -197,7 +216,7 @@ internal static class ArchiveEndpoints
 
         if (head.Length >= 4 && head[0] == 0x28 && head[1] == 0xB5 && head[2] == 0x2F && head[3] == 0xFD)
         {
-            return null;
+            return new ZstdSharp.DecompressionStream(stream, leaveOpen: false);
         }
 
         return stream;
@@ -207,6 +226,9 @@ internal static class ArchiveEndpoints
     private sealed class Extractor(string root)
     {
         private readonly List<(string Path, UnixFileMode Mode)> _directoryModes = [];
+
+        /// <summary>The directories files were renamed into: swept of stale temps before, fsynced once at the end.</summary>
+        private readonly HashSet<string> _touched = new(StringComparer.Ordinal);
 
         public int Files { get; private set; }
         public int Directories { get; private set; }
@@ -243,6 +265,12 @@ internal static class ArchiveEndpoints
             for (var i = _directoryModes.Count - 1; i >= 0; i--)
             {
                 File.SetUnixFileMode(_directoryModes[i].Path, _directoryModes[i].Mode);
+            }
+
+            // Each file was fsynced before its rename; the renames are durable once their directories are.
+            foreach (var directory in _touched)
+            {
+                LibC.TrySyncDirectory(directory);
             }
         }
 
@@ -338,7 +366,13 @@ internal static class ArchiveEndpoints
                 throw SandboxdException.Invalid($"Refused: the archive file {target} exists as a directory.");
             }
 
-            var temp = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.sandboxd-{Guid.NewGuid():N}.tmp");
+            var directory = Path.GetDirectoryName(target)!;
+            if (_touched.Add(directory))
+            {
+                UploadTemps.Sweep(directory);
+            }
+
+            var temp = UploadTemps.Begin(target);
             var renamed = false;
             try
             {
@@ -366,6 +400,8 @@ internal static class ArchiveEndpoints
                             ArrayPool<byte>.Shared.Return(buffer);
                         }
                     }
+
+                    file.Flush(flushToDisk: true);
                 }
 
                 File.SetUnixFileMode(temp, mode & (UnixFileMode)0x1FF);
@@ -380,6 +416,8 @@ internal static class ArchiveEndpoints
                 {
                     RawFileEndpoints.TryDelete(temp);
                 }
+
+                UploadTemps.Done(temp);
             }
         }
 

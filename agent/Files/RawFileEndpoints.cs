@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
+using Microsoft.Win32.SafeHandles;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.Errors;
@@ -24,6 +26,9 @@ internal static class RawFileEndpoints
     private static readonly Lock CommitGate = new();
 
     private const int CopyBufferBytes = 1024 * 1024;
+
+    /// <summary>Below Kestrel's request buffer limit (1 MiB), so the pipe never pauses short of it.</summary>
+    private const int WriteBatchBytes = 512 * 1024;
 
     /// <summary>
     /// The one GET route for <c>/files/{path}</c>: raw bytes when asked for, the protocol's JSON otherwise. It stays a bare
@@ -173,11 +178,13 @@ internal static class RawFileEndpoints
     private static async Task<Results<JsonHttpResult<Envelope<FileData>>, JsonHttpResult<ErrorResponse>>> WriteAndCommitAsync(
         HttpContext http, string path, bool exists, UnixFileMode mode, DiskGuard guard, CancellationToken cancellationToken)
     {
-        var temp = Path.Combine(Path.GetDirectoryName(path) ?? "/", $".{Path.GetFileName(path)}.sandboxd-{Guid.NewGuid():N}.tmp");
+        var directory = Path.GetDirectoryName(path) ?? "/";
+        var temp = UploadTemps.Begin(path);
+        UploadTemps.Sweep(directory);
         var committed = false;
         try
         {
-            var written = await WriteTempAsync(http.Request.Body, temp, mode, guard, cancellationToken).ConfigureAwait(false);
+            var written = await WriteTempAsync(http.Request.BodyReader, temp, mode, guard, cancellationToken).ConfigureAwait(false);
             if (written < 0)
             {
                 return InsufficientStorage(path, guard);
@@ -195,6 +202,9 @@ internal static class RawFileEndpoints
                 File.Move(temp, path, overwrite: true);
                 committed = true;
             }
+
+            // The rename is durable only once the directory is: without this a crash can bring back the old file (or none).
+            LibC.TrySyncDirectory(directory);
 
             AgentMeter.Received(written, "files.raw");
             LibC.TryGetFileIdentity(path, out var after);
@@ -221,11 +231,13 @@ internal static class RawFileEndpoints
             {
                 TryDelete(temp);
             }
+
+            UploadTemps.Done(temp);
         }
     }
 
     /// <summary>Writes the body to a new temp file, fsyncs it and gives it <paramref name="mode"/>; -1 when the disk guard refused.</summary>
-    private static async Task<long> WriteTempAsync(Stream body, string temp, UnixFileMode mode, DiskGuard guard, CancellationToken cancellationToken)
+    private static async Task<long> WriteTempAsync(PipeReader body, string temp, UnixFileMode mode, DiskGuard guard, CancellationToken cancellationToken)
     {
         long written;
         await using (var file = new FileStream(temp, new FileStreamOptions
@@ -238,7 +250,7 @@ internal static class RawFileEndpoints
             Options = FileOptions.Asynchronous,
         }))
         {
-            written = await CopyAsync(body, file, guard, cancellationToken).ConfigureAwait(false);
+            written = await CopyAsync(body, file.SafeFileHandle, guard, cancellationToken).ConfigureAwait(false);
             if (written < 0)
             {
                 return -1;
@@ -252,37 +264,54 @@ internal static class RawFileEndpoints
         return written;
     }
 
-    /// <summary>Copies the body, checking the disk guard every buffer; -1 when the guard refuses (the caller answers 507).</summary>
-    private static async Task<long> CopyAsync(Stream body, FileStream file, DiskGuard guard, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies the body, checking the disk guard every 16 MiB; -1 when the guard refuses (the caller answers 507). Reads
+    /// at least <see cref="WriteBatchBytes"/> from Kestrel's pipe (its 4 KiB segments) and writes them with one pwritev:
+    /// no copy, and ~1 write per 512 KiB instead of one per socket read (strace -c: 1657 pwrite64 for 64 MiB before).
+    /// </summary>
+    private static async Task<long> CopyAsync(PipeReader body, SafeFileHandle file, DiskGuard guard, CancellationToken cancellationToken)
     {
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
-        try
+        var segments = new List<ReadOnlyMemory<byte>>(WriteBatchBytes / 4096 + 8);
+        long total = 0;
+        long sinceCheck = 0;
+        while (true)
         {
-            long total = 0;
-            long sinceCheck = 0;
-            int read;
-            while ((read = await body.ReadAsync(buffer.AsMemory(0, CopyBufferBytes), cancellationToken).ConfigureAwait(false)) > 0)
+            var result = await body.ReadAtLeastAsync(WriteBatchBytes, cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            try
             {
-                sinceCheck += read;
-                if (sinceCheck >= 16 * CopyBufferBytes)
+                if (buffer.Length > 0)
                 {
-                    if (!guard.Fits(sinceCheck))
+                    sinceCheck += buffer.Length;
+                    if (sinceCheck >= 16 * CopyBufferBytes)
                     {
-                        return -1;
+                        if (!guard.Fits(sinceCheck))
+                        {
+                            return -1;
+                        }
+
+                        sinceCheck = 0;
                     }
 
-                    sinceCheck = 0;
-                }
+                    segments.Clear();
+                    foreach (var segment in buffer)
+                    {
+                        segments.Add(segment);
+                    }
 
-                await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                total += read;
+                    await RandomAccess.WriteAsync(file, segments, total, cancellationToken).ConfigureAwait(false);
+                    total += buffer.Length;
+                }
+            }
+            finally
+            {
+                body.AdvanceTo(buffer.End);
             }
 
-            return total;
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            if (result.IsCompleted)
+            {
+                return total;
+            }
         }
     }
 

@@ -39,6 +39,25 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     internal static partial int Fsync(int fd);
 
+    /// <summary>fsync(2) of a directory, so that a rename or create in it survives a crash; false (errno kept) when it fails.</summary>
+    internal static bool TrySyncDirectory(string directory)
+    {
+        var fd = Open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            return Fsync(fd) == 0;
+        }
+        finally
+        {
+            Close(fd);
+        }
+    }
+
     /// <summary>Replaces the content of an open file with <paramref name="text"/>, through this descriptor.</summary>
     internal static bool TryReplaceContent(int fd, string text)
     {

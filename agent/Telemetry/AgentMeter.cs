@@ -32,6 +32,9 @@ internal static class AgentMeter
     public static readonly UpDownCounter<long> OpenWebSockets = Meter.CreateUpDownCounter<long>("sandboxd.websockets.open",
         description: "Open /ws connections");
 
+    public static readonly UpDownCounter<long> OpenWatchers = Meter.CreateUpDownCounter<long>("sandboxd.watchers.open",
+        description: "Open file watchers (POST /watchers)");
+
     public static void Sent(long bytes, string route) => BytesStreamed.Add(bytes, new("direction", "out"), new("route", route));
 
     public static void Received(long bytes, string route) => BytesStreamed.Add(bytes, new("direction", "in"), new("route", route));

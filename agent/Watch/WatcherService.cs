@@ -5,6 +5,7 @@ using Sandboxd.FileSystem;
 using Sandboxd.Live;
 using Sandboxd.Native;
 using Sandboxd.Protocol;
+using Sandboxd.Telemetry;
 
 namespace Sandboxd.Watch;
 
@@ -40,6 +41,7 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, TimeProvider t
         directory.Start();
         Registry(sandbox)[watcher.Id] = watcher;
         _all[watcher] = sandbox;
+        AgentMeter.OpenWatchers.Add(1);
         hub.Publish(sandbox, LiveMessage.Watcher("watcher:created", watcher.Channel, new WatcherLifecycleEvent(watcher.Id, path)));
         return watcher;
     }
@@ -91,7 +93,11 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, TimeProvider t
     private async Task StopAsync(SandboxContext sandbox, Watcher watcher)
     {
         watcher.Stopped = true;
-        _all.TryRemove(watcher, out _);
+        if (_all.TryRemove(watcher, out _))
+        {
+            AgentMeter.OpenWatchers.Add(-1);
+        }
+
         if (watcher.Directory is { } directory)
         {
             await directory.DisposeAsync().ConfigureAwait(false);

@@ -40,7 +40,7 @@ rate "cat → /dev/null" "$(timed cat "$work/source.bin")"
 rate "cp (same disk)" "$(timed cp "$work/source.bin" "$work/copy.bin")"
 rm -f "$work/copy.bin"
 
-echo "== sandboxd raw routes"
+echo "== sandboxd raw routes (curl, as for nginx below)"
 start_agent "$work/agent" Warning B
 rss_before=$(rss_kb "$agent_pid")
 (peak=0; while kill -0 "$agent_pid" 2>/dev/null; do r=$(rss_kb "$agent_pid"); [ "$r" = "?" ] || [ "$r" -le "$peak" ] || { peak=$r; echo "$peak" >"$work/peak"; }; sleep 0.05; done) &
@@ -51,27 +51,45 @@ cmp -s "$work/source.bin" "$work/agent/root/up.bin" || { echo "uploaded file dif
 rate "sandboxd PUT /files (upload)" "$up"
 rate "sandboxd GET raw (download)" "$down"
 stop_pid "$sampler_pid"; sampler_pid=""
-echo "sandboxd RSS: ${rss_before} kB before → $(cat "$work/peak" 2>/dev/null || echo "$rss_before") kB peak"
+rss_peak=$(cat "$work/peak" 2>/dev/null || echo "$rss_before")
+growth=$(( (rss_peak - rss_before) / 1024 ))
+echo "sandboxd RSS: ${rss_before} kB before → ${rss_peak} kB peak (+${growth} MiB; target < 16 MiB: $([ "$growth" -lt 16 ] && echo met || echo MISSED))"
 stop_agent
 
 if command -v nginx >/dev/null && [ "$nginx_mode" != skip ]; then
-  echo "== nginx (sendfile on, dav_methods PUT)"
+  echo "== nginx $(nginx -v 2>&1 | sed 's/.*\///') (sendfile on, dav_methods PUT, its own prefix and config in the run's temp dir)"
   port=$(free_ports python3 1)
-  mkdir -p "$work/nginx/www" "$work/nginx/tmp"
+  mkdir -p "$work/nginx/www" "$work/nginx/tmp" "$work/nginx/logs"
   cp "$work/source.bin" "$work/nginx/www/source.bin"
+  # As root the workers would switch to nobody, who cannot enter the run's 0700 temp dir.
+  user_line=""; [ "$(id -u)" != 0 ] || user_line="user root;"
   cat >"$work/nginx/nginx.conf" <<CONF
-daemon off; worker_processes 1; error_log $work/nginx/error.log; pid $work/nginx/nginx.pid;
+daemon off; master_process on; worker_processes 1; $user_line
+error_log $work/nginx/logs/error.log; pid $work/nginx/nginx.pid;
 events { worker_connections 64; }
-http { access_log off; sendfile on; client_max_body_size 0; client_body_temp_path $work/nginx/tmp;
+http { access_log off; sendfile on; tcp_nopush on; client_max_body_size 0; client_body_temp_path $work/nginx/tmp;
+  client_body_buffer_size 1m;
   server { listen 127.0.0.1:$port; root $work/nginx/www; dav_methods PUT; create_full_put_path on; } }
 CONF
-  nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+  nginx -t -q -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/logs/error.log"
+  nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/logs/error.log" &
   nginx_pid=$!
   wait_until "$nginx_pid" "curl -sf -o /dev/null http://127.0.0.1:$port/source.bin -r 0-0" 10
-  rate "nginx WebDAV PUT (upload)" "$(timed curl -sf -o /dev/null -T "$work/source.bin" "http://127.0.0.1:$port/up.bin")"
-  rate "nginx GET sendfile (download)" "$(timed curl -sf -o /dev/null "http://127.0.0.1:$port/source.bin")"
+  nginx_workers=$(pgrep -P "$nginx_pid" | tr '\n' ' ')
+  ngx_up=$(timed curl -sf -o /dev/null -T "$work/source.bin" "http://127.0.0.1:$port/up.bin")
+  ngx_down=$(timed curl -sf -o /dev/null "http://127.0.0.1:$port/source.bin")
+  cmp -s "$work/source.bin" "$work/nginx/www/up.bin" || { echo "nginx's uploaded file differs" >&2; exit 1; }
+  rate "nginx WebDAV PUT (upload)" "$ngx_up"
+  rate "nginx GET sendfile (download)" "$ngx_down"
   stop_pid "$nginx_pid"; nginx_pid=""
+  for p in $nginx_workers; do
+    if kill -0 "$p" 2>/dev/null; then echo "nginx worker $p still running after the master stopped" >&2; kill -KILL "$p"; exit 1; fi
+  done
+  echo "nginx stopped (master and workers: $nginx_workers gone)"
+  # Ratios from this run: sandboxd's throughput over nginx's (time of nginx over time of sandboxd); target ≥ 0.7 each way.
+  awk -v a="$down" -v b="$ngx_down" 'BEGIN { r = b / a; printf "ratio raw GET / nginx GET: %.2f× (target ≥ 0.7×: %s)\n", r, (r >= 0.7 ? "met" : "MISSED") }'
+  awk -v a="$up" -v b="$ngx_up" 'BEGIN { r = b / a; printf "ratio raw PUT / nginx PUT: %.2f× (target ≥ 0.7×: %s)\n", r, (r >= 0.7 ? "met" : "MISSED") }'
 else
-  echo "== nginx: not installed — not measured (BENCH_FILES_NGINX=install installs it)"
+  echo "== nginx: not installed — not measured, no ratios (apt-get install nginx-light, or BENCH_FILES_NGINX=install)"
 fi
-echo "== load after: $(loadavg)"
+echo "== load after: $(loadavg) (nproc $(nproc))"

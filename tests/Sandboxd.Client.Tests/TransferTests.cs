@@ -66,6 +66,45 @@ public sealed class TransferTests(SharedAgent shared)
         SandboxClient client() => _agent.Client();
     }
 
+    [Theory(Timeout = 180_000)]
+    [InlineData(ArchiveCompression.Zstd)]
+    [InlineData(ArchiveCompression.Gzip)]
+    public async Task A_compressed_directory_tree_round_trips(ArchiveCompression compression)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var remote = _agent.NewDirectory("transfer-" + compression);
+        var local = Directory.CreateTempSubdirectory("sandboxd-ztree-").FullName;
+        try
+        {
+            var source = Path.Combine(local, "src");
+            Directory.CreateDirectory(Path.Combine(source, "a", "b"));
+            var blob = new byte[2_000_000];
+            Random.Shared.NextBytes(blob);
+            await File.WriteAllBytesAsync(Path.Combine(source, "a", "b", "random.bin"), blob, ct);
+            await File.WriteAllTextAsync(Path.Combine(source, "a", "text.txt"), string.Concat(Enumerable.Repeat("compressible line\n", 10_000)), ct);
+            await File.WriteAllBytesAsync(Path.Combine(source, "empty"), [], ct);
+            long up = 0, down = 0;
+
+            await using var client = _agent.Client();
+            var result = await client.Files.UploadDirectoryAsync(source, Path.Combine(remote, "in"), new Progress<long>(n => up = n), compression, ct);
+            await client.Files.DownloadDirectoryAsync(Path.Combine(remote, "in"), Path.Combine(local, "back"), null, new Progress<long>(n => down = n), compression, ct);
+
+            result.Files.Should().Be(3);
+            foreach (var name in new[] { "a/b/random.bin", "a/text.txt", "empty" })
+            {
+                (await File.ReadAllBytesAsync(Path.Combine(remote, "in", name), ct)).Should().Equal(await File.ReadAllBytesAsync(Path.Combine(source, name), ct), name + " went in intact");
+                (await File.ReadAllBytesAsync(Path.Combine(local, "back", name), ct)).Should().Equal(await File.ReadAllBytesAsync(Path.Combine(source, name), ct), name + " came back intact");
+            }
+
+            await Eventually.UntilAsync(() => Task.FromResult(down), n => n > blob.Length, TimeSpan.FromSeconds(10), "progress of the download", ct);
+            await Eventually.UntilAsync(() => Task.FromResult(up), n => n > blob.Length, TimeSpan.FromSeconds(10), "progress of the upload", ct);
+        }
+        finally
+        {
+            Directory.Delete(local, recursive: true);
+        }
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task A_conditional_upload_with_a_stale_etag_is_refused_with_412()
     {

@@ -73,6 +73,87 @@ public sealed class ArchiveTests(AgentFixture fixture) : IClassFixture<AgentFixt
         names.Should().NotContain(n => n.Contains("node_modules"));
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_zstd_tree_extracts_and_comes_back_as_a_zstd_tar()
+    {
+        var dir = Path.Combine(Agent.Root, "zstd-" + Guid.NewGuid().ToString("N")[..6]);
+        var random = new byte[1_500_000];
+        Random.Shared.NextBytes(random);
+        var tar = Tar(w =>
+        {
+            File(w, "src/main.c", "int main;");
+            w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "bin/random.bin") { DataStream = new MemoryStream(random) });
+        });
+        using var compressed = new MemoryStream();
+        using (var zstd = new ZstdSharp.CompressionStream(compressed, 3, leaveOpen: true))
+        {
+            zstd.Write(tar);
+        }
+
+        compressed.ToArray()[..4].Should().Equal([0x28, 0xB5, 0x2F, 0xFD]);
+        using var extract = await ExtractAsync(dir, compressed.ToArray());
+        var text = await extract.Content.ReadAsStringAsync(Ct);
+        extract.StatusCode.Should().Be(HttpStatusCode.OK, text);
+        (await System.IO.File.ReadAllTextAsync(Path.Combine(dir, "src", "main.c"), Ct)).Should().Be("int main;");
+        (await System.IO.File.ReadAllBytesAsync(Path.Combine(dir, "bin", "random.bin"), Ct)).Should().Equal(random);
+        Directory.GetFiles(dir, "*.tmp", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }).Should().BeEmpty();
+
+        using var back = await Agent.Client.Http.GetAsync("/files/archive?path=" + Uri.EscapeDataString(dir) + "&compress=zstd", Ct);
+        back.StatusCode.Should().Be(HttpStatusCode.OK);
+        back.Content.Headers.ContentType!.MediaType.Should().Be("application/zstd");
+        var body = await back.Content.ReadAsByteArrayAsync(Ct);
+        body[..4].Should().Equal([0x28, 0xB5, 0x2F, 0xFD]);
+        await using var unzstd = new ZstdSharp.DecompressionStream(new MemoryStream(body));
+        using var reader = new TarReader(unzstd);
+        var files = new Dictionary<string, byte[]>();
+        while (await reader.GetNextEntryAsync(copyData: true, Ct) is { } entry)
+        {
+            if (entry.DataStream is { } data)
+            {
+                using var copy = new MemoryStream();
+                await data.CopyToAsync(copy, Ct);
+                files[entry.Name] = copy.ToArray();
+            }
+        }
+
+        files["bin/random.bin"].Should().Equal(random);
+        files["src/main.c"].Should().Equal("int main;"u8.ToArray());
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_corrupt_zstd_body_is_refused_with_400_and_nothing_is_written()
+    {
+        var dir = Path.Combine(Agent.Root, "zstd-bad-" + Guid.NewGuid().ToString("N")[..6]);
+        var tar = Tar(w => File(w, "a.txt", new string('a', 100_000)));
+        using var compressed = new MemoryStream();
+        using (var zstd = new ZstdSharp.CompressionStream(compressed, 3, leaveOpen: true))
+        {
+            zstd.Write(tar);
+        }
+
+        var corrupt = compressed.ToArray();
+        for (var i = 8; i < corrupt.Length; i++)
+        {
+            corrupt[i] ^= 0x5A; // the magic and frame header survive, the blocks do not
+        }
+
+        using var extract = await ExtractAsync(dir, corrupt);
+
+        var text = await extract.Content.ReadAsStringAsync(Ct);
+        extract.StatusCode.Should().Be(HttpStatusCode.BadRequest, text);
+        text.Should().Contain("zstd");
+        (Directory.Exists(dir) ? Directory.GetFileSystemEntries(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }) : [])
+            .Should().BeEmpty("nothing of a corrupt archive is written");
+        (await Agent.Client.Http.GetAsync("/health", Ct)).StatusCode.Should().Be(HttpStatusCode.OK, "the agent keeps serving");
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task An_unknown_compression_is_refused_with_400()
+    {
+        using var response = await Agent.Client.Http.GetAsync("/files/archive?path=" + Uri.EscapeDataString(Agent.Root) + "&compress=lz4", Ct);
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+    }
+
     public static TheoryData<string> Slips() => ["dotdot", "absolute", "symlink-absolute", "symlink-relative", "through-inner-symlink", "hardlink-out"];
 
     [Theory(Timeout = 60_000)]

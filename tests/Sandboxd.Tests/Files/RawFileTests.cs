@@ -283,12 +283,57 @@ public sealed class RawFileCrashTests
         }
     }
 
-    private static async Task KillMidUploadAsync(AgentProcess agent)
+    [Fact(Timeout = 120_000)]
+    public async Task The_temp_file_of_an_upload_cut_by_kill_9_is_swept_by_the_next_write_after_a_restart()
     {
-        var dir = Path.Combine(agent.Root, "crash");
+        // A directory of the test's own: each agent's root is removed when it is disposed.
+        var dir = Directory.CreateTempSubdirectory("sandboxd-crash-").FullName;
+        try
+        {
+            var killed = await AgentProcess.StartAsync(AgentLaunch.Default, Ct);
+            try
+            {
+                await KillMidUploadAsync(killed, previous: null, dir);
+            }
+            finally
+            {
+                try
+                {
+                    await killed.DisposeAsync();
+                }
+                catch (InvalidOperationException)
+                {
+                    // it was killed on purpose
+                }
+            }
+
+            var options = new EnumerationOptions { AttributesToSkip = 0 };
+            Directory.GetFiles(dir, "*.tmp", options).Should().ContainSingle("the killed agent left its temp file behind");
+            await using var restarted = await AgentProcess.StartAsync(AgentLaunch.Default, Ct);
+
+            using var put = await restarted.Client.Http.PutAsync("/files/" + Uri.EscapeDataString(Path.Combine(dir, "next.txt")), new StringContent("next"), Ct);
+
+            put.StatusCode.Should().Be(System.Net.HttpStatusCode.Created, await put.Content.ReadAsStringAsync(Ct));
+            Directory.GetFiles(dir, "*.tmp", options).Should().BeEmpty("the next write into the directory sweeps the dead upload's temp");
+            File.Exists(Path.Combine(dir, "upload.bin")).Should().BeFalse("the cut upload never reached its final name");
+            (await File.ReadAllTextAsync(Path.Combine(dir, "next.txt"), Ct)).Should().Be("next");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task KillMidUploadAsync(AgentProcess agent, string? previous = "previous version", string? directory = null)
+    {
+        var dir = directory ?? Path.Combine(agent.Root, "crash");
         Directory.CreateDirectory(dir);
         var target = Path.Combine(dir, "upload.bin");
-        await File.WriteAllTextAsync(target, "previous version", Ct);
+        if (previous is not null)
+        {
+            await File.WriteAllTextAsync(target, previous, Ct);
+        }
+
         var firstHalfSent = new TaskCompletionSource();
         var never = new TaskCompletionSource();
         var content = new CallbackContent(async stream =>
@@ -299,7 +344,7 @@ public sealed class RawFileCrashTests
             await never.Task; // the rest never comes
         });
 
-        var upload = agent.Client.Http.PutAsync("/files/crash/upload.bin", content, Ct);
+        var upload = agent.Client.Http.PutAsync("/files/" + Uri.EscapeDataString(target), content, Ct);
         await firstHalfSent.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         await Eventually.UntilAsync(() => Task.FromResult(Directory.GetFiles(dir, "*.tmp", new EnumerationOptions { AttributesToSkip = 0 }).Length), n => n == 1,
             TimeSpan.FromSeconds(20), "the temp file of the upload", Ct);
@@ -315,7 +360,14 @@ public sealed class RawFileCrashTests
             // expected: the connection died
         }
 
-        (await File.ReadAllTextAsync(target, Ct)).Should().Be("previous version", "the final name still holds the last complete version");
+        if (previous is not null)
+        {
+            (await File.ReadAllTextAsync(target, Ct)).Should().Be(previous, "the final name still holds the last complete version");
+        }
+        else
+        {
+            File.Exists(target).Should().BeFalse("no partial file under the final name");
+        }
     }
 
     private sealed class CallbackContent(Func<Stream, Task> write) : HttpContent

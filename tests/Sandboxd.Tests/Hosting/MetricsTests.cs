@@ -59,6 +59,7 @@ public sealed class MetricsTests
         await agent.Client.WriteFileAsync("m.txt", "x", Ct);
         using var put = await agent.Client.Http.PutAsync("/files/m.bin", new ByteArrayContent(new byte[4096]), Ct);
         (await agent.Client.PostJsonAsync("/run/command", """{"command":"sleep 30","background":true}""", Ct)).ShouldHaveStatus(200);
+        (await agent.Client.PostJsonAsync("/watchers", $$"""{"path":{{JsonSerializer.Serialize(agent.Root)}}}""", Ct)).Code.Should().BeOneOf(200, 201);
 
         (await agent.Anonymous.GetAsync("/metrics", Ct)).ShouldBeError(401);
         using var response = await agent.Client.Http.GetAsync("/metrics", Ct);
@@ -87,6 +88,8 @@ public sealed class MetricsTests
             .Should().Contain(m => m.GetProperty("labels").GetProperty("kind").GetString() == "command" && m.GetProperty("value").GetString() == "1");
         double.Parse(families["sandboxd_process_resident_memory_bytes"].GetProperty("metrics")[0].GetProperty("value").GetString()!, System.Globalization.CultureInfo.InvariantCulture)
             .Should().BeGreaterThan(1_000_000);
+        families["sandboxd_watchers_open"].GetProperty("metrics")[0].GetProperty("value").GetString().Should().Be("1");
+        families["sandboxd_http_requests_total"].GetProperty("type").GetString().Should().Be("COUNTER");
         families["sandboxd_files_streamed_bytes_total"].GetProperty("metrics").EnumerateArray()
             .Should().Contain(m => m.GetProperty("labels").GetProperty("direction").GetString() == "in" && m.GetProperty("value").GetString() == "4096");
     }
