@@ -11,8 +11,9 @@ internal sealed partial class Terminal
     /// <remarks>Guarded by <see cref="_gate"/>; oldest first, at most <see cref="CommandRetention"/>.</remarks>
     private readonly List<CommandRecord> _commands = [];
 
-    public Terminal(bool pty, string? shell, string encoding, bool isImplicit = false)
+    public Terminal(bool pty, string? shell, string encoding, bool isImplicit = false, TimeProvider? time = null)
     {
+        CreatedAt = (time ?? TimeProvider.System).GetUtcNow().UtcDateTime;
         Id = Ids.New("term_");
         IsPty = pty;
         Shell = shell;
@@ -29,7 +30,7 @@ internal sealed partial class Terminal
     /// <summary>Memory and pid limits of the PTY shell, or the default of an exec terminal's commands.</summary>
     public ResourceLimits? Limits { get; init; }
 
-    public DateTime CreatedAt { get; } = DateTime.UtcNow;
+    public DateTime CreatedAt { get; }
     public string Channel => "terminal:" + Id;
 
     /// <returns>The records that fell out of the retention window.</returns>

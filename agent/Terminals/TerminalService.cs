@@ -8,7 +8,7 @@ namespace Sandboxd.Terminals;
 
 /// <summary>Creates, describes and destroys terminals: exec terminals hold command records, PTY terminals a shell.</summary>
 internal sealed class TerminalService(
-    Spawner spawner, ChildEnvironment environment, CommandExecutor executor, PublicUrls urls, TerminalEvents events) : ISandboxScoped
+    Spawner spawner, ChildEnvironment environment, CommandExecutor executor, PublicUrls urls, TerminalEvents events, TimeProvider time) : ISandboxScoped
 {
     public async Task CloseAsync(SandboxContext sandbox)
     {
@@ -39,7 +39,7 @@ internal sealed class TerminalService(
         var registry = CommandExecutor.Registry(context);
         if (request.Pty != true)
         {
-            var exec = new Terminal(pty: false, shell: request.Shell, encoding) { Limits = limits };
+            var exec = new Terminal(pty: false, shell: request.Shell, encoding, time: time) { Limits = limits };
             registry.Terminals[exec.Id] = exec;
             return exec;
         }
@@ -67,7 +67,7 @@ internal sealed class TerminalService(
             }
         }
 
-        var terminal = new Terminal(pty: true, shell, encoding) { Limits = limits };
+        var terminal = new Terminal(pty: true, shell, encoding, time: time) { Limits = limits };
         var output = new OutputLog(ScrollbackBytes);
         var env = environment.Build(context.Environment, request.Env);
         env["TERM"] = "xterm-256color";
