@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sandboxd.Core;
 using Sandboxd.FileSystem;
@@ -7,10 +6,26 @@ using Sandboxd.Protocol;
 
 namespace Sandboxd.Env;
 
-internal static partial class EnvEndpoints
+internal static class EnvEndpoints
 {
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_.]*$")]
-    private static partial Regex KeyPattern();
+    /// <summary>A variable name: a letter or <c>_</c>, then letters, digits, <c>_</c> and <c>.</c>.</summary>
+    private static bool IsValidKey(string key)
+    {
+        if (key.Length == 0 || !(char.IsAsciiLetter(key[0]) || key[0] == '_'))
+        {
+            return false;
+        }
+
+        foreach (var c in key)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '.'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private static bool TryGetFile(HttpContext http, SandboxContext sandbox, out string file, out string path, [NotNullWhen(false)] out JsonHttpResult<ErrorResponse>? error)
     {
@@ -73,7 +88,7 @@ internal static partial class EnvEndpoints
             return Api.BadRequest("Field 'variables' is required and must be an object of strings.");
         }
 
-        if (variables.Keys.FirstOrDefault(k => !KeyPattern().IsMatch(k)) is { } bad)
+        if (variables.Keys.FirstOrDefault(k => !IsValidKey(k)) is { } bad)
         {
             return Api.BadRequest($"Invalid variable name '{bad}': use letters, digits, '_' and '.', not starting with a digit.");
         }

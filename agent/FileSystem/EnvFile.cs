@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace Sandboxd.FileSystem;
 
@@ -7,14 +6,30 @@ namespace Sandboxd.FileSystem;
 /// A <c>.env</c> file as lines: <c>KEY=VALUE</c> entries (optional <c>export </c>), blank lines and <c>#</c> comments kept
 /// as they are. Double-quoted values unescape <c>\n \" \\</c>; single-quoted are literal; bare values are trimmed.
 /// </summary>
-internal sealed partial class EnvFile
+internal sealed class EnvFile
 {
     private readonly List<Line> _lines = [];
 
     private sealed record Line(string Raw, string? Key, string? Value);
 
-    [GeneratedRegex(@"^[A-Za-z0-9_./:@+-]+$")]
-    private static partial Regex BareValue();
+    /// <summary>A value written without quotes: one or more of <c>A-Z a-z 0-9 _ . / : @ + -</c>.</summary>
+    private static bool IsBare(string value)
+    {
+        if (value.Length == 0)
+        {
+            return false;
+        }
+
+        foreach (var c in value)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '/' or ':' or '@' or '+' or '-'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     public static EnvFile Parse(string text)
     {
@@ -88,7 +103,7 @@ internal sealed partial class EnvFile
     }
 
     public static string Format(string key, string value) =>
-        BareValue().IsMatch(value)
+        IsBare(value)
             ? $"{key}={value}"
             : $"{key}=\"{value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)}\"";
 
