@@ -132,4 +132,116 @@ public sealed class CliTests(SharedAgent shared)
             Directory.Delete(local, recursive: true);
         }
     }
+
+    /// <summary>
+    /// Issue 15's "done when": a 1 GiB binary file goes into a sandbox and back byte-identical through the C# client
+    /// (streams, never a whole-file buffer) and through <c>sandboxd cp</c>, while the agent's RSS stays flat.
+    /// </summary>
+    [Fact(Timeout = 600_000)]
+    public async Task A_1_GiB_binary_file_round_trips_through_the_client_and_sandboxd_cp_with_flat_agent_memory()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        const long Size = 1024L * 1024 * 1024 + 5;
+        // An agent of its own: the shared one serves other tests at the same time, and their work would count as growth.
+        await using var agent = await Agent.StartAsync(cancellationToken: ct);
+        string[] connection = ["--url", agent.BaseUrl.ToString(), "--token", agent.Token];
+        var remoteDir = agent.NewDirectory("gib");
+        var local = Directory.CreateTempSubdirectory("sandboxd-gib-").FullName;
+        using var sampling = new CancellationTokenSource();
+        var rssBefore = Rss(agent.Pid);
+        var rssPeak = rssBefore;
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                rssPeak = Math.Max(rssPeak, Rss(agent.Pid));
+                await Task.Delay(25, CancellationToken.None);
+            }
+        }, ct);
+        try
+        {
+            var source = Path.Combine(local, "gib.bin");
+            var expected = await WriteRandomAsync(source, Size, ct);
+            await using var client = agent.Client();
+
+            await using (var upload = File.OpenRead(source))
+            {
+                (await client.Files.UploadAsync(Path.Combine(remoteDir, "via-client.bin"), upload, cancellationToken: ct)).Size.Should().Be(Size);
+            }
+
+            await using (var download = await client.Files.DownloadAsync(Path.Combine(remoteDir, "via-client.bin"), ct))
+            {
+                (await HashAsync(download, ct)).Should().Equal(expected, "the client's download is the uploaded bytes");
+            }
+
+            var up = await SandboxdCli.RunAsync(["cp", .. connection, source, ":" + remoteDir + "/via-cp.bin"], ct);
+            up.ExitCode.Should().Be(0, up.Stderr);
+            var back = Path.Combine(local, "back.bin");
+            var down = await SandboxdCli.RunAsync(["cp", .. connection, ":" + remoteDir + "/via-cp.bin", back], ct);
+            down.ExitCode.Should().Be(0, down.Stderr);
+            await using (var copied = File.OpenRead(back))
+            {
+                (await HashAsync(copied, ct)).Should().Equal(expected, "sandboxd cp brings back the same bytes");
+            }
+
+            await using (var inside = File.OpenRead(Path.Combine(remoteDir, "via-cp.bin")))
+            {
+                (await HashAsync(inside, ct)).Should().Equal(expected, "the file in the sandbox is the local one");
+            }
+
+            await sampling.CancelAsync();
+            await sampler;
+            (rssPeak - rssBefore).Should().BeLessThan(32L * 1024 * 1024, $"agent RSS {rssBefore} → peak {rssPeak} bytes while 4 × 1 GiB streamed");
+        }
+        finally
+        {
+            await sampling.CancelAsync();
+            Directory.Delete(local, recursive: true);
+            Directory.Delete(remoteDir, recursive: true);
+        }
+    }
+
+    private static long Rss(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>Writes <paramref name="size"/> seeded random bytes (the first two never valid UTF-8); returns their SHA-256.</summary>
+    private static async Task<byte[]> WriteRandomAsync(string path, long size, CancellationToken ct)
+    {
+        var random = new Random(15);
+        var buffer = new byte[4 * 1024 * 1024];
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        await using var file = File.Create(path);
+        for (long left = size, first = 1; left > 0; first = 0)
+        {
+            var n = (int)Math.Min(buffer.Length, left);
+            random.NextBytes(buffer.AsSpan(0, n));
+            if (first == 1)
+            {
+                buffer[0] = 0xff;
+                buffer[1] = 0xfe;
+            }
+
+            sha.AppendData(buffer, 0, n);
+            await file.WriteAsync(buffer.AsMemory(0, n), ct);
+            left -= n;
+        }
+
+        return sha.GetHashAndReset();
+    }
+
+    private static async Task<byte[]> HashAsync(Stream stream, CancellationToken ct)
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var buffer = new byte[1024 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, ct)) > 0)
+        {
+            sha.AppendData(buffer, 0, read);
+        }
+
+        return sha.GetHashAndReset();
+    }
 }
