@@ -54,9 +54,18 @@ internal sealed class Spawner(EpollLoop loop, ProcessTable table, ChildLedger le
         // The exit may be delivered on the I/O thread before Spawn returns, so it lands in a TCS made up front.
         var exited = new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
         var kind = spec.Owner?.Kind ?? "other";
+        // The exit and the registration below can race: whichever comes second leaves the live set right (an entry for
+        // a child that already ended would stay in it for good).
+        var registration = new Lock();
+        var ended = false;
         var native = NativeProcess.Spawn(loop, table, request, output, error, (p, status) =>
         {
-            _live.TryRemove(p.Pid, out _);
+            lock (registration)
+            {
+                ended = true;
+                _live.TryRemove(p.Pid, out _);
+            }
+
             var exit = ExitStatus.FromWaitStatus(status);
             exit = exit with { OomKilled = WasOomKilled(exit, cgroup) };
             cgroup?.Dispose();
@@ -70,10 +79,12 @@ internal sealed class Spawner(EpollLoop loop, ProcessTable table, ChildLedger le
             StopSignal = spec.PtySize is null ? LibC.SIGTERM : LibC.SIGHUP,
             Owner = spec.Owner,
         };
-        _live[native.Pid] = created;
-        if (exited.Task.IsCompleted)
+        lock (registration)
         {
-            _live.TryRemove(native.Pid, out _);
+            if (!ended)
+            {
+                _live[native.Pid] = created;
+            }
         }
 
         ledger.Record(native.Pid);
