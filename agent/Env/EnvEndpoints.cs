@@ -88,6 +88,11 @@ internal static class EnvEndpoints
             return Api.BadRequest("Field 'variables' is required and must be an object of strings.");
         }
 
+        if (variables.FirstOrDefault(v => v.Value is null).Key is { } nullValued)
+        {
+            return Api.BadRequest($"Field 'variables' must be an object of strings: '{nullValued}' is null (DELETE /env removes a variable).");
+        }
+
         if (variables.Keys.FirstOrDefault(k => !IsValidKey(k)) is { } bad)
         {
             return Api.BadRequest($"Invalid variable name '{bad}': use letters, digits, '_' and '.', not starting with a digit.");

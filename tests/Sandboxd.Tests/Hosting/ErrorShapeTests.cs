@@ -37,6 +37,8 @@ public sealed class ErrorShapeTests(SmallBodyAgentFixture fixture) : IClassFixtu
         { "GET", "/env", null, 400, """{"error":"Query parameter \u0027file\u0027 is required (e.g. /env?file=.env).","status":"error"}""" },
         { "GET", "/env?file=missing.env", null, 404, """{"error":"Env file missing.env does not exist.","status":"error"}""" },
         { "GET", "/env?file=adir", null, 400, """{"error":"adir is a directory, not an env file.","status":"error"}""" },
+        // Found by the reliability fuzzer (seed 1548462251): a null value was a 500 (NullReferenceException).
+        { "POST", "/env?file=null.env", """{"variables":{"A":null}}""", 400, """{"error":"Field \u0027variables\u0027 must be an object of strings: \u0027A\u0027 is null (DELETE /env removes a variable).","status":"error"}""" },
         { "POST", "/env?file=.env", """{"variables":{"1A":"x"}}""", 400, """{"error":"Invalid variable name \u00271A\u0027: use letters, digits, \u0027_\u0027 and \u0027.\u0027, not starting with a digit.","status":"error"}""" },
         { "DELETE", "/env?file=missing.env", """{"keys":["A"]}""", 404, """{"error":"Env file missing.env does not exist.","status":"error"}""" },
         // files (the file service's failures)
