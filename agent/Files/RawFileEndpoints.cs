@@ -83,7 +83,12 @@ internal static class RawFileEndpoints
         }
 
         AgentMeter.Sent(identity.Size, "files.raw");
-        // PhysicalFile answers Range (206/416), If-None-Match/If-Modified-Since (304) and If-Range, and sends with sendfile.
+        if (http.Features.Get<IHttpResponseBodyFeature>() is { } body)
+        {
+            http.Features.Set<IHttpResponseBodyFeature>(new FastSendFile(body));
+        }
+
+        // PhysicalFile answers Range (206/416), If-None-Match/If-Modified-Since (304) and If-Range; FastSendFile sends the bytes.
         return TypedResults.PhysicalFile(path, "application/octet-stream", fileDownloadName: null,
             lastModified: identity.Modified, entityTag: new EntityTagHeaderValue(ETagOf(identity)), enableRangeProcessing: true);
     }

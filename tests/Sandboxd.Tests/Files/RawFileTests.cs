@@ -161,6 +161,66 @@ public sealed class RawFileTests(RawFileFixture fixture) : IClassFixture<RawFile
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task A_large_unaligned_range_crosses_the_send_chunks_byte_exact()
+    {
+        // The raw GET sends in 256 KiB reads (FastSendFile); a range that starts and ends inside chunks must come back exact.
+        var dir = NewDir("raw-bigrange");
+        var path = Path.Combine(dir, "big.bin");
+        var bytes = new byte[3 * 1024 * 1024 + 17];
+        new Random(7).NextBytes(bytes);
+        await File.WriteAllBytesAsync(path, bytes, Ct);
+
+        var request = new HttpRequestMessage(HttpMethod.Get, Url(path) + "?raw=true");
+        request.Headers.TryAddWithoutValidation("Range", "bytes=1000-2900000");
+        using var response = await Agent.Client.Http.SendAsync(request, Ct);
+        var body = await response.Content.ReadAsByteArrayAsync(Ct);
+        var whole = await Agent.Client.Http.GetByteArrayAsync(Url(path) + "?raw=true", Ct);
+
+        response.StatusCode.Should().Be(HttpStatusCode.PartialContent);
+        body.Should().Equal(bytes[1000..2900001]);
+        whole.Should().Equal(bytes);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_file_that_shrinks_while_it_is_sent_ends_the_response_short_and_the_agent_keeps_serving()
+    {
+        // The client stops reading after the headers, so the send stalls on a full socket; the file is then truncated.
+        // The response must end early (fewer bytes than its Content-Length: the client sees an error), never hang or pad.
+        var dir = NewDir("raw-shrink");
+        var path = Path.Combine(dir, "shrink.bin");
+        const int size = 64 * 1024 * 1024;
+        await using (var file = File.Create(path))
+        {
+            file.SetLength(size);
+        }
+
+        using var http = new HttpClient { BaseAddress = Agent.Client.Http.BaseAddress, Timeout = TimeSpan.FromSeconds(40) };
+        http.DefaultRequestHeaders.Authorization = Agent.Client.Http.DefaultRequestHeaders.Authorization;
+        using var response = await http.GetAsync(Url(path) + "?raw=true", HttpCompletionOption.ResponseHeadersRead, Ct);
+        response.Content.Headers.ContentLength.Should().Be(size);
+        await using var stream = await response.Content.ReadAsStreamAsync(Ct);
+        var buffer = new byte[64 * 1024];
+        var received = (long)await stream.ReadAsync(buffer, Ct);
+        await using (var file = new FileStream(path, FileMode.Open, FileAccess.Write))
+        {
+            file.SetLength(1024 * 1024);
+        }
+
+        var read = async () =>
+        {
+            int n;
+            while ((n = await stream.ReadAsync(buffer, Ct)) > 0)
+            {
+                received += n;
+            }
+        };
+
+        await read.Should().ThrowAsync<Exception>("the response ended before its Content-Length");
+        received.Should().BeLessThan(size);
+        (await Agent.Client.GetAsync("/health", Ct)).ShouldHaveStatus(200);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Concurrent_writers_with_the_same_If_Match_exactly_one_wins()
     {
         var dir = NewDir("raw-ifmatch");
