@@ -48,11 +48,14 @@ echo "== ours: POST /run/command {\"command\":\"true\"} over HTTP keep-alive ($c
 echo "   floor: posix_spawn+waitpid of /bin/sh -c true ($calls spawns), interleaved with ours in $rounds rounds"
 token="bench-$RANDOM$RANDOM"
 start_agent "$work" Warning "$token"
-step timeout 900 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --out "$work/ours.txt" \
+step timeout 900 "${execlat[@]}" http --client raw --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --out "$work/ours.txt" \
   --floor "$work/spawnlat" --floor-out "$work/floor.txt" --rounds "$rounds"
-# Detail row: the same client and connection pattern against GET /health — the HTTP stack alone, no spawn.
+# The same calls through .NET's HttpClient: what a .NET caller sees (its HTTP stack on top of the agent's cost).
+echo "== ours through HttpClient ($calls calls after $warmup warm-up)"
+step timeout 900 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --out "$work/httpclient.txt"
+# Detail row: the raw client against GET /health — the agent's HTTP stack alone, no spawn.
 echo "== detail: GET /health on the same agent ($calls calls after $warmup warm-up)"
-step timeout 600 "${execlat[@]}" http --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --get /health --out "$work/http-only.txt"
+step timeout 600 "${execlat[@]}" http --client raw --url "$url" --token "$token" --iterations "$calls" --warmup "$warmup" --get /health --out "$work/http-only.txt"
 agent_rss_kb=$(rss_kb "$agent_pid")
 stop_agent
 
@@ -129,7 +132,7 @@ step timeout 600 "$work/spawnlat" "$ssh_calls" "$ssh_warmup" "$work/ssh.txt" ssh
 machine_meta --load-before "$load_before" --load-after "$(loadavg)" --dirty "agent client"
 echo
 "${execlat[@]}" report --json "$results/exec-latency.json" \
-  --floor "$work/floor.txt" --ours "$work/ours.txt" --ssh "$work/ssh.txt" --http-only "$work/http-only.txt" "${meta[@]}" \
+  --floor "$work/floor.txt" --ours "$work/ours.txt" --ssh "$work/ssh.txt" --httpclient "$work/httpclient.txt" --http-only "$work/http-only.txt" "${meta[@]}" \
   --meta "agent_rss_kb_after=$agent_rss_kb" \
   --meta "dotnet=$(dotnet --version)" \
   --meta "ssh=$(ssh -V 2>&1)" | tee "$results/exec-latency.txt"
