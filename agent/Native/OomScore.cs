@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace Sandboxd.Native;
 
@@ -22,7 +24,7 @@ internal static class OomScore
 {
     public const int ChildAdjustment = 500;
     private const string SelfPath = "/proc/self/oom_score_adj";
-    private static readonly (string Child, string Own)? Values = ComputeValues();
+    private static readonly (byte[] Child, byte[] Own)? Values = ComputeValues();
 
     /// <summary>Runs <paramref name="spawn"/> with the agent's score raised to the child's, then restores the agent's.</summary>
     /// <remarks>Call with the spawn lock held: the score is process-wide.</remarks>
@@ -43,25 +45,44 @@ internal static class OomScore
         }
     }
 
-    private static bool TryWrite(string value)
+    /// <summary>Opened once (write-only) and written with pwrite at offset 0: two syscalls per spawn instead of ten
+    /// (open, fstatfs, ftruncate, write, close, twice), on the exec path of every command (bench/exec-latency).</summary>
+    private static readonly Lazy<SafeFileHandle?> Handle = new(() =>
     {
         try
         {
-            File.WriteAllText(SelfPath, value);
+            return File.OpenHandle(SelfPath, FileMode.Open, FileAccess.Write);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    });
+
+    private static bool TryWrite(byte[] value)
+    {
+        if (Handle.Value is not { } handle)
+        {
+            return false; // /proc is not ours to write: nothing to protect against
+        }
+
+        try
+        {
+            RandomAccess.Write(handle, value, 0);
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return false; // /proc is not ours to write: nothing to protect against
+            return false;
         }
     }
 
-    private static (string, string)? ComputeValues()
+    private static (byte[], byte[])? ComputeValues()
     {
         try
         {
             var own = int.Parse(File.ReadAllText(SelfPath).Trim(), CultureInfo.InvariantCulture);
-            return own >= ChildAdjustment ? null : (ChildAdjustment.ToString(CultureInfo.InvariantCulture), own.ToString(CultureInfo.InvariantCulture));
+            return own >= ChildAdjustment ? null : (Encoding.ASCII.GetBytes(ChildAdjustment.ToString(CultureInfo.InvariantCulture)), Encoding.ASCII.GetBytes(own.ToString(CultureInfo.InvariantCulture)));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
         {
