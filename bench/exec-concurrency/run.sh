@@ -26,7 +26,7 @@ python=${PYTHON:-/usr/bin/python3}
 for v in "$seconds" "$warmup" "$wrk_threads" "${levels[@]}"; do
   [[ $v =~ ^[0-9]+$ ]] || { echo "EXEC_CONC_*: $v is not a whole number" >&2; exit 2; }
 done
-[ "$seconds" -gt 0 ] && [ "$wrk_threads" -gt 0 ] || { echo "EXEC_CONC_SECONDS and EXEC_CONC_WRK_THREADS must be > 0" >&2; exit 2; }
+if [ "$seconds" -eq 0 ] || [ "$wrk_threads" -eq 0 ]; then echo "EXEC_CONC_SECONDS and EXEC_CONC_WRK_THREADS must be > 0" >&2; exit 2; fi
 command -v gcc >/dev/null || apt_install gcc "need gcc (the floor is C): install it and re-run"
 command -v wrk >/dev/null || apt_install wrk "need wrk (the load generator; Debian package wrk): install it and re-run"
 [ -x "$python" ] || { echo "no python3 at $python (set PYTHON)" >&2; exit 1; }
