@@ -20,17 +20,102 @@ repo=$(dirname "$bench")
 results="${BENCH_RESULTS:-$bench/results}"
 mkdir -p "$results"
 
+# --- the load guard (bench/README.md, "Figures from a busy machine are refused") --------------------------------------
+# Before a run, the 1-minute load average says whether the machine is quiet. After a run it cannot: on 2 cores a
+# CPU-bound benchmark raises it above nproc/2 by itself. So after the run the guard measures what the OTHER processes
+# did during it: the machine's busy CPU time (/proc/stat) minus this benchmark's own (this script and every process it
+# started, reaped or still running), over the run's wall time.
+
+# machine_busy_jiffies: busy CPU time of the whole machine since boot, in clock ticks (/proc/stat's cpu line:
+# user + nice + system + irq + softirq + steal; guest time is already inside user).
+machine_busy_jiffies() {
+  awk '$1 == "cpu" { printf "%.0f\n", $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# own_jiffies: CPU time, in clock ticks, of this script ($$) and everything it started: for $$ and each of its live
+# descendants utime + stime + cutime + cstime (/proc/PID/stat). A child that exited and was waited for is in its
+# waiter's cutime/cstime exactly once, so the sum counts every process once, reaped or running. Not counted: a
+# descendant that detached (double fork, a daemon: its parent becomes init) — its CPU shows up as the others'.
+own_jiffies() {
+  # cat skips the processes that exit between the glob and the read (and then fails: pipefail); comm may hold spaces
+  # and ')', so the fields are split after the last ") ".
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$$" '
+    {
+      pid = $1; rest = $0
+      sub(/^.*\) /, "", rest)
+      split(rest, f, " ")
+      parent[pid] = f[2]; ticks[pid] = f[12] + f[13] + f[14] + f[15]
+    }
+    END {
+      tree[root] = 1
+      for (grew = 1; grew; ) {
+        grew = 0
+        for (p in parent) if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
+      }
+      total = 0
+      for (p in tree) total += ticks[p]
+      printf "%.0f\n", total
+    }'
+}
+
+# cpu_window_start: starts the window the after-the-run check looks at. Done when lib.sh is sourced, and again by
+# build_tool after a build (building a measurer is not the run; and `dotnet build` leaves server processes behind
+# whose CPU would count as the others').
+cpu_window_start() {
+  cpu_t0_busy=$(machine_busy_jiffies)
+  cpu_t0_own=$(own_jiffies)
+  cpu_t0_uptime=$(cut -d' ' -f1 /proc/uptime)
+}
+cpu_window_start
+
+# cpu_window_read: sets, for the window so far, cpu_seconds (wall time), cpu_machine (busy CPUs of the machine on
+# average), cpu_own (this benchmark's) and cpu_others (= machine − own: how many CPUs the other processes kept busy
+# on average), all formatted with two decimals.
+cpu_window_read() {
+  local busy own now
+  own=$(own_jiffies)
+  busy=$(machine_busy_jiffies)
+  now=$(cut -d' ' -f1 /proc/uptime)
+  read -r cpu_seconds cpu_machine cpu_own cpu_others < <(awk -v b0="$cpu_t0_busy" -v b1="$busy" -v o0="$cpu_t0_own" \
+    -v o1="$own" -v t0="$cpu_t0_uptime" -v t1="$now" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+      s = t1 - t0; if (s < 0.01) s = 0.01
+      m = (b1 - b0) / hz / s; o = (o1 - o0) / hz / s
+      printf "%.2f %.2f %.2f %.2f\n", s, m, o, m - o
+    }')
+}
+
 # load_guard WHEN LOADAVG: a figure taken on a busy machine says little (bench/README.md). Unless BENCH_SMOKE=1, exits 3
-# and says why when the 1-minute load average (the first word of LOADAVG, as /proc/loadavg gives it) is above nproc/2.
+# and says why
+#   - WHEN "before ...": when the 1-minute load average (the first word of LOADAVG, as /proc/loadavg gives it) is above
+#     nproc/2;
+#   - WHEN "after ...": when the other processes kept more than nproc/2 CPUs busy on average since the window started
+#     (cpu_window_read; LOADAVG is only quoted: the benchmark's own CPU is in it).
+# Prints the after figures either way (stderr).
 load_guard() {
   [ "${BENCH_SMOKE:-0}" != 1 ] || return 0
-  local load=${2%% *} n
+  local load=${2%% *} n half
   n=$(nproc)
-  if awk -v l="$load" -v n="$n" 'BEGIN { exit !(l > n / 2) }'; then
-    echo "refusing to publish: the 1-minute load average was $load $1, above nproc/2 = $(awk -v n="$n" 'BEGIN { print n / 2 }')" \
-      "(wait for a quiet machine; 'uptime' and 'ps -eo pcpu,comm --sort=-pcpu | head' say what runs)" >&2
-    exit 3
-  fi
+  half=$(awk -v n="$n" 'BEGIN { print n / 2 }')
+  case $1 in
+    after*)
+      cpu_window_read
+      echo "load guard: during the run ($cpu_seconds s) the machine kept $cpu_machine CPUs busy on average, this benchmark" \
+        "$cpu_own, the other processes $cpu_others (limit nproc/2 = $half); 1-minute load average $1: $load" >&2
+      if awk -v l="$cpu_others" -v n="$n" 'BEGIN { exit !(l > n / 2) }'; then
+        echo "refusing to publish: other processes kept $cpu_others CPUs busy on average during the run" \
+          "(machine $cpu_machine − this benchmark $cpu_own, over $cpu_seconds s), above nproc/2 = $half" \
+          "(wait for a quiet machine; 'uptime' and 'ps -eo pcpu,comm --sort=-pcpu | head' say what runs)" >&2
+        exit 3
+      fi
+      ;;
+    *)
+      if awk -v l="$load" -v n="$n" 'BEGIN { exit !(l > n / 2) }'; then
+        echo "refusing to publish: the 1-minute load average was $load $1, above nproc/2 = $half" \
+          "(wait for a quiet machine; 'uptime' and 'ps -eo pcpu,comm --sort=-pcpu | head' say what runs)" >&2
+        exit 3
+      fi
+      ;;
+  esac
 }
 load_guard "before the run" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -134,11 +219,12 @@ apt_install() {
 }
 
 # build_tool CSPROJ OUT ARTIFACTS: builds a measurer (Release) into OUT, its intermediate files under ARTIFACTS; the log
-# is $work/build.log, shown when the build fails.
+# is $work/build.log, shown when the build fails. Restarts the load guard's CPU window: the build is not the run.
 build_tool() {
   step timeout 600 dotnet build "$1" -c Release -o "$2" \
     --artifacts-path "$3" -nologo -clp:NoSummary -v:q >"$work/build.log" 2>&1 \
     || { cat "$work/build.log" >&2; exit 1; }
+  cpu_window_start
 }
 
 # start_agent DIR LOG_LEVEL TOKEN [NAME=VALUE...]: starts the agent (with NAME=VALUE added to its environment) on
@@ -188,10 +274,13 @@ for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))' "$2"
 }
 
-# machine_meta [--processes N] --load-before L [--load-after L] --dirty "PATH...": refuses (load_guard) when either load
-# is above nproc/2 (the load now stands in for a missing --load-after), then sets meta to the --meta words every
-# report's machine line starts with, in this order: date, nproc, processes_before (when given), kernel, cpu,
-# loadavg_before, loadavg_after (when given), agent_commit (HEAD, +dirty when git sees a change under the PATHs).
+# machine_meta [--processes N] --load-before L [--load-after L] --dirty "PATH...": refuses (load_guard) when the load
+# before is above nproc/2 or, with --load-after, when the other processes kept more than nproc/2 CPUs busy during the
+# run (without it, the load average now stands in, as before a run), then sets meta to the --meta words every report's
+# machine line starts with, in this order: date, nproc, processes_before (when given), kernel, cpu, loadavg_before,
+# loadavg_after (when given), with --load-after run_seconds, cpu_machine_during_run, cpu_benchmark_during_run,
+# cpu_others_during_run (average CPUs busy: the whole machine, this benchmark, the rest = what the guard checks),
+# agent_commit (HEAD, +dirty when git sees a change under the PATHs).
 machine_meta() {
   local processes="" before="" after="" dirty=agent commit
   while [ $# -gt 0 ]; do
@@ -205,7 +294,12 @@ machine_meta() {
     shift 2
   done
   load_guard "before the run" "$before"
-  load_guard "after the run" "${after:-$(loadavg)}"
+  if [ -n "$after" ]; then
+    load_guard "after the run" "$after"
+    [ "${BENCH_SMOKE:-0}" != 1 ] || cpu_window_read # the guard is skipped, the figures are still recorded
+  else
+    load_guard "before the run (now)" "$(loadavg)"
+  fi
   local -a paths
   read -r -a paths <<<"$dirty"
   commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -214,6 +308,9 @@ machine_meta() {
   [ -z "$processes" ] || meta+=(--meta "processes_before=$processes")
   meta+=(--meta "kernel=$(uname -sr)" --meta "cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)")
   meta+=(--meta "loadavg_before=$before")
-  [ -z "$after" ] || meta+=(--meta "loadavg_after=$after")
+  if [ -n "$after" ]; then
+    meta+=(--meta "loadavg_after=$after" --meta "run_seconds=$cpu_seconds" --meta "cpu_machine_during_run=$cpu_machine")
+    meta+=(--meta "cpu_benchmark_during_run=$cpu_own" --meta "cpu_others_during_run=$cpu_others")
+  fi
   meta+=(--meta "agent_commit=$commit")
 }

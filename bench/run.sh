@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
 # Runs every benchmark against the real, AOT-published agent:
 #   1. installs what the benchmarks need when it is missing (gcc, openssh-server/-client, inotify-tools, supervisor,
-#      python3; apt-get, as root);
+#      python3, nodejs, wrk; apt-get, as root);
 #   2. publishes agent/ (native AOT) into bench/.bin/ — unless SANDBOXD_PATH already names an agent binary — and, for
 #      the gateway benchmark, gateway/ likewise unless SANDBOXD_GATEWAY_PATH names one;
-#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, overlay, live, servers, proxy, startup, gateway, and
-#      gateway-docker = bench/gateway/run.sh with GATEWAY_PROVIDER=docker (skipped, saying so, without root or
-#      docker.io) (results in bench/results/).
-#   Every benchmark refuses to publish (exit 3, says why) when the 1-minute load is above nproc/2 before or after it.
-# Usage: bench/run.sh [--only exec-latency|overlay|live|servers|proxy|startup|files|gateway|gateway-docker] [--smoke]
+#   3. runs each benchmark: bench/<name>/run.sh for exec-latency, exec-concurrency, overlay, live, servers, proxy,
+#      startup, files, gateway, and gateway-docker = bench/gateway/run.sh with GATEWAY_PROVIDER=docker (skipped,
+#      saying so, without root or docker.io) (results in bench/results/).
+#   Every benchmark refuses to publish (exit 3, says why) when the 1-minute load is above nproc/2 before it, or when
+#   the other processes kept more than nproc/2 CPUs busy during it (lib.sh, load_guard).
+# Usage: bench/run.sh [--only exec-latency|exec-concurrency|overlay|live|servers|proxy|startup|files|gateway|gateway-docker]
+#                     [--smoke]
 #   --smoke: every benchmark with tiny counts, reports to a temporary directory, no load guard — checks that they run
 #            (tests/run.sh does this in CI), never what they measure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-benchmarks=(exec-latency overlay live servers proxy startup files gateway gateway-docker)
+benchmarks=(exec-latency exec-concurrency overlay live servers proxy startup files gateway gateway-docker)
 smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) benchmarks=("$2"); shift 2 ;;
     --smoke) smoke=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -35,6 +37,7 @@ command -v inotifywait >/dev/null || missing+=(inotify-tools)
 command -v supervisord >/dev/null || missing+=(supervisor)
 [ -x /usr/bin/python3 ] || missing+=(python3)
 command -v node >/dev/null || missing+=(nodejs)
+command -v wrk >/dev/null || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
@@ -74,6 +77,7 @@ if [ "$smoke" = 1 ]; then
   BENCH_RESULTS=$(mktemp -d /tmp/sandboxd-bench-smoke.XXXXXX)
   export BENCH_SMOKE=1 BENCH_RESULTS
   export EXEC_LATENCY_CALLS=20 EXEC_LATENCY_WARMUP=5 EXEC_LATENCY_SSH_CALLS=5 EXEC_LATENCY_SSH_WARMUP=2 EXEC_LATENCY_ROUNDS=1
+  export EXEC_CONC_SECONDS=1 EXEC_CONC_WARMUP_SECONDS=0
   export OVERLAY_FILES=300 OVERLAY_BLOBS=2
   export LIVE_PTY_SAMPLES=20 LIVE_PTY_WARMUP=5 LIVE_PTY_ROUNDS=1 LIVE_WATCH_SAMPLES=10 LIVE_WATCH_WARMUP=2 LIVE_PTYS=10
   export SERVERS_SAMPLES=2 SERVERS_START_SAMPLES=2 SERVERS_BACKOFF_KILLS=2
