@@ -23,9 +23,6 @@ internal sealed unsafe class FileCopy(WorkloadUser owner)
     [ThreadStatic]
     private static byte[]? t_buffer;
 
-    /// <summary>How the data of the files so far was copied (for tests and the ADR): clone, copy_file_range, read/write.</summary>
-    public string Method => _noClone ? _noCopyRange ? "read/write" : "copy_file_range" : "clone";
-
     /// <summary>Copies <paramref name="source"/> to <paramref name="destination"/> (replacing a file, link or directory there).</summary>
     /// <returns>The bytes in the copy.</returns>
     /// <exception cref="IOException">Any step failed; the temporary file is removed. HResult is the errno.</exception>
