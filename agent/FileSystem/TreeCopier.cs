@@ -15,55 +15,61 @@ internal sealed class CopyPlan
 /// <summary>
 /// Copies template trees for overlays. Every file is written under a temporary name in its final directory and renamed
 /// into place, so no reader ever sees half a file under its final name; modes, timestamps, hidden files and symlinks
-/// inside the template are kept. Copies run a few files at a time (the work is I/O-bound).
+/// inside the template are kept. Files are copied by <see cref="Native.FileCopy"/> on a few threads at a time.
 /// </summary>
 internal static class TreeCopier
 {
-    public const int Parallelism = 4;
+    /// <summary>Copy threads (SANDBOXD_OVERLAY_WORKERS, 1–16, for measuring; see docs/adr/0015-overlay-copy.md).</summary>
+    public static readonly int Workers =
+        int.TryParse(Environment.GetEnvironmentVariable("SANDBOXD_OVERLAY_WORKERS"), out var n) && n is >= 1 and <= 16 ? n : 2;
 
     public static CopyPlan Plan(string source, Glob ignore, ISet<string> packageNames, long smallFileLimit)
     {
         var plan = new CopyPlan();
         var stack = new Stack<string>();
+        var entries = new List<(string Name, byte Type)>();
         stack.Push("");
         while (stack.Count > 0)
         {
             var relativeDir = stack.Pop();
-            var dir = relativeDir.Length == 0 ? source : Path.Combine(source, relativeDir);
-            foreach (var entry in new DirectoryInfo(dir).EnumerateFileSystemInfos("*", new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false }))
+            var dir = relativeDir.Length == 0 ? source : source + "/" + relativeDir;
+            entries.Clear();
+            Native.DirectoryReader.Read(dir, entries); // names and d_type: no stat per entry
+            foreach (var (name, entryType) in entries)
             {
-                var relative = relativeDir.Length == 0 ? entry.Name : relativeDir + "/" + entry.Name;
-                if (entry.Name == ".git" || ignore.IsMatch(relative))
+                var relative = relativeDir.Length == 0 ? name : relativeDir + "/" + name;
+                if (name == ".git" || ignore.IsMatch(relative))
                 {
                     plan.Skipped.Add(relative);
                     continue;
                 }
 
-                if (entry.LinkTarget is { } target)
+                var full = dir + "/" + name;
+                var type = entryType;
+                var size = 0L;
+                if (type == Native.DirectoryReader.DT_UNKNOWN || (type == Native.DirectoryReader.DT_REG && smallFileLimit != long.MaxValue))
                 {
-                    plan.Symlinks.Add((relative, target));
+                    type = Native.DirectoryReader.TypeOf(full, out size);
                 }
-                else if (entry is DirectoryInfo)
+
+                switch (type)
                 {
-                    if (packageNames.Contains(entry.Name))
-                    {
+                    case Native.DirectoryReader.DT_LNK:
+                        plan.Symlinks.Add((relative, Native.DirectoryReader.ReadLink(full)));
+                        break;
+                    case Native.DirectoryReader.DT_DIR when packageNames.Contains(name):
                         plan.PackageDirs.Add(relative);
-                    }
-                    else
-                    {
+                        break;
+                    case Native.DirectoryReader.DT_DIR:
                         plan.Directories.Add(relative);
                         stack.Push(relative);
-                    }
-                }
-                else if (entry is FileInfo file)
-                {
-                    if (!Native.LibC.IsRegularFile(file.FullName))
-                    {
+                        break;
+                    case Native.DirectoryReader.DT_REG:
+                        (size <= smallFileLimit ? plan.FilesNow : plan.FilesLater).Add(relative);
+                        break;
+                    default:
                         plan.Skipped.Add(relative); // fifos, sockets, devices: opening one would block or make no sense
-                        continue;
-                    }
-
-                    (file.Length <= smallFileLimit ? plan.FilesNow : plan.FilesLater).Add(relative);
+                        break;
                 }
             }
         }
@@ -124,59 +130,112 @@ internal static class TreeCopier
     }
 
     /// <summary>Copies files (relative paths) with a few in flight; <paramref name="copied"/> is called per file.</summary>
-    public static async Task CopyFilesAsync(string source, string target, IReadOnlyList<string> files, Action<long> copied, CancellationToken cancellationToken)
+    public static Task CopyFilesAsync(string source, string target, IReadOnlyList<string> files, Action<long> copied, CancellationToken cancellationToken)
     {
-        if (files.Count < 64)
+        var copier = new Native.FileCopy(Native.WorkloadUser.Current);
+        return RunAsync(files.Count, i => copied(copier.Copy(source + "/" + files[i], target + "/" + files[i])), cancellationToken);
+    }
+
+    /// <summary>
+    /// Copies whole directories (package directories in copy mode), same rules as the overlay itself: one walk per
+    /// directory, then one pool of workers over all their files. <paramref name="directoryCopied"/> is called once per
+    /// directory when its last file is in place.
+    /// </summary>
+    public static async Task CopyTreesAsync(string source, string target, IReadOnlyList<string> relativeDirs, Action<long> copied, Action directoryCopied, CancellationToken cancellationToken)
+    {
+        var plans = new CopyPlan[relativeDirs.Count];
+        var remaining = new int[relativeDirs.Count];
+        var total = 0;
+        for (var d = 0; d < plans.Length; d++)
         {
-            foreach (var relative in files)
+            cancellationToken.ThrowIfCancellationRequested();
+            var (src, dst) = (source + "/" + relativeDirs[d], target + "/" + relativeDirs[d]);
+            plans[d] = Plan(src, new Glob(null), new HashSet<string>(), long.MaxValue);
+            CreateDirectories(src, dst, plans[d].Directories);
+            CreateSymlinks(dst, plans[d].Symlinks);
+            remaining[d] = plans[d].FilesNow.Count;
+            total += remaining[d];
+        }
+
+        var owners = new int[total];
+        var indexes = new int[total];
+        for (int d = 0, n = 0; d < plans.Length; d++)
+        {
+            for (var i = 0; i < plans[d].FilesNow.Count; i++, n++)
+            {
+                (owners[n], indexes[n]) = (d, i);
+            }
+
+            if (remaining[d] == 0)
+            {
+                directoryCopied();
+            }
+        }
+
+        var copier = new Native.FileCopy(Native.WorkloadUser.Current);
+        await RunAsync(total, n =>
+        {
+            var d = owners[n];
+            var relative = relativeDirs[d] + "/" + plans[d].FilesNow[indexes[n]];
+            copied(copier.Copy(source + "/" + relative, target + "/" + relative));
+            if (Interlocked.Decrement(ref remaining[d]) == 0)
+            {
+                directoryCopied();
+            }
+        }, cancellationToken).ConfigureAwait(false);
+
+        for (var d = 0; d < plans.Length; d++)
+        {
+            var (src, dst) = (source + "/" + relativeDirs[d], target + "/" + relativeDirs[d]);
+            CopyDirectoryTimes(src, dst, plans[d].Directories);
+            Directory.SetLastWriteTimeUtc(dst, Directory.GetLastWriteTimeUtc(src));
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> for 0 … count−1 on <see cref="Workers"/> dedicated threads (inline when there are few
+    /// items). The first failure stops the others after their current item and is what the task ends with.
+    /// </summary>
+    private static async Task RunAsync(int count, Action<int> work, CancellationToken cancellationToken)
+    {
+        if (count < 64 || Workers == 1)
+        {
+            for (var i = 0; i < count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                copied(CopyFile(Path.Combine(source, relative), Path.Combine(target, relative)));
+                work(i);
             }
 
             return;
         }
 
-        await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, (relative, _) =>
+        var next = -1;
+        var stop = 0;
+        void Worker()
         {
-            copied(CopyFile(Path.Combine(source, relative), Path.Combine(target, relative)));
-            return ValueTask.CompletedTask;
-        }).ConfigureAwait(false);
-    }
-
-    /// <summary>Copies a whole directory (a package directory in copy mode), same rules as the overlay itself.</summary>
-    public static async Task CopyTreeAsync(string source, string target, Action<long> copied, CancellationToken cancellationToken)
-    {
-        var plan = Plan(source, new Glob(null), new HashSet<string>(), long.MaxValue);
-        CreateDirectories(source, target, plan.Directories);
-        CreateSymlinks(target, plan.Symlinks);
-        await CopyFilesAsync(source, target, plan.FilesNow, copied, cancellationToken).ConfigureAwait(false);
-        CopyDirectoryTimes(source, target, plan.Directories);
-        Directory.SetLastWriteTimeUtc(target, Directory.GetLastWriteTimeUtc(source));
-    }
-
-    /// <summary>One file: temp name next to the destination, data, mode, mtime, then rename. Returns the bytes copied.</summary>
-    public static long CopyFile(string source, string destination)
-    {
-        var temp = Path.Combine(Path.GetDirectoryName(destination)!, $".{Path.GetFileName(destination)}.sandboxd-{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.Copy(source, temp, overwrite: false); // copy_file_range/sendfile under the hood; keeps the mode
-            File.SetLastWriteTimeUtc(temp, File.GetLastWriteTimeUtc(source));
-            Native.WorkloadUser.Current.Claim(temp);
-            if (Directory.Exists(destination) && new FileInfo(destination).LinkTarget is null)
+            int i;
+            while (Volatile.Read(ref stop) == 0 && (i = Interlocked.Increment(ref next)) < count)
             {
-                Directory.Delete(destination, recursive: true);
+                try
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    work(i);
+                }
+                catch
+                {
+                    Volatile.Write(ref stop, 1);
+                    throw;
+                }
             }
+        }
 
-            File.Move(temp, destination, overwrite: true);
-            return new FileInfo(destination).Length;
-        }
-        catch
+        var workers = new Task[Math.Min(Workers, (count + 31) / 32)];
+        for (var w = 0; w < workers.Length; w++)
         {
-            File.Delete(temp);
-            throw;
+            workers[w] = Task.Factory.StartNew(Worker, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
+
+        await Task.WhenAll(workers).ConfigureAwait(false);
     }
 
     /// <summary>Removes a file, a symlink (never its target) or a directory tree (symlinks inside are unlinked, not followed).</summary>

@@ -132,11 +132,7 @@ internal sealed class OverlayService(AgentOptions options, TimeProvider time, IL
         try
         {
             await TreeCopier.CopyFilesAsync(source, target, files, overlay.FileCopied, token).ConfigureAwait(false);
-            foreach (var package in packages)
-            {
-                await TreeCopier.CopyTreeAsync(Path.Combine(source, package), Path.Combine(target, package), overlay.FileCopied, token).ConfigureAwait(false);
-                overlay.DirectoryCopied();
-            }
+            await TreeCopier.CopyTreesAsync(source, target, packages, overlay.FileCopied, overlay.DirectoryCopied, token).ConfigureAwait(false);
 
             TreeCopier.CopyDirectoryTimes(source, target, plan.Directories);
             overlay.SetStatus("complete");
