@@ -9,14 +9,14 @@
 #      saying so, without root or docker.io) (results in bench/results/).
 #   Every benchmark refuses to publish (exit 3, says why) when the 1-minute load is above nproc/2 before it, or when
 #   the other processes kept more than nproc/2 CPUs busy during it (lib.sh, load_guard).
-# Usage: bench/run.sh [--only exec-latency|exec-concurrency|overlay|live|servers|proxy|startup|files|gateway|gateway-docker]
+# Usage: bench/run.sh [--only exec-latency|exec-concurrency|overlay|live|servers|proxy|startup|files|many|gateway|gateway-docker]
 #                     [--smoke]
 #   --smoke: every benchmark with tiny counts, reports to a temporary directory, no load guard — checks that they run
 #            (tests/run.sh does this in CI), never what they measure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-benchmarks=(exec-latency exec-concurrency overlay live servers proxy startup files gateway gateway-docker)
+benchmarks=(exec-latency exec-concurrency overlay live servers proxy startup files many gateway gateway-docker)
 smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -78,6 +78,7 @@ if [ "$smoke" = 1 ]; then
   export BENCH_SMOKE=1 BENCH_RESULTS
   export EXEC_LATENCY_CALLS=20 EXEC_LATENCY_WARMUP=5 EXEC_LATENCY_SSH_CALLS=5 EXEC_LATENCY_SSH_WARMUP=2 EXEC_LATENCY_ROUNDS=1
   export EXEC_CONC_SECONDS=1 EXEC_CONC_WARMUP_SECONDS=0
+  export MANY_PTYS=20 MANY_SERVERS=5 MANY_WATCHERS=20 MANY_COMMANDS=200 MANY_WINDOW_S=3 MANY_WATCH_SAMPLES=5 MANY_TREE_DIRS=10 MANY_STRACE_S=2
   export OVERLAY_FILES=300 OVERLAY_BLOBS=2
   export LIVE_PTY_SAMPLES=20 LIVE_PTY_WARMUP=5 LIVE_PTY_ROUNDS=1 LIVE_WATCH_SAMPLES=10 LIVE_WATCH_WARMUP=2 LIVE_PTYS=10
   export SERVERS_SAMPLES=2 SERVERS_START_SAMPLES=2 SERVERS_BACKOFF_KILLS=2
