@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Sandboxd.Core;
 using Sandboxd.Errors;
@@ -33,6 +32,8 @@ internal sealed class PreviewProxy : IDisposable
         AutomaticDecompression = System.Net.DecompressionMethods.None,
         ConnectTimeout = TimeSpan.FromSeconds(10),
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+        // No trace-context headers are added upstream (and no per-request diagnostics work to decide whether to).
+        ActivityHeadersPropagator = null,
     });
 
     public async Task ForwardAsync(HttpContext context, int port, string pathAndQuery, CancellationToken cancellationToken)
@@ -50,7 +51,7 @@ internal sealed class PreviewProxy : IDisposable
             return;
         }
 
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), upstreamUri);
+        using var request = new HttpRequestMessage(HttpMethod.Parse(context.Request.Method), upstreamUri);
         var hasBody = context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0;
         if (hasBody)
         {
@@ -73,17 +74,65 @@ internal sealed class PreviewProxy : IDisposable
         using (response)
         {
             context.Response.StatusCode = (int)response.StatusCode;
-            foreach (var header in response.Headers.Concat(response.Content.Headers))
+            CopyResponseHeaders(response.Headers, context.Response.Headers);
+            CopyResponseHeaders(response.Content.Headers, context.Response.Headers);
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await CopyBodyAsync(body, context.Response, response.Content.Headers.ContentLength, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The upstream's headers as it sent them (<see cref="System.Net.Http.Headers.HttpHeaders.NonValidated"/>: not parsed, no LINQ),
+    /// without the hop-by-hop ones.</summary>
+    private static void CopyResponseHeaders(System.Net.Http.Headers.HttpHeaders from, IHeaderDictionary to)
+    {
+        foreach (var (name, values) in from.NonValidated)
+        {
+            if (HopByHop.Contains(name))
             {
-                if (!HopByHop.Contains(header.Key))
-                {
-                    context.Response.Headers[header.Key] = header.Value.ToArray();
-                }
+                continue;
             }
 
-            context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await body.CopyToAsync(context.Response.Body, CopyBufferBytes, cancellationToken).ConfigureAwait(false);
+            if (values.Count == 1)
+            {
+                to[name] = values.ToString();
+                continue;
+            }
+
+            var all = new string[values.Count];
+            var i = 0;
+            foreach (var value in values)
+            {
+                all[i++] = value;
+            }
+
+            to[name] = all;
+        }
+    }
+
+    /// <summary>
+    /// The body is read from the upstream straight into the response pipe's memory (no intermediate buffer to copy
+    /// from) in reads of up to <see cref="CopyBufferBytes"/> — or of the whole body when its announced length is
+    /// smaller — and each read is flushed at once, so the client sees bytes as the upstream sends them.
+    /// </summary>
+    private static async Task CopyBodyAsync(Stream body, HttpResponse response, long? length, CancellationToken cancellationToken)
+    {
+        var writer = response.BodyWriter;
+        var hint = length is { } l && l < CopyBufferBytes ? (int)Math.Max(l, 1) : CopyBufferBytes;
+        while (true)
+        {
+            var memory = writer.GetMemory(hint);
+            var read = await body.ReadAsync(memory, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return;
+            }
+
+            writer.Advance(read);
+            var flush = await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (flush.IsCompleted || flush.IsCanceled)
+            {
+                return;
+            }
         }
     }
 

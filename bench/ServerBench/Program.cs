@@ -28,7 +28,8 @@ internal static class Program
                   --ports name=port,... [--samples N] [--start-samples N] [--delay-ms MS] [--interval-ms MS] [--poll-ms MS]
                   --json FILE --txt FILE [--meta key=value ...]
               ServerBench proxy --direct URL --proxied URL --token T [--peer URL] [--agent-pid PID] [--calls N] [--warmup N]
-                  [--rounds R] [--big-mb MB] [--big-reps N] [--concurrency C] [--conc-seconds S] --json FILE --txt FILE
+                  [--rounds R] [--big-mb MB] [--big-reps N] [--concurrency C] [--conc-seconds S] [--connections N]
+                  [--conn-batch B] [--ws-messages N] [--ws-warmup N] --json FILE --txt FILE
                   [--meta key=value ...]
             """);
         return 2;

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.WebSockets;
+using System.Text;
 using System.Text.Json.Nodes;
 
 namespace Sandboxd.Bench;
@@ -51,6 +53,10 @@ internal static class ProxyBenchmark
         var concurrency = Math.Max(1, options.GetInt("concurrency", 16));
         var concSeconds = Math.Max(1, options.GetInt("conc-seconds", 5));
         var agentPid = options.GetInt("agent-pid", 0);
+        var manyConnections = options.GetInt("connections", 1000);
+        var connBatch = Math.Max(1, options.GetInt("conn-batch", 128));
+        var wsMessages = options.GetInt("ws-messages", 2000);
+        var wsWarmup = options.GetInt("ws-warmup", 200);
 
         var paths = new List<Route>
         {
@@ -120,6 +126,65 @@ internal static class ProxyBenchmark
             using var client = p.Client(concurrency);
             (rps[p.Key], concLatency[p.Key]) = await ConcurrentAsync(client, p.Url, concurrency, TimeSpan.FromSeconds(concSeconds)).ConfigureAwait(false);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   {p.Key,-6} {rps[p.Key],8:F0} req/s"));
+        }
+
+        // --- many connections ---------------------------------------------------------------------------------------
+        var many = new Dictionary<string, ManyResult>();
+        if (manyConnections > 0)
+        {
+            Console.WriteLine($"== connections: GET / from {manyConnections} keep-alive connections at once for {concSeconds} s per path (opened {connBatch} at a time)");
+            foreach (var p in paths)
+            {
+                many[p.Key] = await ManyConnectionsAsync(p, manyConnections, connBatch, TimeSpan.FromSeconds(concSeconds)).ConfigureAwait(false);
+                var m = many[p.Key];
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   {p.Key,-6} {m.Rps,8:F0} req/s  {m.Errors} errors  {m.Opened} connections opened"));
+            }
+
+            memory["after_connections"] = Memory(agentPid);
+        }
+
+        // --- WebSocket echo ----------------------------------------------------------------------------------------
+        var ws = new Dictionary<string, List<double>>();
+        if (wsMessages > 0)
+        {
+            Console.WriteLine($"== websocket: echo of a 16-byte text message, {wsMessages} round trips per path on one connection, after {wsWarmup} warm-up; {rounds} interleaved rounds");
+            var sockets = new Dictionary<string, ClientWebSocket>();
+            try
+            {
+                foreach (var p in paths)
+                {
+                    sockets[p.Key] = await WebSocketAsync(p).ConfigureAwait(false);
+                    ws[p.Key] = new List<double>(wsMessages);
+                    for (var i = 0; i < wsWarmup; i++)
+                    {
+                        await EchoAsync(sockets[p.Key], i).ConfigureAwait(false);
+                    }
+                }
+
+                for (var round = 0; round < rounds; round++)
+                {
+                    foreach (var p in Rotate(paths, round))
+                    {
+                        for (var i = wsMessages * round / rounds; i < wsMessages * (round + 1) / rounds; i++)
+                        {
+                            ws[p.Key].Add(await EchoAsync(sockets[p.Key], i).ConfigureAwait(false));
+                        }
+                    }
+                }
+
+                foreach (var socket in sockets.Values)
+                {
+                    using var closing = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", closing.Token).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                foreach (var socket in sockets.Values)
+                {
+                    socket.Dispose();
+                }
+            }
         }
 
         memory["after"] = Memory(agentPid);
@@ -202,6 +267,59 @@ internal static class ProxyBenchmark
 
         result["concurrency"] = concurrent;
         report.Line();
+
+        if (many.Count > 0)
+        {
+            report.Line($"connections: GET / from {manyConnections} keep-alive connections at once (opened {connBatch} at a time), {concSeconds} s per path");
+            header = $"{"path".PadRight(width)}  {"req/s",9}  {"p50 ms",8}  {"p99 ms",8}  {"errors",7}  {"opened",7}  {"vs direct",9}  {"vs peer",8}";
+            report.Line(header);
+            report.Line(new string('-', header.Length));
+            var connections = new JsonArray();
+            foreach (var p in paths)
+            {
+                var m = many[p.Key];
+                var s = Stats.Of(m.Latencies);
+                var vsDirect = m.Rps / many["direct"].Rps;
+                double? vsPeer = p.Key != "peer" && many.TryGetValue("peer", out var peerMany) ? m.Rps / peerMany.Rps : null;
+                report.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"{p.Label.PadRight(width)}  {m.Rps,9:F0}  {s?.P50 ?? double.NaN,8:F2}  {s?.P99 ?? double.NaN,8:F2}  {m.Errors,7}  {m.Opened,7}  {vsDirect,8:F2}x  {(vsPeer is { } v ? v.ToString("F2", CultureInfo.InvariantCulture) + "x" : ""),8}"));
+                var entry = s?.ToJson() ?? new JsonObject();
+                entry["key"] = p.Key;
+                entry["name"] = p.Label;
+                entry["connections"] = manyConnections;
+                entry["connections_opened"] = m.Opened;
+                entry["requests"] = m.Latencies.Count;
+                entry["errors"] = m.Errors;
+                entry["first_error"] = m.FirstError;
+                entry["requests_per_s"] = Report.Round(m.Rps);
+                entry["rps_over_direct"] = Report.Round(vsDirect);
+                entry["rps_over_peer"] = vsPeer is { } vp ? Report.Round(vp) : null;
+                connections.Add(entry);
+            }
+
+            result["connections"] = connections;
+            var errors = many.Values.Sum(m => m.Errors);
+            report.Line(errors == 0 ? "no errors" : $"ERRORS: {string.Join("; ", many.Where(m => m.Value.Errors > 0).Select(m => $"{m.Key}: {m.Value.Errors} (first: {m.Value.FirstError})"))}");
+            report.Line();
+        }
+
+        if (ws.Count > 0)
+        {
+            var wsDirect = new Row("direct", "direct: echo (floor)", ws["direct"]);
+            Row? wsPeer = ws.TryGetValue("peer", out var wsPeerSamples) ? new Row("peer", "node reverse proxy: echo (peer)", wsPeerSamples) { Floor = wsDirect } : null;
+            var wsOurs = new Row("ours", "sandboxd /preview/<port>/: echo", ws["ours"]) { Floor = wsDirect, Peer = wsPeer };
+            var wsRows = new List<Row> { wsDirect, wsOurs };
+            if (wsPeer is not null)
+            {
+                wsRows.Add(wsPeer);
+            }
+
+            result["websocket"] = report.Table($"websocket: echo round trip of a 16-byte text message on one connection ({wsMessages} per path; ms)", wsRows, "p50/direct", "p50/peer", decimals: 3);
+            var wd = wsDirect.Stats!;
+            var wo = wsOurs.Stats!;
+            report.Line(FormattableString.Invariant($"added by the preview proxy: p50 +{(wo.P50 - wd.P50) * 1000:F0} us, p99 +{(wo.P99 - wd.P99) * 1000:F0} us"));
+            report.Line();
+        }
         report.Line($"agent memory (kB): {memory.ToJsonString()}");
         var meta = Report.Meta(options);
         result["machine"] = report.Machine(meta);
@@ -215,6 +333,10 @@ internal static class ProxyBenchmark
             ["big_reps"] = bigReps,
             ["concurrency"] = concurrency,
             ["concurrency_seconds"] = concSeconds,
+            ["connections"] = manyConnections,
+            ["connection_batch"] = connBatch,
+            ["ws_messages"] = wsMessages,
+            ["ws_warmup"] = wsWarmup,
         };
         report.Save(options.Get("json"), options.Get("txt"), result);
         return 0;
@@ -292,6 +414,147 @@ internal static class ProxyBenchmark
         var elapsed = Clock.Ms(start, Clock.Now) / 1000;
         var all = perWorker.SelectMany(x => x).ToList();
         return (all.Count / elapsed, all);
+    }
+
+    private sealed record ManyResult(double Rps, List<double> Latencies, long Errors, string? FirstError, int Opened);
+
+    /// <summary>
+    /// N keep-alive connections, each its own client with one connection (so there are exactly N, counted as they
+    /// open), opened <paramref name="batch"/> at a time: every connection of a batch completes one request — which
+    /// authenticates it at the agent, whose gate bounds connections that have not (256 by default) — before the next
+    /// batch opens. Then all N issue GET / back to back for the duration. A failed request counts as an error (and the
+    /// worker goes on); a connection opened beyond N shows a connection that was dropped and reopened.
+    /// </summary>
+    private static async Task<ManyResult> ManyConnectionsAsync(Route route, int count, int batch, TimeSpan duration)
+    {
+        var opened = 0;
+        long errors = 0;
+        string? firstError = null;
+        var clients = new HttpClient[count];
+        for (var i = 0; i < count; i++)
+        {
+            var handler = BenchHttp.KeepAliveHandler(1);
+            handler.ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+                    Interlocked.Increment(ref opened);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+            clients[i] = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30), DefaultRequestVersion = HttpVersion.Version11, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            if (route.Token is not null)
+            {
+                clients[i].DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", route.Token);
+            }
+        }
+
+        async Task<double?> OneAsync(HttpClient client)
+        {
+            try
+            {
+                return await SmallAsync(client, route.Url).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HttpRequestException or InvalidOperationException or TaskCanceledException or IOException)
+            {
+                if (Interlocked.Increment(ref errors) == 1)
+                {
+                    firstError = e.Message;
+                }
+
+                return null;
+            }
+        }
+
+        try
+        {
+            for (var from = 0; from < count; from += batch)
+            {
+                await Task.WhenAll(clients.Skip(from).Take(batch).Select(OneAsync)).ConfigureAwait(false);
+            }
+
+            var start = Clock.Now;
+            var end = Clock.After(duration);
+            var perWorker = await Task.WhenAll(clients.Select(async client =>
+            {
+                var mine = new List<double>();
+                while (Clock.Now < end)
+                {
+                    if (await OneAsync(client).ConfigureAwait(false) is { } ms)
+                    {
+                        mine.Add(ms);
+                    }
+                }
+
+                return mine;
+            })).ConfigureAwait(false);
+            var elapsed = Clock.Ms(start, Clock.Now) / 1000;
+            var all = perWorker.SelectMany(x => x).ToList();
+            return new ManyResult(all.Count / elapsed, all, Interlocked.Read(ref errors), firstError, Volatile.Read(ref opened));
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    /// <summary>A WebSocket to the upstream's echo (<c>/echo</c>) along this path, with the token header for ours.</summary>
+    private static async Task<ClientWebSocket> WebSocketAsync(Route route)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        if (route.Token is not null)
+        {
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + route.Token);
+        }
+
+        var url = new UriBuilder(new Uri(route.Url, "echo")) { Scheme = "ws" }.Uri;
+        using var connecting = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await socket.ConnectAsync(url, connecting.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return socket;
+    }
+
+    private static readonly byte[] EchoReceive = new byte[1024];
+
+    /// <summary>One round trip: a 16-byte text message out, the same message back (checked after the clock stops).</summary>
+    private static async Task<double> EchoAsync(ClientWebSocket socket, int i)
+    {
+        var message = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"echo-{i,11:D11}"));
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var start = Clock.Now;
+        await socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, bound.Token).ConfigureAwait(false);
+        var received = 0;
+        ValueWebSocketReceiveResult result;
+        do
+        {
+            result = await socket.ReceiveAsync(EchoReceive.AsMemory(received), bound.Token).ConfigureAwait(false);
+            received += result.Count;
+        }
+        while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+        var elapsed = Clock.Ms(start, Clock.Now);
+        return result.MessageType == WebSocketMessageType.Text && EchoReceive.AsSpan(0, received).SequenceEqual(message)
+            ? elapsed
+            : throw new InvalidOperationException($"websocket echo {i}: got {result.MessageType} of {received} bytes");
     }
 
     /// <summary>The agent's VmRSS and VmHWM (peak) in kB, from /proc (null without a pid).</summary>

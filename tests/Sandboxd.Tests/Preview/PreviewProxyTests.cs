@@ -75,6 +75,33 @@ public sealed class PreviewProxyTests(PreviewAgentFixture fixture) : IClassFixtu
         }
     }
 
+    /// <summary>The body copy reads into the response pipe in reads of up to 256 KiB: a body longer than one read, without a
+    /// Content-Length (chunked, or ended by the upstream closing), and a chunked one in small pieces arrive whole.</summary>
+    [Theory(Timeout = 60_000)]
+    [InlineData("close-delimited")]
+    [InlineData("chunked")]
+    [InlineData("small-chunks")]
+    public async Task A_body_without_a_content_length_comes_through_whole(string framing)
+    {
+        var text = string.Concat(Enumerable.Range(0, 30_000).Select(i => $"line {i:D5}\n")); // 330,000 bytes
+        var reply = framing switch
+        {
+            "close-delimited" => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" + text,
+            "chunked" => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                + Encoding.ASCII.GetString(RawHttp.Chunked(Encoding.ASCII.GetBytes(text), 100_000)),
+            _ => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                + Encoding.ASCII.GetString(RawHttp.Chunked(Encoding.ASCII.GetBytes(text[..1000]), 7)),
+        };
+        var expected = framing == "small-chunks" ? text[..1000] : text;
+        await using var upstream = RecordingUpstream.Start(reply);
+
+        var proxied = await RawHttp.SendRawAsync(Agent, "GET", $"/preview/{upstream.Port}/stream", "", [], Ct);
+
+        proxied.Status.Should().Be(200, proxied.Headers);
+        proxied.Body.Length.Should().Be(expected.Length);
+        proxied.Body.Should().Be(expected);
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task A_server_started_public_is_reachable_through_the_preview_without_a_token()
     {
