@@ -8,8 +8,8 @@ namespace Sandboxd.Files;
 /// The raw GET's <c>SendFileAsync</c> (docs/adr/0014-raw-download.md): Kestrel has no sendfile(2) and its fallback copies the
 /// file through the response stream in small reads, each written and flushed on its own. This reads 256 KiB at a time
 /// with <see cref="RandomAccess"/> into one pooled buffer and writes each chunk to the body pipe, so the read of the next
-/// chunk overlaps the socket's send of the last one (the transport's write buffer is 2 MiB,
-/// <see cref="Hosting.HostingExtensions"/>). Range and conditional headers stay with <c>PhysicalFile</c>, which calls this.
+/// chunk overlaps the socket's send of the last one (the transport's write buffer is 2 MiB, set where Kestrel is
+/// configured). Range and conditional headers stay with <c>PhysicalFile</c>, which calls this.
 /// </summary>
 internal sealed class FastSendFile(IHttpResponseBodyFeature inner) : IHttpResponseBodyFeature
 {
