@@ -180,7 +180,8 @@ internal sealed partial class PortScanner : BackgroundService
     /// <remarks>Only used under <see cref="_scanGate"/>: (port, address) → lowest inode, reused by every scan.</remarks>
     private readonly Dictionary<(int Port, UInt128 Address), long> _found = [];
 
-    private void ScanUnsynchronized()
+    /// <summary>Fills <see cref="_found"/>: every listener, the lowest inode for a shared port and address.</summary>
+    private void ReadListeners()
     {
         _sockets.Clear();
         _source.Read(_sockets);
@@ -193,7 +194,11 @@ internal sealed partial class PortScanner : BackgroundService
                 _found[key] = socket.Inode;
             }
         }
+    }
 
+    private void ScanUnsynchronized()
+    {
+        ReadListeners();
         Dictionary<(int, UInt128), ListeningPort> previous;
         lock (_gate)
         {
@@ -206,20 +211,8 @@ internal sealed partial class PortScanner : BackgroundService
         }
 
         var next = new Dictionary<(int Port, UInt128 Address), ListeningPort>();
-        var fresh = new HashSet<long>();
         var own = new HashSet<long>();
-        foreach (var (key, inode) in _found)
-        {
-            if (_own.Contains(inode))
-            {
-                own.Add(inode);
-            }
-            else if (!(previous.TryGetValue(key, out var known) && known.Inode == inode))
-            {
-                fresh.Add(inode);
-            }
-        }
-
+        var fresh = FreshInodes(previous, own);
         var owners = fresh.Count > 0 ? MapInodesToPids(fresh) : [];
         var changes = new List<PortChange>();
         foreach (var (key, inode) in _found)
@@ -263,6 +256,11 @@ internal sealed partial class PortScanner : BackgroundService
             subscribers = [.. _subscribers];
         }
 
+        Notify(changes, subscribers);
+    }
+
+    private void Notify(List<PortChange> changes, Action<PortChange>[] subscribers)
+    {
         foreach (var change in changes)
         {
             _logger.PortChanged(change.Port.Port, change.Port.Address, change.Opened ? "open" : "close", change.Port.Pid ?? 0);
@@ -271,6 +269,25 @@ internal sealed partial class PortScanner : BackgroundService
                 subscriber(change);
             }
         }
+    }
+
+    /// <summary>Inodes found that are neither known listeners nor the agent's (those go to <paramref name="own"/>).</summary>
+    private HashSet<long> FreshInodes(Dictionary<(int, UInt128), ListeningPort> previous, HashSet<long> own)
+    {
+        var fresh = new HashSet<long>();
+        foreach (var (key, inode) in _found)
+        {
+            if (_own.Contains(inode))
+            {
+                own.Add(inode);
+            }
+            else if (!(previous.TryGetValue(key, out var known) && known.Inode == inode))
+            {
+                fresh.Add(inode);
+            }
+        }
+
+        return fresh;
     }
 
     /// <summary>Every socket found is a known listener (same inode) or one of the agent's own, and none is missing.</summary>
