@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Buffers.Binary;
 using System.Net;
 using Sandboxd.Native;
 
@@ -15,12 +15,32 @@ internal sealed record ListeningPort(int Port, string Address, long Inode, int? 
 internal sealed record PortChange(ListeningPort Port, bool Opened);
 
 /// <summary>
-/// The one port scanner of the agent: polls /proc/net/tcp and /proc/net/tcp6 for LISTEN sockets while anyone needs it
-/// (signals active, servers running), maps new sockets to their owning pid through /proc/&lt;pid&gt;/fd, and tells
-/// subscribers about opens and closes. Sockets of the agent itself are never reported.
+/// The one port scanner of the agent: polls the listening TCP sockets (v4 and v6: netlink sock_diag, or /proc/net/tcp{,6}
+/// where that is refused, <see cref="ListenerSource"/>) while anyone needs it (signals active, servers running), maps new
+/// sockets to their owning pid through /proc/&lt;pid&gt;/fd, and tells subscribers about opens and closes. Sockets of the
+/// agent itself are never reported. Several sockets on one port and address (SO_REUSEPORT) are one listener: the one
+/// with the lowest inode, so the choice is the same whatever order the kernel lists them in.
 /// </summary>
-internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundService
+internal sealed partial class PortScanner : BackgroundService
 {
+    private readonly ILogger<PortScanner> _logger;
+    private readonly ListenerSource _source;
+
+    public PortScanner(ILogger<PortScanner> logger)
+        : this(logger, netlink: true)
+    {
+    }
+
+    /// <summary>For tests: <paramref name="netlink"/> false reads /proc/net/tcp only, as where netlink is refused.</summary>
+    internal PortScanner(ILogger<PortScanner> logger, bool netlink)
+    {
+        _logger = logger;
+        _source = new ListenerSource(logger, netlink);
+    }
+
+    /// <summary>The source of this scanner's listeners (tests compare its two paths).</summary>
+    internal ListenerSource Source => _source;
+
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
 
     /// <summary>The interval while someone waits for a port to open (<see cref="Hurry"/>): a server that just started.</summary>
@@ -29,7 +49,7 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
     private int _hurried;
     /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
     private readonly List<Action<PortChange>> _subscribers = [];
-    private Dictionary<(int Port, string Address), ListeningPort> _current = [];
+    private Dictionary<(int Port, UInt128 Address), ListeningPort> _current = [];
     /// <summary>Socket inodes of the agent's own listeners: never reported, and never looked up again.</summary>
     private HashSet<long> _own = [];
     private int _users;
@@ -91,7 +111,7 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
 
     /// <summary>
     /// Scans every <see cref="FastInterval"/> until the returned handle is disposed: for a server waiting for its port,
-    /// so readiness is seen within tens of milliseconds. A scan without new sockets only reads /proc/net/tcp{,6}.
+    /// so readiness is seen within tens of milliseconds. A scan without new sockets only asks the kernel for its listeners.
     /// </summary>
     public IDisposable Hurry()
     {
@@ -155,56 +175,67 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
         }
     }
 
+    /// <remarks>Only used under <see cref="_scanGate"/>: reused by every scan.</remarks>
+    private readonly List<ListeningSocket> _sockets = [];
+    /// <remarks>Only used under <see cref="_scanGate"/>: (port, address) → lowest inode, reused by every scan.</remarks>
+    private readonly Dictionary<(int Port, UInt128 Address), long> _found = [];
+
+    /// <summary>Fills <see cref="_found"/>: every listener, the lowest inode for a shared port and address.</summary>
+    private void ReadListeners()
+    {
+        _sockets.Clear();
+        _source.Read(_sockets);
+        _found.Clear();
+        foreach (var socket in _sockets)
+        {
+            var key = (socket.Port, socket.Address);
+            if (!_found.TryGetValue(key, out var inode) || socket.Inode < inode)
+            {
+                _found[key] = socket.Inode;
+            }
+        }
+    }
+
     private void ScanUnsynchronized()
     {
-        var found = new Dictionary<(int, string), (long Inode, int Port, string Address)>();
-        Read("/proc/net/tcp", found, v6: false);
-        Read("/proc/net/tcp6", found, v6: true);
-
-        Dictionary<(int, string), ListeningPort> previous;
+        ReadListeners();
+        Dictionary<(int, UInt128), ListeningPort> previous;
         lock (_gate)
         {
             previous = _current;
         }
 
-        var next = new Dictionary<(int Port, string Address), ListeningPort>();
-        var fresh = new HashSet<long>();
-        var own = new HashSet<long>();
-        foreach (var (key, socket) in found)
+        if (Unchanged(previous))
         {
-            if (_own.Contains(socket.Inode))
-            {
-                own.Add(socket.Inode);
-            }
-            else if (!(previous.TryGetValue(key, out var known) && known.Inode == socket.Inode))
-            {
-                fresh.Add(socket.Inode);
-            }
+            return; // the common case: nothing allocated
         }
 
+        var next = new Dictionary<(int Port, UInt128 Address), ListeningPort>();
+        var own = new HashSet<long>();
+        var fresh = FreshInodes(previous, own);
         var owners = fresh.Count > 0 ? MapInodesToPids(fresh) : [];
         var changes = new List<PortChange>();
-        foreach (var (key, socket) in found)
+        foreach (var (key, inode) in _found)
         {
-            if (own.Contains(socket.Inode))
+            if (own.Contains(inode))
             {
                 continue;
             }
 
-            if (previous.TryGetValue(key, out var known) && known.Inode == socket.Inode)
+            if (previous.TryGetValue(key, out var known) && known.Inode == inode)
             {
                 next[key] = known;
                 continue;
             }
 
-            var pid = owners.TryGetValue(socket.Inode, out var p) ? p : (int?)null;
+            var pid = owners.TryGetValue(inode, out var p) ? p : (int?)null;
             if (pid == ProcessTable.SelfPid)
             {
-                own.Add(socket.Inode); // the agent's own listener
+                own.Add(inode); // the agent's own listener
                 continue;
             }
 
-            var port = new ListeningPort(socket.Port, socket.Address, socket.Inode, pid);
+            var port = new ListeningPort(key.Port, FormatAddress(key.Address), inode, pid);
             next[key] = port;
             changes.Add(new PortChange(port, Opened: true));
         }
@@ -225,9 +256,14 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
             subscribers = [.. _subscribers];
         }
 
+        Notify(changes, subscribers);
+    }
+
+    private void Notify(List<PortChange> changes, Action<PortChange>[] subscribers)
+    {
         foreach (var change in changes)
         {
-            logger.PortChanged(change.Port.Port, change.Port.Address, change.Opened ? "open" : "close", change.Port.Pid ?? 0);
+            _logger.PortChanged(change.Port.Port, change.Port.Address, change.Opened ? "open" : "close", change.Port.Pid ?? 0);
             foreach (var subscriber in subscribers)
             {
                 subscriber(change);
@@ -235,120 +271,62 @@ internal sealed class PortScanner(ILogger<PortScanner> logger) : BackgroundServi
         }
     }
 
-    private static void Read(string file, Dictionary<(int, string), (long, int, string)> found, bool v6)
+    /// <summary>Inodes found that are neither known listeners nor the agent's (those go to <paramref name="own"/>).</summary>
+    private HashSet<long> FreshInodes(Dictionary<(int, UInt128), ListeningPort> previous, HashSet<long> own)
     {
-        string[] lines;
-        try
+        var fresh = new HashSet<long>();
+        foreach (var (key, inode) in _found)
         {
-            lines = File.ReadAllLines(file);
-        }
-        catch (IOException)
-        {
-            return;
-        }
-
-        for (var i = 1; i < lines.Length; i++)
-        {
-            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-            var parts = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length < 10 || parts[3] != "0A")
+            if (_own.Contains(inode))
             {
-                continue; // not LISTEN
+                own.Add(inode);
             }
-
-            var colon = parts[1].IndexOf(':', StringComparison.Ordinal);
-            var port = int.Parse(parts[1].AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            var address = ParseAddress(parts[1][..colon], v6);
-            var inode = long.Parse(parts[9], CultureInfo.InvariantCulture);
-            found[(port, address)] = (inode, port, address);
-        }
-    }
-
-    private static string ParseAddress(string hex, bool v6)
-    {
-        var bytes = Convert.FromHexString(hex);
-        // /proc prints each 32-bit word in host (little-endian) order.
-        for (var w = 0; w < bytes.Length; w += 4)
-        {
-            Array.Reverse(bytes, w, 4);
-        }
-
-        var address = new IPAddress(bytes);
-        if (v6 && address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        return address.ToString();
-    }
-
-    /// <summary>
-    /// socket inode → pid for <paramref name="wanted"/> (only run when a new listener shows up), from the fd links of
-    /// the agent itself, then its own descendants — a server's port is found without reading every process of a busy machine —
-    /// and of every other process only for sockets still unowned (signals report every listener of the sandbox).
-    /// </summary>
-    private static Dictionary<long, int> MapInodesToPids(HashSet<long> wanted)
-    {
-        var result = new Dictionary<long, int>();
-        // The agent first: a child between its spawn and its exec still holds copies of the agent's descriptors
-        // (they close at exec), so its own listeners must be claimed before any descendant is looked at.
-        var scanned = new HashSet<int> { ProcessTable.SelfPid };
-        if (AddSocketsOf(ProcessTable.SelfPid, wanted, result))
-        {
-            return result;
-        }
-
-        if (ProcessTable.OwnsItsTree)
-        {
-            foreach (var pid in ProcessTable.AgentDescendants())
+            else if (!(previous.TryGetValue(key, out var known) && known.Inode == inode))
             {
-                scanned.Add(pid);
-                if (AddSocketsOf(pid, wanted, result))
-                {
-                    return result;
-                }
+                fresh.Add(inode);
             }
         }
 
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && !scanned.Contains(pid)
-                && AddSocketsOf(pid, wanted, result))
-            {
-                break;
-            }
-        }
-
-        return result;
+        return fresh;
     }
 
-    /// <summary>Adds the wanted sockets <paramref name="pid"/> holds; true once every wanted socket has an owner.</summary>
-    private static bool AddSocketsOf(int pid, HashSet<long> wanted, Dictionary<long, int> result)
+    /// <summary>Every socket found is a known listener (same inode) or one of the agent's own, and none is missing.</summary>
+    private bool Unchanged(Dictionary<(int, UInt128), ListeningPort> previous)
     {
-        try
+        int known = 0, own = 0;
+        foreach (var (key, inode) in _found)
         {
-            foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+            if (_own.Contains(inode))
             {
-                var target = new FileInfo(fd).LinkTarget;
-                if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal)
-                    && long.TryParse(target.AsSpan(8, target.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out var inode)
-                    && wanted.Contains(inode))
-                {
-                    result.TryAdd(inode, pid);
-                }
+                own++;
+            }
+            else if (previous.TryGetValue(key, out var port) && port.Inode == inode)
+            {
+                known++;
+            }
+            else
+            {
+                return false;
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // process gone or not ours to inspect
-        }
 
-        return result.Count >= wanted.Count;
+        return known == previous.Count && own == _own.Count;
     }
-}
 
-internal static partial class PortsLog
-{
-    [LoggerMessage(1500, LogLevel.Debug, "Port {Port} on {Address}: {Change} (pid {Pid})")]
-    public static partial void PortChanged(this ILogger logger, int port, string address, string change, int pid);
+    /// <summary>The text form the API reports: IPv4 (also for a v4-mapped v6 address) or IPv6.</summary>
+    internal static string FormatAddress(UInt128 address)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt128BigEndian(bytes, address);
+        return new IPAddress(ListeningSocket.IsV4Mapped(address) ? bytes[12..] : bytes).ToString();
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        lock (_scanGate)
+        {
+            _source.Dispose();
+        }
+    }
 }
