@@ -178,6 +178,63 @@ public sealed class SharedInotifyTests(AgentFixture fixture) : IClassFixture<Age
         InotifyFds.Read(Agent.Pid).Watches.Should().Be(before);
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task A_queue_overflow_reaches_every_watcher_and_each_rescans_its_tree()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // The one queue holds max_queued_events; a file created and closed is two events (IN_CREATE, IN_CLOSE_WRITE).
+        var queued = int.Parse(File.ReadAllText("/proc/sys/fs/inotify/max_queued_events").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        if (queued > 50_000)
+        {
+            Assert.Skip($"fs.inotify.max_queued_events is {queued}: too many files to overflow it in a test");
+        }
+
+        var busy = NewTree();
+        var quiet = NewTree("x");
+        var (busyId, busyChannel) = await CreateAsync(busy, ct);
+        var (quietId, quietChannel) = await CreateAsync(quiet, ct);
+        await using var socket = await LiveSocket.ConnectAsync(Agent, ct);
+        await socket.SubscribeAsync(busyChannel, ct);
+        await socket.SubscribeAsync(quietChannel, ct);
+        var files = (queued / 2) + 1000;
+
+        // Stopped, the agent reads nothing: the kernel queue fills and ends with IN_Q_OVERFLOW.
+        await SignalAsync(Agent.Pid, "STOP", ct);
+        try
+        {
+            for (var i = 0; i < files; i++)
+            {
+                await File.WriteAllBytesAsync(Path.Combine(busy, $"f{i:D6}"), [], ct);
+            }
+        }
+        finally
+        {
+            await SignalAsync(Agent.Pid, "CONT", CancellationToken.None);
+        }
+
+        Func<LiveFrame, bool> Overflow(string channel) =>
+            f => f.Is("watcher:warning", channel) && (f.Str("message") ?? "").Contains("overflowed", StringComparison.Ordinal);
+        await socket.WaitForAsync(Overflow(busyChannel), TimeSpan.FromSeconds(60), "the overflow warning on the busy watcher", ct);
+        await socket.WaitForAsync(Overflow(quietChannel), TimeSpan.FromSeconds(60), "the overflow warning on the quiet watcher (its tree did not change)", ct);
+        // The last files' events were dropped by the kernel: only the busy watcher's rescan can report them.
+        var last = Path.Combine(busy, $"f{files - 1:D6}");
+        await socket.WaitForAsync(Event(busyChannel, "add", last), TimeSpan.FromSeconds(60), "add of the last file, from the rescan", ct);
+
+        var mark = socket.Count;
+        var after = Path.Combine(quiet, "x", "after.txt");
+        await File.WriteAllTextAsync(after, "x", ct);
+        await socket.WaitForAsync(Event(quietChannel, "add", after), Quick, "add on the quiet watcher after the overflow", ct, mark);
+        await DeleteAsync(busyId, ct);
+        await DeleteAsync(quietId, ct);
+    }
+
+    private static async Task SignalAsync(int pid, string signal, CancellationToken ct)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(10), ct);
+        kill.ExitCode.Should().Be(0, $"kill -{signal} {pid}");
+    }
+
     /// <summary>The agent's inotify descriptors and the kernel watches on them, from /proc.</summary>
     private readonly record struct InotifyFds(int Instances, int Watches)
     {
