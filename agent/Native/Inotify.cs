@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
-
 namespace Sandboxd.Native;
 
 /// <summary>One raw inotify event.</summary>
@@ -10,85 +7,44 @@ internal readonly record struct InotifyEvent(int Wd, uint Mask, uint Cookie, str
 internal enum WatchFailure { None, LimitReached, NotFound, Other }
 
 /// <summary>
-/// An inotify instance whose descriptor lives in the shared <see cref="EpollLoop"/>: events are parsed on the I/O
-/// thread and handed to <c>onEvents</c>, which must only enqueue.
+/// One watcher's view of the agent's shared inotify instance (<see cref="InotifyHub"/>): the wds it added, and the
+/// events of those wds (plus queue overflows), handed to <c>onEvents</c> on the I/O thread, which must only enqueue.
+/// Dispose releases exactly this handle's watches; a kernel watch another handle also holds stays.
 /// </summary>
-internal sealed class Inotify : IFdReader, IDisposable
+internal sealed class Inotify : IDisposable
 {
+    /// <summary>The one mask every watch is added with (see <see cref="InotifyHub"/> on why it must be one).</summary>
     public const uint WatchMask = LibC.IN_MODIFY | LibC.IN_CLOSE_WRITE | LibC.IN_MOVED_FROM | LibC.IN_MOVED_TO | LibC.IN_CREATE
         | LibC.IN_DELETE | LibC.IN_DELETE_SELF | LibC.IN_MOVE_SELF | LibC.IN_ONLYDIR | LibC.IN_DONT_FOLLOW | LibC.IN_EXCL_UNLINK;
 
-    private readonly EpollLoop _loop;
-    private readonly int _fd;
-    private readonly ulong _key;
+    private readonly InotifyHub _hub;
     private readonly Action<List<InotifyEvent>> _onEvents;
     private readonly Action _onClosed;
-    private int _disposed;
 
-    public Inotify(EpollLoop loop, Action<List<InotifyEvent>> onEvents, Action onClosed)
+    internal Inotify(InotifyHub hub, InotifyHub.Instance instance, Action<List<InotifyEvent>> onEvents, Action onClosed)
     {
-        _loop = loop;
+        _hub = hub;
+        Instance = instance;
         _onEvents = onEvents;
         _onClosed = onClosed;
-        _fd = LibC.InotifyInit1(LibC.IN_NONBLOCK | LibC.IN_CLOEXEC);
-        if (_fd < 0)
-        {
-            var errno = LibC.LastErrno;
-            throw new InvalidOperationException(errno == LibC.EMFILE
-                ? "inotify instance limit reached (fs.inotify.max_user_instances)"
-                : $"inotify_init1 failed (errno {errno})");
-        }
-
-        _key = loop.AddReader(_fd, this);
     }
 
-    public int AddWatch(string directory, out WatchFailure failure)
-    {
-        var wd = LibC.InotifyAddWatch(_fd, directory, WatchMask);
-        failure = wd >= 0 ? WatchFailure.None : LibC.LastErrno switch
-        {
-            LibC.ENOSPC => WatchFailure.LimitReached,
-            LibC.ENOENT => WatchFailure.NotFound,
-            _ => WatchFailure.Other,
-        };
-        return wd;
-    }
+    /// <remarks>The members below are guarded by the hub's lock.</remarks>
+    internal InotifyHub.Instance Instance { get; }
 
-    public void RemoveWatch(int wd) => _ = LibC.InotifyRmWatch(_fd, wd);
+    internal HashSet<int> Wds { get; } = [];
 
-    void IFdReader.OnData(ReadOnlySpan<byte> data)
-    {
-        var events = new List<InotifyEvent>();
-        var pos = 0;
-        while (pos + 16 <= data.Length)
-        {
-            var wd = BinaryPrimitives.ReadInt32LittleEndian(data[pos..]);
-            var mask = BinaryPrimitives.ReadUInt32LittleEndian(data[(pos + 4)..]);
-            var cookie = BinaryPrimitives.ReadUInt32LittleEndian(data[(pos + 8)..]);
-            var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(data[(pos + 12)..]);
-            var nameBytes = data.Slice(pos + 16, Math.Min(length, data.Length - pos - 16));
-            var nul = nameBytes.IndexOf((byte)0);
-            var name = Encoding.UTF8.GetString(nul >= 0 ? nameBytes[..nul] : nameBytes);
-            events.Add(new InotifyEvent(wd, mask, cookie, name));
-            pos += 16 + length;
-        }
+    internal bool Disposed { get; set; }
 
-        _onEvents(events);
-    }
+    /// <returns>The wd (the same number for the same directory in every watcher), or -1 with the reason.</returns>
+    public int AddWatch(string directory, out WatchFailure failure) => _hub.AddWatch(this, directory, out failure);
 
-    void IFdReader.OnClosed()
-    {
-        if (Volatile.Read(ref _disposed) == 0)
-        {
-            _onClosed();
-        }
-    }
+    /// <summary>Lets go of a wd this handle added; the kernel watch goes when no other handle holds it.</summary>
+    public void RemoveWatch(int wd) => _hub.RemoveWatch(this, wd);
 
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
-        {
-            _loop.Close(_key);
-        }
-    }
+    internal void OnEvents(List<InotifyEvent> events) => _onEvents(events);
+
+    internal void OnClosed() => _onClosed();
+
+    public void Dispose() => _hub.Close(this);
 }

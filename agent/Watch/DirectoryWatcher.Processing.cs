@@ -192,6 +192,7 @@ internal sealed partial class DirectoryWatcher
         {
             _wdsByDir.Remove(dir);
             _dirsByWd.Remove(wd);
+            _inotify?.RemoveWatch(wd); // moved out of the tree: not ours any more (deleted: the kernel dropped it already)
         }
     }
 

@@ -13,14 +13,15 @@ internal readonly record struct WatchEvent(string Event, string Path);
 /// file yields one <c>add</c> when its writer closes it (or 100 ms after the last write if it stays open); a file
 /// replaced by rename is a <c>change</c>. When the kernel's watch limit runs out the watcher says so and falls back
 /// to polling; a queue overflow triggers a rescan. Raw events are only enqueued on the I/O thread; this type's own
-/// loop does the work.
+/// loop does the work. The inotify instance is the agent's one <see cref="InotifyHub"/>: this watcher holds a handle
+/// on it, and watches it shares with another watcher of an overlapping tree stay while either holds them.
 /// </summary>
 internal sealed partial class DirectoryWatcher : IAsyncDisposable
 {
     public static readonly TimeSpan FoldWindow = TimeSpan.FromMilliseconds(100);
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
-    private readonly EpollLoop _loop;
+    private readonly InotifyHub _hub;
     private readonly Glob _ignore;
     private readonly Action<WatchEvent> _emit;
     private readonly Action<string> _warn;
@@ -38,12 +39,12 @@ internal sealed partial class DirectoryWatcher : IAsyncDisposable
     private volatile bool _overflowed;
     private Task _run = Task.CompletedTask;
 
-    public DirectoryWatcher(string root, Glob ignore, EpollLoop loop, Action<WatchEvent> emit, Action<string> warn, TimeProvider time)
+    public DirectoryWatcher(string root, Glob ignore, InotifyHub hub, Action<WatchEvent> emit, Action<string> warn, TimeProvider time)
     {
         _time = time;
         Root = root;
         _ignore = ignore;
-        _loop = loop;
+        _hub = hub;
         _emit = emit;
         _warn = warn;
     }
@@ -58,7 +59,7 @@ internal sealed partial class DirectoryWatcher : IAsyncDisposable
     /// <summary>Adds the watches (the watcher is active when this returns) and starts processing.</summary>
     public void Start()
     {
-        _inotify = new Inotify(_loop, OnRaw, () => _raw.Writer.TryComplete());
+        _inotify = _hub.Open(OnRaw, () => _raw.Writer.TryComplete());
         if (!WatchTree(Root, emitContents: false))
         {
             SwitchToPolling();
@@ -144,12 +145,7 @@ internal sealed partial class DirectoryWatcher : IAsyncDisposable
 
     private void SwitchToPolling()
     {
-        foreach (var wd in _dirsByWd.Keys)
-        {
-            _inotify?.RemoveWatch(wd);
-        }
-
-        _inotify?.Dispose();
+        _inotify?.Dispose(); // releases this watcher's watches, and only them
         _inotify = null;
         _dirsByWd.Clear();
         _wdsByDir.Clear();

@@ -1,10 +1,12 @@
 using Sandboxd.Core;
+using Sandboxd.Native;
+
 namespace Sandboxd.Watch;
 
 internal static class WatchFeature
 {
     public static IServiceCollection AddWatch(this IServiceCollection services) =>
-        services.AddSingleton<WatcherService>().AddSingleton<ISandboxScoped>(sp => sp.GetRequiredService<WatcherService>());
+        services.AddSingleton<InotifyHub>().AddSingleton<WatcherService>().AddSingleton<ISandboxScoped>(sp => sp.GetRequiredService<WatcherService>());
 
     public static IEndpointRouteBuilder MapWatch(this IEndpointRouteBuilder routes)
     {

@@ -10,7 +10,7 @@ using Sandboxd.Telemetry;
 namespace Sandboxd.Watch;
 
 /// <summary>The watchers of every sandbox; publishes <c>file:changed</c> on <c>watcher:&lt;id&gt;</c>.</summary>
-internal sealed class WatcherService(EpollLoop loop, LiveHub hub, TimeProvider time, ILogger<WatcherService> logger) : IAsyncDisposable, ISandboxScoped
+internal sealed class WatcherService(InotifyHub inotify, LiveHub hub, TimeProvider time, ILogger<WatcherService> logger) : IAsyncDisposable, ISandboxScoped
 {
     public async Task CloseAsync(SandboxContext sandbox)
     {
@@ -29,7 +29,7 @@ internal sealed class WatcherService(EpollLoop loop, LiveHub hub, TimeProvider t
     public Watcher Create(SandboxContext sandbox, string path, bool includeContent, IReadOnlyList<string> ignored, string encoding)
     {
         var watcher = new Watcher(Ids.New("watcher_"), path, includeContent, ignored, encoding);
-        var directory = new DirectoryWatcher(path, new Glob(ignored), loop,
+        var directory = new DirectoryWatcher(path, new Glob(ignored), inotify,
             e => Publish(sandbox, watcher, e),
             warning =>
             {
