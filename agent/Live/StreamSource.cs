@@ -21,9 +21,12 @@ internal sealed class StreamSource(string channel, IReadOnlyList<LogStream> stre
 
     /// <summary>
     /// How long an incomplete UTF-8 sequence at the end of output (raw or base64) waits for its remaining bytes before
-    /// it is sent as it is: a program that prints a partial character and then waits must still be seen.
+    /// it is sent as it is: a program that prints a partial character and then waits must still be seen. 500 ms, not
+    /// 30: a writer whose stdio cuts a character between two write() calls can be descheduled for tens of ms on a busy
+    /// machine, and a tail sent alone becomes U+FFFD on both sides (a fresh-clone CI run under stress-ng saw "wörld"
+    /// arrive as "w��rld" in a 100 KB printf). A partial character shown half a second late costs nothing.
     /// </summary>
-    public static readonly TimeSpan HoldLimit = TimeSpan.FromMilliseconds(30);
+    public static readonly TimeSpan HoldLimit = TimeSpan.FromMilliseconds(500);
     private static readonly Task Never = new TaskCompletionSource().Task;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _gate = new();

@@ -159,7 +159,7 @@ public sealed partial class PtyTests(AgentFixture fixture) : IClassFixture<Agent
 
         // computesdk turns every base64 chunk into a string by itself: a chunk ending inside U+20AC shows U+FFFD there.
         // The two halves come from two builtin printfs (two write(2)s microseconds apart, often read separately). There
-        // is no `sleep` between them: a forked sleep on a loaded machine took longer than the 30 ms hold, after which
+        // is no `sleep` between them: a forked sleep on a loaded machine took longer than the hold (30 ms then), after which
         // the lead byte is sent alone by design, and the test failed for that (fresh-clone run under stress-ng).
         await socket.InputAsync(id, "stty -echo; printf 'euro:\\342'; printf '\\202\\254:%s\\n' end$((1+1))\n", ct);
         var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
