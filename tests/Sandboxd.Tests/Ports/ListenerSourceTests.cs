@@ -60,7 +60,7 @@ public sealed class ListenerSourceTests
     [Theory(Timeout = 60_000)]
     [InlineData(true)]
     [InlineData(false)]
-    public void The_scanner_sees_a_child_listen_on_v4_and_v6_and_sees_both_close(bool netlink)
+    public async Task The_scanner_sees_a_child_listen_on_v4_and_v6_and_sees_both_close(bool netlink)
     {
         using var timeWait = Listen(IPAddress.Loopback);
         MakeTimeWaitSockets(timeWait, TimeWaitConnections);
@@ -78,7 +78,7 @@ public sealed class ListenerSourceTests
         using var child = StartListeningChild(out var v4Port, out var v6Port);
         try
         {
-            SeeOpenAndClose(scanner, changes, child, v4Port, v6Port);
+            await SeeOpenAndClose(scanner, changes, child, v4Port, v6Port);
         }
         finally
         {
@@ -91,10 +91,10 @@ public sealed class ListenerSourceTests
         scanner.Source.UsesNetlink.Should().Be(netlink, "netlink was not given up on");
     }
 
-    private static void SeeOpenAndClose(PortScanner scanner, List<PortChange> changes, Process child, int v4Port, int v6Port)
+    private static async Task SeeOpenAndClose(PortScanner scanner, List<PortChange> changes, Process child, int v4Port, int v6Port)
     {
-        var v4Open = WaitFor(scanner, changes, c => c.Opened && c.Port.Port == v4Port && c.Port.Address == "127.0.0.1");
-        var v6Open = WaitFor(scanner, changes, c => c.Opened && c.Port.Port == v6Port && c.Port.Address == "::1");
+        var v4Open = await WaitFor(scanner, changes, c => c.Opened && c.Port.Port == v4Port && c.Port.Address == "127.0.0.1");
+        var v6Open = await WaitFor(scanner, changes, c => c.Opened && c.Port.Port == v6Port && c.Port.Address == "::1");
         v4Open.Port.Pid.Should().Be(child.Id);
         v6Open.Port.Pid.Should().Be(child.Id);
         v4Open.Port.LoopbackOnly.Should().BeTrue();
@@ -102,8 +102,8 @@ public sealed class ListenerSourceTests
 
         child.Kill();
         child.WaitForExit(Bound).Should().BeTrue();
-        WaitFor(scanner, changes, c => !c.Opened && c.Port.Port == v4Port && c.Port.Inode == v4Open.Port.Inode);
-        WaitFor(scanner, changes, c => !c.Opened && c.Port.Port == v6Port && c.Port.Inode == v6Open.Port.Inode);
+        await WaitFor(scanner, changes, c => !c.Opened && c.Port.Port == v4Port && c.Port.Inode == v4Open.Port.Inode);
+        await WaitFor(scanner, changes, c => !c.Opened && c.Port.Port == v6Port && c.Port.Inode == v6Open.Port.Inode);
         scanner.Current.Should().NotContain(p => p.Port == v4Port || p.Port == v6Port);
     }
 
@@ -239,22 +239,17 @@ public sealed class ListenerSourceTests
     }
 
     /// <summary>Scans until a change matching <paramref name="match"/> was reported (bounded).</summary>
-    private static PortChange WaitFor(PortScanner scanner, List<PortChange> changes, Func<PortChange, bool> match)
+    private static async Task<PortChange> WaitFor(PortScanner scanner, List<PortChange> changes, Func<PortChange, bool> match)
     {
-        var clock = Stopwatch.StartNew();
-        while (true)
+        var found = await Eventually.UntilAsync(() =>
         {
             scanner.Scan();
             lock (changes)
             {
-                if (changes.FirstOrDefault(match) is { } found)
-                {
-                    return found;
-                }
+                return changes.FirstOrDefault(match);
             }
-
-            clock.Elapsed.Should().BeLessThan(Bound, "the change is seen within a few scans");
-            Thread.Sleep(PortScanner.FastInterval); // the scanner's own fastest polling interval
-        }
+        }, change => change is not null, Bound, "the change, within a few scans", TestContext.Current.CancellationToken);
+        return found!;
     }
+
 }
