@@ -32,14 +32,33 @@ machine_busy_jiffies() {
   awk '$1 == "cpu" { printf "%.0f\n", $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
-# own_jiffies: CPU time, in clock ticks, of this script ($$) and everything it started: for $$ and each of its live
+# cgroup_jiffies: CPU time, in clock ticks, of the cgroups named in BENCH_OWN_CGROUPS (paths below the cgroup root,
+# space-separated): work this benchmark caused outside its process tree, such as a Docker engine's daemons, shims and
+# containers (tests/docker/engines.sh, ENGINES_CPU_CGROUP). A cgroup's figure holds its exited processes too (v1
+# cpuacct.usage in ns, v2 cpu.stat usage_usec); one not made yet counts 0.
+cgroup_jiffies() {
+  local hz total=0 cg ns
+  hz=$(getconf CLK_TCK)
+  for cg in ${BENCH_OWN_CGROUPS:-}; do
+    ns=0
+    if [ -r "/sys/fs/cgroup/cpuacct/$cg/cpuacct.usage" ]; then
+      ns=$(cat "/sys/fs/cgroup/cpuacct/$cg/cpuacct.usage")
+    elif [ -r "/sys/fs/cgroup/$cg/cpu.stat" ]; then
+      ns=$(awk '$1 == "usage_usec" { printf "%.0f", $2 * 1000 }' "/sys/fs/cgroup/$cg/cpu.stat")
+    fi
+    total=$(awk -v t="$total" -v ns="${ns:-0}" -v hz="$hz" 'BEGIN { printf "%.0f", t + ns * hz / 1e9 }')
+  done
+  echo "$total"
+}
+
+# own_jiffies: CPU time, in clock ticks, of this script ($$) and everything it started (plus cgroup_jiffies): for $$ and each of its live
 # descendants utime + stime + cutime + cstime (/proc/PID/stat). A child that exited and was waited for is in its
 # waiter's cutime/cstime exactly once, so the sum counts every process once, reaped or running. Not counted: a
 # descendant that detached (double fork, a daemon: its parent becomes init) — its CPU shows up as the others'.
 own_jiffies() {
   # cat skips the processes that exit between the glob and the read (and then fails: pipefail); comm may hold spaces
   # and ')', so the fields are split after the last ") ".
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$$" '
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$$" -v extra="$(cgroup_jiffies)" '
     {
       pid = $1; rest = $0
       sub(/^.*\) /, "", rest)
@@ -52,7 +71,7 @@ own_jiffies() {
         grew = 0
         for (p in parent) if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
       }
-      total = 0
+      total = extra
       for (p in tree) total += ticks[p]
       printf "%.0f\n", total
     }'

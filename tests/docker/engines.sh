@@ -10,6 +10,10 @@
 # tests/ship makes it) with the published agent (SANDBOXD_PATH) — no registry is needed. The built image is cached
 # as tests/.cache/docker-agent-<hash of binary + Dockerfile>.tar and only loaded on later runs.
 # Exit code 77: docker.io is not installed or we are not root (callers skip, loudly).
+# ENGINES_CPU_CGROUP=NAME (bench/gateway sets it): each engine's dockerd — and so its containerd and shims — runs in the
+# cgroup NAME/<engine>/daemon and its containers under NAME/<engine>/containers (--cgroup-parent), so the CPU time of
+# everything an engine does, exited containers included, adds up in NAME's accounting (cgroup v1 cpuacct, or v2);
+# `down` removes NAME's directories.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cmd=${1:?usage: engines.sh up|down|stop|start DIR [a|b]}
@@ -78,13 +82,28 @@ engine_args() { # engine_args NAME
   printf '%s\n' "${args[@]}"
 }
 
+# cpu_cgroup_root: where ENGINES_CPU_CGROUP is made: the cgroup v1 cpuacct hierarchy, or the v2 unified one.
+cpu_cgroup_root() {
+  if [ -d /sys/fs/cgroup/cpuacct ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then echo /sys/fs/cgroup/cpuacct; else echo /sys/fs/cgroup; fi
+}
+
 start_engine() { # start_engine NAME
   local n=$1
   if [ -f "$dir/$n/dockerd.pid" ] && kill -0 "$(cat "$dir/$n/dockerd.pid")" 2>/dev/null; then return 0; fi
   mkdir -p "$dir/$n"
   if [ "$n" = a ]; then make_bridge; fi
   mapfile -t args < <(engine_args "$n")
-  setsid dockerd "${args[@]}" >>"$dir/$n/dockerd.log" 2>&1 </dev/null &
+  if [ -n "${ENGINES_CPU_CGROUP:-}" ]; then
+    # The daemon in a leaf of its own (cgroup v2 allows no processes beside child groups), its containers beside it.
+    local procs
+    procs="$(cpu_cgroup_root)/$ENGINES_CPU_CGROUP/$n/daemon"
+    mkdir -p "$procs"
+    args+=(--cgroup-parent "/$ENGINES_CPU_CGROUP/$n/containers")
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    setsid sh -c 'echo $$ >"$0/cgroup.procs" && exec dockerd "$@"' "$procs" "${args[@]}" >>"$dir/$n/dockerd.log" 2>&1 </dev/null &
+  else
+    setsid dockerd "${args[@]}" >>"$dir/$n/dockerd.log" 2>&1 </dev/null &
+  fi
   local deadline=$((SECONDS + 60))
   until DOCKER_HOST="unix://$dir/$n.sock" "$DOCKER" info >/dev/null 2>&1; do
     if [ $SECONDS -ge $deadline ]; then tail -20 "$dir/$n/dockerd.log" >&2; log "engine $n did not answer within 60 s"; return 1; fi
@@ -176,6 +195,13 @@ case "$cmd" in
           # shellcheck disable=SC2086 # the rule is iptables' own words
           iptables -t "$table" $rule 2>/dev/null || true
         done
+      done
+    fi
+    if [ -n "${ENGINES_CPU_CGROUP:-}" ]; then
+      # Every hierarchy the containers were made in (--cgroup-parent applies to each controller), deepest first.
+      for root in /sys/fs/cgroup /sys/fs/cgroup/*; do
+        [ -d "$root/$ENGINES_CPU_CGROUP" ] || continue
+        find "$root/$ENGINES_CPU_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null || log "could not remove every cgroup under $root/$ENGINES_CPU_CGROUP"
       done
     fi
     rm -rf "$dir"
