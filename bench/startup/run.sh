@@ -68,9 +68,11 @@ def load(name):
     rows = [l.split() for l in open(os.path.join(work, name + ".txt")) if l.strip()]
     ms = sorted(float(r[0]) for r in rows)
     rss = [int(r[1]) for r in rows]
+    cpu = [float(r[2]) for r in rows if len(r) > 2 and float(r[2]) >= 0]
     q = lambda p: ms[min(len(ms) - 1, int(round(p * (len(ms) - 1))))]
     return {"n": len(ms), "min_ms": ms[0], "p50_ms": q(0.5), "p90_ms": q(0.9), "max_ms": ms[-1],
-            "rss_kb_p50": int(statistics.median(rss)) if any(rss) else None}
+            "rss_kb_p50": int(statistics.median(rss)) if any(rss) else None,
+            "cpu_ms_p50": statistics.median(cpu) if cpu else None}
 rows = {k: load(k) for k in ["sandboxd", "floor", "node", "python", "version", "true"]}
 labels = {
     "sandboxd": "sandboxd start → GET /health 200",
@@ -86,13 +88,17 @@ try:
 except ValueError:
     pass
 print("machine: " + "; ".join(f"{k}: {v}" for k, v in meta.items()) + ("  [BUSY: load above nproc/2]" if busy else ""))
-print(f"{'measure':<58} {'p50 ms':>8} {'p90 ms':>8} {'min ms':>8} {'RSS MB':>7}")
+print(f"{'measure':<58} {'p50 ms':>8} {'p90 ms':>8} {'min ms':>8} {'CPU ms':>7} {'RSS MB':>7}")
 for k, r in rows.items():
     rss = f"{r['rss_kb_p50'] / 1024:.1f}" if r["rss_kb_p50"] else "-"
-    print(f"{labels[k]:<58} {r['p50_ms']:>8.2f} {r['p90_ms']:>8.2f} {r['min_ms']:>8.2f} {rss:>7}")
+    cpu = f"{r['cpu_ms_p50']:.1f}" if r["cpu_ms_p50"] is not None else "-"
+    print(f"{labels[k]:<58} {r['p50_ms']:>8.2f} {r['p90_ms']:>8.2f} {r['min_ms']:>8.2f} {cpu:>7} {rss:>7}")
 s, f = rows["sandboxd"]["p50_ms"], rows["floor"]["p50_ms"]
 print(f"sandboxd / floor = {s / f:.1f}x; sandboxd / node = {s / rows['node']['p50_ms']:.2f}x; "
       f"sandboxd / python http.server = {s / rows['python']['p50_ms']:.2f}x (p50, same run)")
+if rows["sandboxd"]["cpu_ms_p50"] and rows["version"]["cpu_ms_p50"]:
+    print(f"CPU (all threads, p50; moves far less with load than wall time): start → /health {rows['sandboxd']['cpu_ms_p50']:.1f} ms, "
+          f"--version {rows['version']['cpu_ms_p50']:.1f} ms = {rows['sandboxd']['cpu_ms_p50'] / rows['version']['cpu_ms_p50']:.2f}x")
 print(f"of which the runtime's own start (--version − /bin/true): {rows['version']['p50_ms'] - rows['true']['p50_ms']:.1f} ms; "
       f"binary {os.path.getsize(binary) / 1e6:.1f} MB")
 json.dump({"meta": meta, "binary_bytes": os.path.getsize(binary), "results": rows}, open(os.path.join(results, "startup.json"), "w"), indent=2)

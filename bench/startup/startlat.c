@@ -4,7 +4,10 @@
 // Each round: posix_spawn COMMAND (stdin/stdout/stderr /dev/null), then connect + "GET PATH" every POLL_US until a
 // response starts with "HTTP/1.x 200"; the time from just before posix_spawn to the end of that response's status
 // line is the round's figure. Then the server's VmRSS is read, it gets SIGTERM (SIGKILL after 5 s) and is reaped.
-// Prints one line per round: "<ms> <rss_kb>". A round that does not answer within 30 s fails the run (exit 1).
+// Prints one line per round: "<ms> <rss_kb> <cpu_ms>". cpu_ms is the CPU time the process used up to that point (the
+// sum of its threads' run time in /proc/PID/task/*/schedstat; for `exit`, user + system time from wait4): unlike the
+// wall-clock figure it hardly moves with the machine's load, so A/B comparisons stay readable on a busy host.
+// A round that does not answer within 30 s fails the run (exit 1).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,6 +72,29 @@ static long rss_kb(pid_t pid) {
   return kb;
 }
 
+// CPU time of every thread of pid so far (ns of run time from schedstat), in ms; -1 if unreadable.
+static double cpu_ms(pid_t pid) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/task", pid);
+  DIR *d = opendir(p);
+  if (!d) return -1;
+  unsigned long long ns = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    char f[320];
+    snprintf(f, sizeof f, "/proc/%d/task/%s/schedstat", pid, e->d_name);
+    FILE *s = fopen(f, "r");
+    unsigned long long run = 0;
+    if (s) {
+      if (fscanf(s, "%llu", &run) == 1) ns += run;
+      fclose(s);
+    }
+  }
+  closedir(d);
+  return ns / 1e6;
+}
+
 static void stop(pid_t pid) {
   kill(pid, SIGTERM);
   for (int i = 0; i < 5000; i++) {
@@ -82,11 +110,13 @@ static int exec_to_exit(int rounds, char **cmd, posix_spawn_file_actions_t *fa) 
     double t0 = now_ms();
     pid_t pid;
     int status;
+    struct rusage ru;
     if (posix_spawnp(&pid, cmd[0], fa, NULL, cmd, environ) != 0) { perror("posix_spawn"); return 1; }
-    waitpid(pid, &status, 0);
+    wait4(pid, &status, 0, &ru);
     double t = now_ms() - t0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) { fprintf(stderr, "%s failed\n", cmd[0]); return 1; }
-    printf("%.3f 0\n", t);
+    double cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    printf("%.3f 0 %.3f\n", t, cpu);
     fflush(stdout);
   }
   return 0;
@@ -127,7 +157,8 @@ int main(int argc, char **argv) {
       usleep(POLL_US);
     }
     if (!ok) { fprintf(stderr, "%s did not answer 200 on %s within 30 s\n", cmd[0], path); stop(pid); return 1; }
-    printf("%.3f %ld\n", t, rss_kb(pid));
+    double cpu = cpu_ms(pid);
+    printf("%.3f %ld %.3f\n", t, rss_kb(pid), cpu);
     fflush(stdout);
     stop(pid);
   }
