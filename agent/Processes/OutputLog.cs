@@ -23,6 +23,12 @@ internal sealed class OutputLog(int capacity) : IFdReader
     private TaskCompletionSource? _changed;
     private readonly List<OutputLog> _mirrors = [];
 
+    /// <summary>
+    /// The first buffer's size: an idle PTY holds a prompt of a few bytes, and 1,000 of them with 4 KiB each cost 4 MB of
+    /// heap (docs/adr/0012-footprint.md, session 8); output beyond it doubles the buffer as before.
+    /// </summary>
+    private const int FirstBufferBytes = 256;
+
     public int Capacity { get; } = capacity;
 
     /// <summary>Offset of the oldest byte still held.</summary>
@@ -96,7 +102,7 @@ internal sealed class OutputLog(int capacity) : IFdReader
         var needed = _end - _start + data.Length;
         if (needed > _buffer.Length && _buffer.Length < Capacity)
         {
-            EnsureCapacityUnsynchronized((int)Math.Min(Capacity, Math.Max(needed, Math.Max(4096, (long)_buffer.Length * 2))));
+            EnsureCapacityUnsynchronized((int)Math.Min(Capacity, Math.Max(needed, Math.Max(FirstBufferBytes, (long)_buffer.Length * 2))));
         }
 
         if (_buffer.Length < Capacity)
