@@ -100,13 +100,28 @@ internal sealed unsafe class NativeProcess
                 }
             }
 
-            int pid;
-            lock (table.Gate)
+            // Spawns overlap (each posix_spawn waits for its child's exec, so one at a time left the other core idle);
+            // one that moves its thread into a cgroup (v1) runs alone (ADR 0018).
+            var exclusive = request.Cgroup is not null;
+            var pid = -1;
+            table.BeginSpawn(exclusive);
+            try
             {
                 // The thread that spawns is the one moved into the child's cgroup (v1), so the files are opened here.
                 request.Cgroup?.Prepare();
-                pid = OomScore.SpawnPreferred(() => SpawnCore(request, slavePath, inRead, outWrite, errWrite));
-                table.OwnUnsynchronized(pid);
+                OomScore.BeginSpawn();
+                try
+                {
+                    pid = SpawnCore(request, slavePath, inRead, outWrite, errWrite);
+                }
+                finally
+                {
+                    OomScore.EndSpawn();
+                }
+            }
+            finally
+            {
+                table.EndSpawn(exclusive, pid);
             }
 
             request.Cgroup?.Started(pid);

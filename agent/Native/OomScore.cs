@@ -12,36 +12,63 @@ namespace Sandboxd.Native;
 /// instead (e2b infra#2682).
 /// </summary>
 /// <remarks>
-/// The score is inherited, not written afterwards: around each posix_spawn (with the spawn lock held, so spawns never
-/// interleave) the agent raises its own score to the child's, and lowers it back as soon as posix_spawn returns. The
-/// kernel copies the score into the child at clone time, so it holds from the child's first instruction — a write to
-/// /proc/&lt;pid&gt;/oom_score_adj after posix_spawn returned raced a child that read or forked at once. Raising needs no
-/// privilege, and lowering back to a value the agent had is always allowed (it is not below its oom_score_adj_min).
-/// The cost is two small writes per spawn and a window of one posix_spawn (the clone and the exec, well under a
-/// millisecond) in which the agent itself is the preferred victim. See docs/adr/0004-oom-score-at-spawn.md.
+/// The score is inherited, not written afterwards: while any posix_spawn is in flight the agent's own score is the
+/// child's, and it is lowered back as soon as the last one in flight returns. The kernel copies the score into the
+/// child at clone time, so it holds from the child's first instruction — a write to /proc/&lt;pid&gt;/oom_score_adj
+/// after posix_spawn returned raced a child that read or forked at once. Spawns overlap (ADR 0018): the first to
+/// begin raises the score, the last to end lowers it, so the time in which the agent is itself the preferred victim
+/// is the union of the spawn windows — never longer than when spawns ran one at a time. Raising needs no privilege,
+/// and lowering back to a value the agent had is always allowed (it is not below its oom_score_adj_min). The cost is
+/// at most two small writes per spawn. See docs/adr/0004-oom-score-at-spawn.md.
 /// </remarks>
 internal static class OomScore
 {
     public const int ChildAdjustment = 500;
     private const string SelfPath = "/proc/self/oom_score_adj";
     private static readonly (byte[] Child, byte[] Own)? Values = ComputeValues();
+    private static readonly Lock Gate = new();
+    /// <remarks>Guarded by <see cref="Gate"/>: spawns between <see cref="BeginSpawn"/> and <see cref="EndSpawn"/>.</remarks>
+    private static int s_inFlight;
+    /// <remarks>Guarded by <see cref="Gate"/>: the agent's score is the child's now.</remarks>
+    private static bool s_raised;
 
-    /// <summary>Runs <paramref name="spawn"/> with the agent's score raised to the child's, then restores the agent's.</summary>
-    /// <remarks>Call with the spawn lock held: the score is process-wide.</remarks>
-    public static int SpawnPreferred(Func<int> spawn)
+    /// <summary>
+    /// Call right before posix_spawn: from here until the matching <see cref="EndSpawn"/> the agent's score (and so
+    /// that of a child cloned meanwhile) is the child's. The write is done under the gate before this returns, so a
+    /// spawn that begins while another is in flight finds the score already raised.
+    /// </summary>
+    public static void BeginSpawn()
     {
-        if (Values is not { } values || !TryWrite(values.Child))
+        if (Values is not { } values)
         {
-            return spawn();
+            return;
         }
 
-        try
+        lock (Gate)
         {
-            return spawn();
+            if (s_inFlight++ == 0)
+            {
+                s_raised = TryWrite(values.Child);
+            }
         }
-        finally
+    }
+
+    /// <summary>Call once posix_spawn has returned (the child has exec'd, or the spawn failed): the last one out
+    /// restores the agent's own score.</summary>
+    public static void EndSpawn()
+    {
+        if (Values is not { } values)
         {
-            TryWrite(values.Own);
+            return;
+        }
+
+        lock (Gate)
+        {
+            if (--s_inFlight == 0 && s_raised)
+            {
+                TryWrite(values.Own);
+                s_raised = false;
+            }
         }
     }
 

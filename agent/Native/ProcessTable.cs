@@ -14,10 +14,24 @@ internal readonly record struct ProcStat(int Pid, char State, int ParentPid, int
 [SupportedOSPlatform("linux")]
 internal sealed unsafe class ProcessTable(EpollLoop loop)
 {
-    /// <summary>Held around posix_spawn and around orphan reaping, so a fresh child is never mistaken for an orphan.</summary>
-    internal Lock Gate { get; } = new();
-    /// <remarks>Guarded by <see cref="Gate"/>.</remarks>
+    /// <summary>Guards <see cref="_owned"/>; held only for a set operation, never across a spawn.</summary>
+    private readonly Lock _gate = new();
+    /// <remarks>Guarded by <see cref="_gate"/>.</remarks>
     private readonly HashSet<int> _owned = [];
+
+    /// <summary>
+    /// Spawns hold it shared (they overlap), a spawn that moves its thread into a cgroup (v1) and the readers of the
+    /// agent's children that must not mistake a fresh child for an orphan (<see cref="ReapOrphans"/>,
+    /// <see cref="AdoptedChildren"/>) hold it exclusive: a child exists from its clone, and is owned only once
+    /// posix_spawn has returned its pid. Writers are preferred, so a stream of spawns cannot starve the reaper.
+    /// See docs/adr/0018-overlapping-spawns.md.
+    /// </summary>
+    /// <remarks>A monitor (it waits), not a ReaderWriterLockSlim: nothing to dispose in a table that lives as long as
+    /// the agent. Guards the three fields below.</remarks>
+    private readonly object _spawns = new();
+    private int _sharedHolders;
+    private bool _exclusiveHeld;
+    private int _exclusiveWaiting;
 
     public static int SelfPid { get; } = LibC.GetPid();
 
@@ -36,8 +50,83 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
     /// </summary>
     public static bool OwnsItsTree { get; private set; }
 
-    /// <summary>Marks <paramref name="pid"/> as owned. Call with <see cref="Gate"/> held, right after spawning.</summary>
-    internal void OwnUnsynchronized(int pid) => _owned.Add(pid);
+    /// <summary>Starts a spawn: shared with other spawns, or <paramref name="exclusive"/> (the spawning thread changes
+    /// cgroup). Pair with <see cref="EndSpawn"/> on the same thread.</summary>
+    internal void BeginSpawn(bool exclusive)
+    {
+        if (exclusive)
+        {
+            EnterExclusive();
+            return;
+        }
+
+        lock (_spawns)
+        {
+            while (_exclusiveHeld || _exclusiveWaiting > 0)
+            {
+                Monitor.Wait(_spawns);
+            }
+
+            _sharedHolders++;
+        }
+    }
+
+    /// <summary>Ends a spawn begun with <see cref="BeginSpawn"/>; <paramref name="pid"/> (if positive) is owned from now.</summary>
+    internal void EndSpawn(bool exclusive, int pid)
+    {
+        if (pid > 0)
+        {
+            lock (_gate)
+            {
+                _owned.Add(pid);
+            }
+        }
+
+        if (exclusive)
+        {
+            ExitExclusive();
+            return;
+        }
+
+        lock (_spawns)
+        {
+            if (--_sharedHolders == 0 && _exclusiveWaiting > 0)
+            {
+                Monitor.PulseAll(_spawns);
+            }
+        }
+    }
+
+    /// <summary>Waits until no spawn is in flight and keeps new ones out until <see cref="ExitExclusive"/>.</summary>
+    private void EnterExclusive()
+    {
+        lock (_spawns)
+        {
+            _exclusiveWaiting++;
+            try
+            {
+                while (_exclusiveHeld || _sharedHolders > 0)
+                {
+                    Monitor.Wait(_spawns);
+                }
+            }
+            finally
+            {
+                _exclusiveWaiting--;
+            }
+
+            _exclusiveHeld = true;
+        }
+    }
+
+    private void ExitExclusive()
+    {
+        lock (_spawns)
+        {
+            _exclusiveHeld = false;
+            Monitor.PulseAll(_spawns);
+        }
+    }
 
     /// <summary>Calls <paramref name="onExit"/> with the wait status once <paramref name="pid"/> has exited and been reaped.</summary>
     public void Watch(int pid, Action<int> onExit)
@@ -47,7 +136,7 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
         {
             loop.AddPidfd(pidfd, pid, status =>
             {
-                lock (Gate)
+                lock (_gate)
                 {
                     _owned.Remove(pid);
                 }
@@ -68,7 +157,7 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
             }
             while (r < 0 && LibC.LastErrno == LibC.EINTR);
 
-            lock (Gate)
+            lock (_gate)
             {
                 _owned.Remove(pid);
             }
@@ -83,11 +172,12 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
     public int ReapOrphans()
     {
         var reaped = 0;
-        lock (Gate)
+        EnterExclusive(); // no spawn in flight: every child that exists and is ours is in _owned
+        try
         {
             foreach (var child in DirectChildren())
             {
-                if (_owned.Contains(child) || !TryReadStat(child, out var stat) || stat.State != 'Z')
+                if (IsOwned(child) || !TryReadStat(child, out var stat) || stat.State != 'Z')
                 {
                     continue;
                 }
@@ -99,6 +189,10 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
                 }
             }
         }
+        finally
+        {
+            ExitExclusive();
+        }
 
         return reaped;
     }
@@ -108,9 +202,22 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
     /// <summary>Live children of the agent it did not spawn: orphans re-parented to it (it is a subreaper), e.g. <c>setsid -f</c>.</summary>
     public List<int> AdoptedChildren()
     {
-        lock (Gate)
+        EnterExclusive();
+        try
         {
-            return [.. DirectChildren().Where(c => !_owned.Contains(c) && IsRunning(c))];
+            return [.. DirectChildren().Where(c => !IsOwned(c) && IsRunning(c))];
+        }
+        finally
+        {
+            ExitExclusive();
+        }
+    }
+
+    private bool IsOwned(int pid)
+    {
+        lock (_gate)
+        {
+            return _owned.Contains(pid);
         }
     }
 
@@ -118,18 +225,59 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
     /// Field 22 of /proc/&lt;pid&gt;/stat (start time in clock ticks after boot): with the pid it names one process
     /// across pid reuse. Null when the process is gone.
     /// </summary>
+    /// <remarks>Read with open/read/close into a stack buffer (no FileStream, no split): it is on the path of every
+    /// spawn (<c>ChildLedger.Record</c>).</remarks>
     public static string? StartTime(int pid)
     {
-        try
-        {
-            var text = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-            return fields.Length > 19 ? fields[19] : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        var fd = LibC.Open($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat", LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
         {
             return null;
         }
+
+        // A stat line is about 300 bytes (comm is at most 16, and the 52 numbers are bounded): 1 KiB holds it whole.
+        Span<byte> buffer = stackalloc byte[1024];
+        int length;
+        try
+        {
+            fixed (byte* b = buffer)
+            {
+                length = (int)LibC.Read(fd, b, buffer.Length);
+            }
+        }
+        finally
+        {
+            LibC.Close(fd);
+        }
+
+        if (length <= 0)
+        {
+            return null;
+        }
+
+        // "pid (comm) S ppid ..." — comm may hold spaces and parentheses, so count fields after the last ')'. Field 22
+        // (starttime) is the 20th after it.
+        var rest = buffer[..length];
+        var close = rest.LastIndexOf((byte)')');
+        if (close < 0 || close + 2 >= rest.Length)
+        {
+            return null;
+        }
+
+        rest = rest[(close + 2)..];
+        for (var skip = 0; skip < 19; skip++)
+        {
+            var space = rest.IndexOf((byte)' ');
+            if (space < 0)
+            {
+                return null;
+            }
+
+            rest = rest[(space + 1)..];
+        }
+
+        var end = rest.IndexOfAny((byte)' ', (byte)'\n');
+        return end <= 0 ? null : System.Text.Encoding.ASCII.GetString(rest[..end]);
     }
 
     /// <summary>The children of <paramref name="pid"/> (every thread's), empty if it is gone.</summary>
@@ -146,7 +294,7 @@ internal sealed unsafe class ProcessTable(EpollLoop loop)
         var pending = new Queue<int>();
         pending.Enqueue(leader);
         HashSet<int> spawned;
-        lock (Gate)
+        lock (_gate)
         {
             spawned = [.. _owned]; // spawned leaders: each leads its own session, never an adopted orphan of another
         }

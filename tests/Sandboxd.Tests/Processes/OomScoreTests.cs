@@ -74,5 +74,7 @@ public sealed class OomScoreTests(AgentFixture fixture) : IClassFixture<AgentFix
 
         seen.Should().HaveCount(Runs);
         seen.Where(s => s != Expected).Should().BeEmpty($"every child starts with {Expected}");
+        // Spawns overlap (ADR 0018): the first in flight raises the agent's score, the last one out lowers it back.
+        Read($"/proc/{Agent.Pid}/oom_score_adj").Should().Be(Inherited, "the agent's own score is restored once no spawn is in flight");
     }
 }
