@@ -29,6 +29,7 @@ internal sealed class FastSendFile(IHttpResponseBodyFeature inner) : IHttpRespon
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var remaining = count ?? RandomAccess.GetLength(handle) - offset;
+        var total = remaining;
         await inner.StartAsync(cancellationToken).ConfigureAwait(false);
         var writer = inner.Writer;
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
@@ -54,6 +55,7 @@ internal sealed class FastSendFile(IHttpResponseBodyFeature inner) : IHttpRespon
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            TransferMemory.AfterTransfer(total - remaining);
         }
     }
 }

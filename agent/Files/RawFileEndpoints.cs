@@ -264,6 +264,8 @@ internal static class RawFileEndpoints
             file.Flush(flushToDisk: true);
         }
 
+        TransferMemory.AfterTransfer(written);
+
         File.SetUnixFileMode(temp, mode); // the umask applied at create; the asked (or kept) mode is exact
         WorkloadUser.Current.Claim(temp);
         return written;
