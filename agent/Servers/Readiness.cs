@@ -157,7 +157,7 @@ internal sealed partial class ServerSupervisor
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(check.DelayMs ?? 0), owner._time, cancellationToken).ConfigureAwait(false);
                 var wasReady = false;
-                var request = HealthProbe.Request(port, check.Path);
+                var request = HealthProbe.Request(port, check.Path ?? "/");
                 while (!cancellationToken.IsCancellationRequested)
                 {
                     int? status = null;
