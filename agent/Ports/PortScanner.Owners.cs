@@ -69,7 +69,7 @@ internal sealed partial class PortScanner
     /// <summary>
     /// The socket inode a <c>/proc/PID/fd/N</c> link names, from one <c>readlink</c> into a stack buffer: a listener
     /// opened by any process of the machine that is not the agent's makes the scanner read every descriptor of every
-    /// process, and <see cref="FileInfo.LinkTarget"/> cost an <c>lstat</c>, a <c>readlink</c> and a string for each one
+    /// process, and <c>FileInfo.LinkTarget</c> cost an <c>lstat</c>, a <c>readlink</c> and a string for each one
     /// (with other work opening ports, most of an idle agent's CPU beside 100 servers).
     /// </summary>
     private static unsafe bool TrySocketInode(string fdLink, out long inode)
