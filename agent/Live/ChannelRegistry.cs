@@ -20,6 +20,20 @@ internal sealed class ChannelRegistry(TimeProvider? time = null)
     private readonly Dictionary<string, long> _backlogBytes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, StreamSource> _sources = new(StringComparer.Ordinal);
     private readonly HashSet<LiveConnection> _connections = [];
+    /// <remarks>Guarded by <see cref="_gate"/>: when the backlogs of every channel are next swept for expired entries.</remarks>
+    private DateTime _nextSweep;
+
+    /// <summary>The channels holding a backlog (for tests: a channel nobody will ever subscribe to must not stay).</summary>
+    public int BacklogChannelCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _backlog.Count;
+            }
+        }
+    }
 
     public void AddConnection(LiveConnection connection)
     {
@@ -163,6 +177,42 @@ internal sealed class ChannelRegistry(TimeProvider? time = null)
         }
 
         _backlogBytes[channel] = bytes;
+        if (now >= _nextSweep)
+        {
+            // A channel is trimmed above only when it is published to again: a watcher destroyed while nobody listened
+            // (its watcher:created and watcher:destroyed) would otherwise keep its queue for the agent's lifetime.
+            _nextSweep = now + BacklogAge;
+            SweepUnsynchronized(cutoff);
+        }
+    }
+
+    /// <summary>Drops every backlog entry older than <paramref name="cutoff"/>, and the channels left empty.</summary>
+    private void SweepUnsynchronized(DateTime cutoff)
+    {
+        List<string>? empty = null;
+        foreach (var (name, queue) in _backlog)
+        {
+            var bytes = _backlogBytes.GetValueOrDefault(name);
+            while (queue.Count > 0 && queue.Peek().At < cutoff)
+            {
+                bytes -= queue.Dequeue().Message.ApproximateSize;
+            }
+
+            if (queue.Count == 0)
+            {
+                (empty ??= []).Add(name);
+            }
+            else
+            {
+                _backlogBytes[name] = bytes;
+            }
+        }
+
+        foreach (var name in empty ?? [])
+        {
+            _backlog.Remove(name);
+            _backlogBytes.Remove(name);
+        }
     }
 
     /// <summary>Sends to every socket of the sandbox, subscribed or not.</summary>

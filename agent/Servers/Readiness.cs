@@ -6,13 +6,6 @@ namespace Sandboxd.Servers;
 
 internal sealed partial class ServerSupervisor
 {
-    private static readonly HttpClient HealthClient = new(new SocketsHttpHandler
-    {
-        UseProxy = false,
-        AllowAutoRedirect = false,
-        PooledConnectionLifetime = TimeSpan.FromMinutes(1),
-    });
-
     /// <summary>
     /// Readiness of one run: the first listening port owned by the server's process tree sets port and url; then the
     /// server is ready at once, or after its first passing health check. Health checks keep running; a ready server
@@ -70,6 +63,14 @@ internal sealed partial class ServerSupervisor
 
         public void OnPortChange(PortChange change)
         {
+            if (change.Opened && PortFound)
+            {
+                // Every run's readiness hears of every listener the machine opens: once this run's port is known, an
+                // opened one is not its news — no walk up the new owner's parents through /proc (100 servers did 100
+                // walks for each listener any process on the machine opened).
+                return;
+            }
+
             if (!change.Opened || change.Port.Pid is not { } pid || !InTree(pid, child.Pid))
             {
                 if (!change.Opened && server.Port == change.Port.Port && change.Port.Pid is { } gone && InTreeOrGone(gone))
@@ -156,6 +157,7 @@ internal sealed partial class ServerSupervisor
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(check.DelayMs ?? 0), owner._time, cancellationToken).ConfigureAwait(false);
                 var wasReady = false;
+                var request = HealthProbe.Request(port, check.Path ?? "/");
                 while (!cancellationToken.IsCancellationRequested)
                 {
                     int? status = null;
@@ -165,8 +167,7 @@ internal sealed partial class ServerSupervisor
                     {
                         using var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(check.TimeoutMs ?? 1500), owner._time);
                         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-                        using var response = await HealthClient.GetAsync(new Uri($"http://127.0.0.1:{port}{check.Path}"), HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-                        status = (int)response.StatusCode;
+                        status = await HealthProbe.GetStatusAsync(port, request, timeout.Token).ConfigureAwait(false);
                         passed = status < 400;
                         problem = $"GET {check.Path} answered {status}";
                     }
@@ -174,7 +175,7 @@ internal sealed partial class ServerSupervisor
                     {
                         problem = $"GET {check.Path} timed out after {check.TimeoutMs} ms";
                     }
-                    catch (HttpRequestException e)
+                    catch (Exception e) when (e is HealthProbeException or IOException)
                     {
                         problem = $"GET {check.Path} failed: {e.Message}";
                     }

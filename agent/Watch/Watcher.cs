@@ -12,6 +12,8 @@ internal sealed class Watcher(string id, string path, bool includeContent, IRead
     public string Encoding { get; } = encoding;
     public string Channel => "watcher:" + Id;
     public DirectoryWatcher? Directory { get; set; }
+    /// <summary>The tree this watcher shares with the other watchers of the same root and ignore list.</summary>
+    public SharedTree? Tree { get; set; }
     public volatile bool Stopped;
 
     public long NextSequence() => Interlocked.Increment(ref _sequence);

@@ -81,4 +81,27 @@ public sealed class BacklogAgeTests
 
         channels.Subscribe("watcher:w1", second).Backlog.Should().BeEmpty("a backlog is flushed to one subscriber only");
     }
+
+    [Fact]
+    public void The_backlog_of_a_channel_nobody_ever_subscribes_to_goes_once_it_is_older_than_the_age_limit()
+    {
+        // A watcher created and destroyed while no socket listened leaves watcher:created and watcher:destroyed in its
+        // channel's backlog; the channel is never published to again, so only a sweep can drop it (issue 17 item 6:
+        // 1,000 watchers created and deleted left 1,000 queues for the agent's lifetime).
+        var time = new FakeTimeProvider(Start);
+        var channels = new ChannelRegistry(time);
+        for (var i = 0; i < 1000; i++)
+        {
+            channels.Publish(LiveMessage.FileChanged($"watcher:gone{i}", new FileChangedEvent("change", "/x")));
+        }
+
+        channels.BacklogChannelCount.Should().Be(1000);
+        time.Advance(ChannelRegistry.BacklogAge + TimeSpan.FromMilliseconds(1));
+        channels.Publish(Changed("/later")); // any publish to a channel without subscribers
+
+        channels.BacklogChannelCount.Should().Be(1, "only the channel just published to still holds a young message");
+        using var subscriber = Subscriber();
+        Paths(channels.Subscribe("watcher:w1", subscriber).Backlog).Should().Equal("/later");
+        channels.BacklogChannelCount.Should().Be(0);
+    }
 }
