@@ -23,6 +23,13 @@ internal static unsafe partial class LibC
         return LStatCore(path, buffer) == 0 && (*(uint*)(buffer + StatModeOffset) & 0xF000) == 0x8000;
     }
 
+    /// <summary>The owner's uid of <paramref name="path"/> itself (not following a symlink), or null if it cannot be read.</summary>
+    internal static uint? OwnerOf(string path)
+    {
+        var buffer = stackalloc byte[StatSize];
+        return LStatCore(path, buffer) == 0 ? *(uint*)(buffer + 28) : null; // st_uid at 28 on x86_64
+    }
+
     /// <summary>The number of hard links of <paramref name="path"/> (following symlinks), or 0 if it cannot be read.</summary>
     internal static ulong HardLinkCount(string path)
     {

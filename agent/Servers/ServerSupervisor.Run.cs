@@ -248,7 +248,8 @@ internal sealed partial class ServerSupervisor
         }
 
         var reserved = new HashSet<int>(_all.Keys.Where(s => s != server).Select(s => s.ToInfo().RequestedPort ?? 0));
-        var port = PortAllocator.Allocate(config.RequestedPort, config.StrictPort, reserved);
+        var port = PortAllocator.Allocate(config.RequestedPort, config.StrictPort, reserved, out var lease);
+        using var _ = lease; // the port is this run's until it ends: no other agent of this user hands it out meanwhile
         if (port is null)
         {
             return new RunOutcome(default, TimeSpan.Zero, false, false, "",
