@@ -24,7 +24,7 @@ internal static class RunEndpoints
         return mode switch
         {
             CommandMode.Registered => Api.Ok(record.ToResult(withOutput: false), ProtocolJsonContext.Default.EnvelopeCommandResult, "command registered; subscribe to its channel and send command:start"),
-            CommandMode.Background => Api.Ok(record.ToResult(withOutput: false), ProtocolJsonContext.Default.EnvelopeCommandResult, "command started in the background"),
+            CommandMode.Background => Api.Ok(record.ToStartedResult(), ProtocolJsonContext.Default.EnvelopeCommandResult, "command started in the background"),
             _ => Api.Ok(record.ToResult(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandResult, "command finished"),
         };
     }

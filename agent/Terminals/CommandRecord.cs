@@ -127,6 +127,25 @@ internal sealed class CommandRecord(string terminalId, ExecSpec spec, int output
         }
     }
 
+    /// <summary>
+    /// The answer to a background start (docs: daemon-http §5.2 and §6.5 say <c>running</c>, no output, no exit code):
+    /// the command as it was started. A fast command (<c>echo</c>) can end before the answer is written — common on a
+    /// busy machine now that spawns overlap — and the answer still says it started; <c>/wait</c> tells its end. A spawn
+    /// that failed is said as it is (failed, 127 or 126).
+    /// </summary>
+    public CommandResult ToStartedResult()
+    {
+        var result = ToResult(withOutput: false);
+        return Child is null ? result : result with { Status = "running", ExitCode = null, DurationMs = null, TimedOut = null, Reason = null, Signal = null };
+    }
+
+    /// <summary>The <see cref="CommandInfo"/> form of <see cref="ToStartedResult"/> (<c>POST /terminals/{id}/execute</c>).</summary>
+    public CommandInfo ToStartedInfo()
+    {
+        var info = ToInfo(withOutput: true) with { Stdout = "", Stderr = "" };
+        return Child is null ? info : info with { Status = "running", FinishedAt = null, DurationMs = null, ExitCode = null, Reason = null, Signal = null };
+    }
+
     /// <summary>The <c>/run/command</c>-style result.</summary>
     public CommandResult ToResult(bool withOutput)
     {

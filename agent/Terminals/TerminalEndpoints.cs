@@ -61,7 +61,7 @@ internal static class TerminalEndpoints
         var record = await commands.RunAsync(context, terminal, spec, background ? CommandMode.Background : CommandMode.Foreground, cancellationToken);
         if (background)
         {
-            return Api.Ok(record.ToInfo(withOutput: true) with { Stdout = "", Stderr = "" }, ProtocolJsonContext.Default.EnvelopeCommandInfo, "command started in the background");
+            return Api.Ok(record.ToStartedInfo(), ProtocolJsonContext.Default.EnvelopeCommandInfo, "command started in the background");
         }
 
         return Api.Ok(record.ToInfo(withOutput: true), ProtocolJsonContext.Default.EnvelopeCommandInfo, "command finished");

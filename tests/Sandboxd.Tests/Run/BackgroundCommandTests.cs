@@ -29,6 +29,36 @@ public sealed class BackgroundCommandTests(AgentFixture fixture) : IClassFixture
         data.TryGetProperty("exit_code", out _).Should().BeFalse("a running command has no exit code yet");
     }
 
+    /// <summary>
+    /// A command that ends at once can end before the start's answer is written (a fresh-clone CI run under stress-ng
+    /// saw <c>/execute</c> answer "completed"): the answer to a background start is still the started command —
+    /// "running", no output, no exit code (daemon-http §5.2, §6.5) — and <c>/wait</c> tells its end.
+    /// </summary>
+    [Fact(Timeout = 60_000)]
+    public async Task A_background_start_answers_running_even_when_the_command_already_ended()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var terminal = (await Client.PostJsonAsync("/terminals", """{"pty":false}""", ct)).Data.GetProperty("id").GetString();
+        for (var i = 0; i < 60; i++)
+        {
+            var (route, body) = (i % 3) switch
+            {
+                0 => ("/run/command", """{"command":"true","background":true}"""),
+                1 => ("/execute", """{"command":"exit 3","background":true}"""),
+                _ => ($"/terminals/{terminal}/execute", """{"command":"true","background":true}"""),
+            };
+            var response = await Client.PostJsonAsync(route, body, ct);
+            response.ShouldHaveStatus(200);
+            var data = response.Data;
+            data.GetProperty("status").GetString().Should().Be("running", "{0} answers the start of a background command (round {1})", route, i);
+            data.TryGetProperty("exit_code", out var code).Should().BeFalse("no exit code in a start's answer, got {0} from {1}", code, route);
+            data.GetProperty("stdout").GetString().Should().BeEmpty();
+
+            var ended = await Client.GetAsync($"/terminals/{data.GetProperty("terminal_id").GetString()}/commands/{data.GetProperty("cmd_id").GetString()}/wait?timeout=20", ct);
+            ended.Data.GetProperty("exit_code").GetInt32().Should().Be(i % 3 == 1 ? 3 : 0, "/wait tells the end");
+        }
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Wait_returns_the_finished_record_with_its_output()
     {
