@@ -20,6 +20,9 @@ internal sealed partial class SandboxService
             var ready = record with
             {
                 Status = SandboxStatus.Ready,
+                // The timeout counts from the moment the sandbox can be used: a start slower than the timeout (a busy
+                // host, a pulled image) no longer hands the caller a sandbox that expires as it becomes ready.
+                ExpiresAt = record.ExpiresAt is { } expires ? expires + (time.GetUtcNow() - record.CreatedAt) : null,
                 Url = started.Url,
                 Token = started.Token,
                 AgentPid = started.Pid,

@@ -47,13 +47,15 @@ scenario('five concurrent findOrCreate calls for one name create exactly one san
 
 scenario('timeout: a sandbox is destroyed at expiry; extend pushes the expiry', async () => {
   const compute = gw.compute();
-  const control = await compute.sandbox.create({ timeout: 3000 });
-  const extended = await compute.sandbox.create({ timeout: 3000 });
+  // The timeout counts from readiness (docs/gateway.md); 6 s leaves the client's own readiness poll and the extend
+  // call room on a loaded machine (3 s did not: a control sandbox expired under the client's readiness poll).
+  const control = await compute.sandbox.create({ timeout: 6000 });
+  const extended = await compute.sandbox.create({ timeout: 6000 });
   gw.ids.add(control.sandboxId).add(extended.sandboxId);
   await compute.sandbox.extendTimeout(extended.sandboxId, { duration: 60_000 });
   // Once the control sandbox (same timeout, created first) has expired, the extended one must still serve.
   await waitFor(async () => (await gw.call('GET', `/v1/sandboxes/${control.sandboxId}`)).status === 404, {
-    timeout: 20_000,
+    timeout: 30_000,
     interval: 100,
     what: 'the control sandbox to expire',
   });
