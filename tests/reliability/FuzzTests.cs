@@ -140,9 +140,53 @@ public sealed class FuzzTests(ITestOutputHelper output)
             // The agent may answer 413 and close before the client has sent the whole body: the client then sees a reset.
             return (413, $"{kind} {method} {path}");
         }
+        catch (HttpRequestException e) when (fields is not null && e.InnerException is IOException && !ct.IsCancellationRequested)
+        {
+            // HTTP/1.1 lets a server answer before it has read the body and then close: Kestrel does so when it rejects the
+            // request line itself (a %00 in the path, docs/protocol-notes.md "Known gap"). HttpClient then reports only the
+            // reset of its body upload. Replay the case over a raw socket that reads the answer while the body goes out.
+            var status = await RawStatusAsync(agent, method, path, request.Content?.Headers.ContentType?.ToString(), body, ct);
+            return (status, $"{kind} {method} {path} (answered before the body was read: {e.Message})");
+        }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
         {
             return (0, $"{kind} {method} {path}: {e.GetType().Name} {e.Message}");
+        }
+    }
+
+    /// <summary>Sends one request over a raw socket and returns the status line's code (0 when none came within the bound).</summary>
+    private static async Task<int> RawStatusAsync(AgentProcess agent, HttpMethod method, string path, string? contentType, byte[] body, CancellationToken ct)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(agent.BaseUrl.Host, agent.BaseUrl.Port, ct);
+        var stream = client.GetStream();
+        var head = $"{method} {path} HTTP/1.1\r\nHost: {agent.BaseUrl.Authority}\r\nAuthorization: Bearer {agent.Token}\r\n" +
+                   (contentType is null ? "" : $"Content-Type: {contentType}\r\n") + $"Content-Length: {body.Length}\r\nConnection: close\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head), ct);
+        var upload = Task.Run(async () =>
+        {
+            try
+            {
+                await stream.WriteAsync(body, ct);
+            }
+            catch (IOException)
+            {
+                // The answer came first and the agent closed: what this replay is for.
+            }
+        }, ct);
+        try
+        {
+            var (status, _) = await FuzzFrames.ReadHandshakeAsync(stream, ct);
+            return status;
+        }
+        catch (Exception e) when (e is IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            return 0;
+        }
+        finally
+        {
+            client.Client.Shutdown(SocketShutdown.Both);
+            await upload.WaitAsync(TimeSpan.FromSeconds(15), ct);
         }
     }
 
