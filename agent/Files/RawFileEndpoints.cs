@@ -275,12 +275,14 @@ internal static class RawFileEndpoints
     /// Copies the body, checking the disk guard every 16 MiB; -1 when the guard refuses (the caller answers 507). Reads
     /// at least <see cref="WriteBatchBytes"/> from Kestrel's pipe (its 4 KiB segments) and writes them with one pwritev:
     /// no copy, and ~1 write per 512 KiB instead of one per socket read (strace -c: 1657 pwrite64 for 64 MiB before).
+    /// What has been written is flushed to disk in the background as the body arrives (<see cref="BackgroundFlush"/>).
     /// </summary>
     private static async Task<long> CopyAsync(PipeReader body, SafeFileHandle file, DiskGuard guard, CancellationToken cancellationToken)
     {
         var segments = new List<ReadOnlyMemory<byte>>(WriteBatchBytes / 4096 + 8);
         long total = 0;
         long sinceCheck = 0;
+        var flusher = new BackgroundFlush(file);
         while (true)
         {
             var result = await body.ReadAtLeastAsync(WriteBatchBytes, cancellationToken).ConfigureAwait(false);
@@ -308,6 +310,7 @@ internal static class RawFileEndpoints
 
                     await RandomAccess.WriteAsync(file, segments, total, cancellationToken).ConfigureAwait(false);
                     total += buffer.Length;
+                    flusher.Written(total);
                 }
             }
             finally
@@ -317,6 +320,7 @@ internal static class RawFileEndpoints
 
             if (result.IsCompleted)
             {
+                await flusher.CompleteAsync().ConfigureAwait(false);
                 return total;
             }
         }

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Sandboxd.Auth;
@@ -65,6 +66,8 @@ internal static class HostingExtensions
         // 0.5x → 0.9x nginx, docs/adr/0014-raw-download.md). Only a connection whose reader is slower than its writer
         // holds that much.
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>(o => o.MaxWriteBufferSize = 2 * 1024 * 1024);
+
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, TransportMemoryPoolFactory>();
 
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ProtocolJsonContext.Default));
         builder.Services.AddSingleton(options);

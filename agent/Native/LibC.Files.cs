@@ -39,6 +39,9 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     internal static partial int Fsync(int fd);
 
+    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+    internal static partial int Fdatasync(int fd);
+
     /// <summary>fsync(2) of a directory, so that a rename or create in it survives a crash; false (errno kept) when it fails.</summary>
     internal static bool TrySyncDirectory(string directory)
     {
