@@ -9,7 +9,12 @@ public sealed class ProcessListTests(AgentFixture fixture) : IClassFixture<Agent
     private AgentProcess Agent => fixture.Agent;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<JsonElement?> FindAsync(string prefix, string argument)
+    /// <summary>
+    /// The list's row of <c>sleep ARGUMENT</c>, once it is there (and, with <paramref name="resident"/>, once the kernel
+    /// counts resident pages for it: right after its exec a process can still read 0 in /proc/PID/stat — the kernel's
+    /// RSS counters are per-CPU and summed lazily; a fresh-clone run under stress-ng saw rss_bytes 0).
+    /// </summary>
+    private async Task<JsonElement?> FindAsync(string prefix, string argument, bool resident = false)
     {
         return await Eventually.UntilAsync<JsonElement?>(async () =>
         {
@@ -18,7 +23,8 @@ public sealed class ProcessListTests(AgentFixture fixture) : IClassFixture<Agent
             foreach (var p in list.Data.GetProperty("processes").EnumerateArray())
             {
                 var cmdline = p.GetProperty("cmdline").EnumerateArray().Select(a => a.GetString()).ToList();
-                if (cmdline.Count == 2 && cmdline[0]!.EndsWith("sleep", StringComparison.Ordinal) && cmdline[1] == argument)
+                if (cmdline.Count == 2 && cmdline[0]!.EndsWith("sleep", StringComparison.Ordinal) && cmdline[1] == argument &&
+                    (!resident || p.GetProperty("rss_bytes").GetInt64() > 0))
                 {
                     return (JsonElement?)p.Clone();
                 }
@@ -36,7 +42,7 @@ public sealed class ProcessListTests(AgentFixture fixture) : IClassFixture<Agent
     {
         var argument = "4" + Random.Shared.Next(10000, 99999);
         (await Agent.Client.PostJsonAsync("/run/command", $$"""{"command":"exec sleep {{argument}}","background":true}""", Ct)).ShouldHaveStatus(200);
-        var main = (await FindAsync("", argument))!.Value;
+        var main = (await FindAsync("", argument, resident: true))!.Value;
         var pid = main.GetProperty("pid").GetInt32();
 
         main.GetProperty("started_by_kind").GetString().Should().Be("command");
