@@ -54,7 +54,7 @@ if [ -z "$only" ] || [ "$only" = xunit ]; then
 fi
 if [ -z "$only" ] || [ "$only" = conformance ]; then
   echo "== conformance suite (computesdk@2.5.4)"
-  suite conformance bash -c 'cd tests/conformance && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && node --test --test-concurrency=1 --test-timeout=120000'
+  suite conformance bash -c 'cd tests/conformance && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && node --test --test-concurrency=1 --test-timeout=300000'
 fi
 if [ -z "$only" ] || [ "$only" = browser ]; then
   if [ -d tests/browser ]; then

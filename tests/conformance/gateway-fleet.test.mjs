@@ -29,8 +29,9 @@ const dir = mkdtempSync('/tmp/sbxd-fleet-');
 rmSync(dir, { recursive: true }); // engines.sh makes it
 const DOCKER = spawnSync('sh', ['-c', 'test -x /usr/bin/docker && echo /usr/bin/docker || command -v docker'], { encoding: 'utf8' }).stdout.trim() || 'docker';
 const CREATE_MS = 120_000; // a container create + start + the agent's /health on a loaded 2-CPU machine
-// tests/run.sh runs the suite with --test-timeout=120000: these scenarios stop engines and wait out a heartbeat, so each
-// has its own (bounded) timeout; before() may build the agent image once (engines.sh, ≈ minutes).
+// tests/run.sh runs the suite with --test-timeout=300000, which bounds this whole file (engines up, the scenarios,
+// engines down). The scenarios stop engines and wait out a heartbeat, so each has its own (bounded) timeout; before()
+// may build the agent image once (engines.sh, ≈ minutes).
 const SCENARIO_MS = 6 * 60_000;
 const SETUP_MS = 15 * 60_000;
 
