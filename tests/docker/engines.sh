@@ -65,7 +65,7 @@ extendedKeyUsage=serverAuth"
   issue "$t/other" "$t/stranger/cert" stranger "extendedKeyUsage=clientAuth"
   mv "$t/stranger/cert-key.pem" "$t/stranger/key.pem" && cp "$t/ca.pem" "$t/stranger/ca.pem"
   local port=$(( 23000 + 0x$(echo "$dir" | sha256sum | cut -c1-3) % 2000 ))
-  while ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; do port=$((port + 1)); done
+  while [ -n "$(ss -ltnH "sport = :$port" 2>/dev/null)" ]; do port=$((port + 1)); done
   echo "$port" >"$dir/b.tls-port"
 }
 

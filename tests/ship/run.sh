@@ -98,22 +98,25 @@ chroot "$work/rootfs" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/s
   > "$work/chroot-agent.out" 2> "$work/chroot-agent.err" &
 pids+=($!)
 wait_for 20 grep -q "sandboxd ready" "$work/chroot-agent.out" || { cat "$work/chroot-agent.err"; fail "agent in the rootfs did not start"; }
-curl -fsS "http://127.0.0.1:$port/health" | grep -q '"ok"' || fail "/health from outside the rootfs"
+grep -q '"ok"' <<<"$(curl -fsS "http://127.0.0.1:$port/health")" || fail "/health from outside the rootfs"
 out=$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"command":"cat /etc/debian_version; test -e /usr/bin/dotnet || echo no-dotnet"}' "http://127.0.0.1:$port/run/command")
-echo "$out" | grep -q 'no-dotnet' || fail "run.command in the rootfs: $out"
+grep -q 'no-dotnet' <<<"$out" || fail "run.command in the rootfs: $out"
 pass "install.sh --archive on a bare rootfs: agent answers /health and run.command"
 STATE_TEXT=$(cat "$work"/rootfs/var/lib/sandboxd/* 2>/dev/null || true)
 leak_check "http://127.0.0.1:$port" "$token" "${pids[-1]}" /var/lib/sandboxd "systemd layout"
 pass "systemd layout: a session-token command runs as sandbox and cannot read the token, the state or the agent's memory"
 # A minbase rootfs has no OpenSSL; the WebSocket handshake must not need it (the runtime's SHA-1 would abort the agent).
 ! ls "$work"/rootfs/usr/lib/*/libssl.so* >/dev/null 2>&1 || fail "the bare rootfs has libssl (install.sh must not need it)"
+# Checks read a variable through a here-string, never `echo "$x" | grep -q`: bash line-buffers echo, so grep -q can
+# match the first line and exit while echo still writes the next; echo then dies of SIGPIPE and, under pipefail, the
+# check fails although it matched (a fresh-clone run under stress-ng failed the handshake check below that way).
 ws_handshake() { # ws_handshake URL: prints the 101 head of a /ws upgrade (curl keeps the socket open; cut after 2 s)
   curl -s -i -N --max-time 2 -H "Connection: Upgrade" -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" \
     -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" "$1" || true
 }
 head=$(ws_handshake "http://127.0.0.1:$port/ws?token=$token&protocol=json")
-{ echo "$head" | grep -q "^HTTP/1.1 101" && echo "$head" | grep -q "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="; } || fail "WebSocket handshake without libssl: $head"
-curl -fsS "http://127.0.0.1:$port/health" | grep -q '"ok"' || { cat "$work/chroot-agent.err"; fail "the agent died after a WebSocket handshake without libssl"; }
+{ grep -q "^HTTP/1.1 101" <<<"$head" && grep -q "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" <<<"$head"; } || fail "WebSocket handshake without libssl: $head"
+grep -q '"ok"' <<<"$(curl -fsS "http://127.0.0.1:$port/health")" || { cat "$work/chroot-agent.err"; fail "the agent died after a WebSocket handshake without libssl"; }
 pass "without libssl (none in the rootfs) the WebSocket handshake works and the agent keeps serving"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 in_rootfs() { local p; for p in /proc/[0-9]*; do [ "$(readlink "$p/root" 2>/dev/null)" = "$work/rootfs" ] && echo "${p#/proc/}"; done; return 0; }
@@ -146,7 +149,7 @@ gw() { curl -fsS -H "X-ComputeSDK-API-Key: $gw_key" -H 'Content-Type: applicatio
 created=$(gw -d '{}' "http://127.0.0.1:$gw_port/v1/sandboxes") || { cat "$work/chroot-gw.err"; fail "gateway create in the rootfs"; }
 field() { python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][sys.argv[1]])' "$1"; }
 sb_id=$(echo "$created" | field sandboxId); sb_url=$(echo "$created" | field url); sb_token=$(echo "$created" | field token)
-curl -fsS -H "Authorization: Bearer $sb_token" -H 'Content-Type: application/json' -d '{"command":"echo gw-ok"}' "$sb_url/run/command" | grep -q 'gw-ok' \
+grep -q 'gw-ok' <<<"$(curl -fsS -H "Authorization: Bearer $sb_token" -H 'Content-Type: application/json' -d '{"command":"echo gw-ok"}' "$sb_url/run/command")" \
   || fail "run.command in a sandbox the gateway created in the rootfs"
 gw -X DELETE "http://127.0.0.1:$gw_port/v1/sandboxes/$sb_id" > /dev/null || fail "gateway destroy in the rootfs"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
@@ -171,8 +174,8 @@ unshare_pid=$!
 pids+=("$unshare_pid")
 wait_for 20 grep -q "sandboxd ready" "$work/pidns.out" || { cat "$work/pidns.err"; fail "agent did not start in a PID namespace"; }
 api() { curl -fsS -H "Authorization: Bearer T" -H 'Content-Type: application/json' "$@"; }
-api -d '{"command":"echo $$ > /dev/null; cat /proc/1/comm"}' "http://127.0.0.1:$port/run/command" | grep -q '"stdout":"sandboxd' || fail "the agent is not PID 1 in the namespace"
-api -d '{"command":"( (sleep 0.3; exit 3) & ) ; (sh -c \"sleep 0.2 &\") ; echo forked"}' "http://127.0.0.1:$port/run/command" | grep -q forked || fail "double fork command"
+grep -q '"stdout":"sandboxd' <<<"$(api -d '{"command":"echo $$ > /dev/null; cat /proc/1/comm"}' "http://127.0.0.1:$port/run/command")" || fail "the agent is not PID 1 in the namespace"
+grep -q forked <<<"$(api -d '{"command":"( (sleep 0.3; exit 3) & ) ; (sh -c \"sleep 0.2 &\") ; echo forked"}' "http://127.0.0.1:$port/run/command")" || fail "double fork command"
 # shellcheck disable=SC2016 # $s is the sandbox shell's
 zombies() { api -d '{"command":"for s in /proc/[0-9]*/stat; do cut -d\" \" -f3 $s; done | grep -c Z || true"}' "http://127.0.0.1:$port/run/command" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["stdout"].strip())'; }
 no_zombies() { [ "$(zombies)" = 0 ]; }
@@ -203,13 +206,13 @@ ctok="ct_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 podman run -d --name sandboxd-ship-test -p "127.0.0.1:$port:18080" -e COMPUTESDK_ACCESS_TOKEN="$ctok" localhost/sandboxd:test > /dev/null || fail "podman run"
 wait_for 30 curl -fsS "http://127.0.0.1:$port/health" || { podman logs sandboxd-ship-test; fail "/health through the published port"; }
 out=$(curl -fsS -H "Authorization: Bearer $ctok" -H 'Content-Type: application/json' -d '{"command":"id -un; cat /proc/1/cmdline | tr \"\\0\" \" \""}' "http://127.0.0.1:$port/run/command")
-echo "$out" | grep -q '"stdout":"sandbox\\n/usr/local/bin/sandboxd start' || fail "in the container: not non-root or not PID 1: $out"
+grep -q '"stdout":"sandbox\\n/usr/local/bin/sandboxd start' <<<"$out" || fail "in the container: not non-root or not PID 1: $out"
 pass "container: /health and run.command through the published port; agent is PID 1, the workload runs as user sandbox"
 STATE_TEXT=$(podman exec sandboxd-ship-test sh -c 'cat /var/lib/sandboxd/*' 2>/dev/null || true)
 leak_check "http://127.0.0.1:$port" "$ctok" 1 /var/lib/sandboxd "container"
 pass "container: a session-token command cannot read the token (given in the environment), the state or the agent's memory"
 head=$(ws_handshake "http://127.0.0.1:$port/ws?token=$ctok&protocol=json")
-echo "$head" | grep -q "^HTTP/1.1 101" || fail "container: WebSocket handshake: $head"
+grep -q "^HTTP/1.1 101" <<<"$head" || fail "container: WebSocket handshake: $head"
 curl -fsS "http://127.0.0.1:$port/health" > /dev/null || { podman logs sandboxd-ship-test; fail "container: the agent died after a WebSocket handshake"; }
 pass "container (no libssl in the image): WebSocket handshake through the published port"
 curl -fsS -H "Authorization: Bearer $ctok" -H 'Content-Type: application/json' -d '{"command":"( (sleep 0.2) & ) ; echo ok"}' "http://127.0.0.1:$port/run/command" > /dev/null
