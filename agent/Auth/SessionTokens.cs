@@ -162,13 +162,50 @@ internal sealed class SessionTokens
             return NoRegistration.Instance;
         }
 
-        var revocation = OnRevoke(id, onEnd);
+        // The cut-off goes first in Both: once the request is over, neither a revocation already under way nor an
+        // expiry timer already firing may reach its (recycled) HttpContext.
+        var cutoff = new Cutoff(onEnd);
+        var revocation = OnRevoke(id, cutoff.Fire);
         if (principal.ExpiresAt is not { } expiresAt)
         {
-            return revocation;
+            return new Both(cutoff, revocation);
         }
 
-        return new Both(revocation, new ExpiryWatch(_time, expiresAt, onEnd));
+        return new Both(cutoff, new Both(revocation, new ExpiryWatch(_time, expiresAt, cutoff.Fire)));
+    }
+
+    /// <summary>
+    /// Runs an action at most once, and never after <see cref="Dispose"/> has returned: <see cref="Revoke"/> calls its
+    /// actions outside its lock and a timer callback can outlive <c>ITimer.Dispose</c>, so without this an abort could
+    /// land on a request that had already ended (a 500 from the revoking request, or a later request on the same
+    /// keep-alive connection cut).
+    /// </summary>
+    private sealed class Cutoff(Action onEnd) : IDisposable
+    {
+        private readonly Lock _gate = new();
+        private bool _over;
+
+        public void Fire()
+        {
+            lock (_gate)
+            {
+                if (_over)
+                {
+                    return;
+                }
+
+                _over = true;
+                onEnd();
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_gate)
+            {
+                _over = true;
+            }
+        }
     }
 
     /// <summary>Runs an action once the clock passes a time; re-arms in steps because a timer cannot wait ten years.</summary>

@@ -55,7 +55,15 @@ internal sealed class LiveConnection(WebSocket socket, SandboxContext sandbox, A
         CloseReason ??= reason;
         _messages.Writer.TryComplete();
         _stream.Writer.TryComplete();
-        _closed.Cancel();
+        try
+        {
+            _closed.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already torn down: a hub sweep (revocation, sandbox deletion) or a broadcaster holding this connection
+            // from a snapshot can reach it after its socket loop has ended and disposed it; there is nothing left to stop.
+        }
     }
 
     public bool TryAddSubscription(string channel, out CancellationToken pumpToken)
