@@ -166,12 +166,18 @@ internal sealed class SessionTokens
         // expiry timer already firing may reach its (recycled) HttpContext.
         var cutoff = new Cutoff(onEnd);
         var revocation = OnRevoke(id, cutoff.Fire);
-        if (principal.ExpiresAt is not { } expiresAt)
+        IDisposable handle = principal.ExpiresAt is { } expiresAt
+            ? new Both(cutoff, new Both(revocation, new ExpiryWatch(_time, expiresAt, cutoff.Fire)))
+            : new Both(cutoff, revocation);
+
+        // A revocation between the request's authentication and the registration above ran before this request could
+        // hear of it (and a WebSocket not yet in the hub escapes its sweep too): look again, now that it is registered.
+        if (Get(id) is null)
         {
-            return new Both(cutoff, revocation);
+            cutoff.Fire();
         }
 
-        return new Both(cutoff, new Both(revocation, new ExpiryWatch(_time, expiresAt, cutoff.Fire)));
+        return handle;
     }
 
     /// <summary>
@@ -237,7 +243,15 @@ internal sealed class SessionTokens
             var step = Step();
             if (step > TimeSpan.Zero)
             {
-                _timer.Change(step, Timeout.InfiniteTimeSpan);
+                try
+                {
+                    _timer.Change(step, Timeout.InfiniteTimeSpan);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // disposed while this callback ran (its request ended): nothing to watch any more
+                }
+
                 return;
             }
 

@@ -68,7 +68,14 @@ internal static class ExecCommand
         void Interrupt(PosixSignalContext context)
         {
             context.Cancel = true; // exit through the normal path, with a message and code 130
-            interrupted.Cancel();
+            try
+            {
+                interrupted.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // the signal came as the command was returning: it ends anyway
+            }
         }
     }
 

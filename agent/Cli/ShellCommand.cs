@@ -29,7 +29,14 @@ internal static class ShellCommand
         {
             context.Cancel = true; // leave through the finally blocks: the terminal must be restored
             Interlocked.CompareExchange(ref stoppedBy, (int)context.Signal, 0);
-            stop.Cancel();
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // the signal came as the command was returning: nothing left to stop
+            }
         }
 
         using var sigwinch = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, _ => resizes.Writer.TryWrite(true));

@@ -208,12 +208,16 @@ internal sealed class OverlayService(AgentOptions options, TimeProvider time, IL
         return true;
     }
 
+    /// <remarks>
+    /// A destroy, the sandbox's deletion and the agent's shutdown can reach one overlay at once, and a stop can come
+    /// before the background copy has started: the token source is cancelled, never disposed (it has no timer and no
+    /// wait handle to release), so a late reader of its token sees "cancelled" rather than an ObjectDisposedException.
+    /// </remarks>
     private async Task StopAsync(Overlay overlay)
     {
         _all.TryRemove(overlay, out _);
         await overlay.Cancel.CancelAsync().ConfigureAwait(false);
         await overlay.Background.ConfigureAwait(false);
-        overlay.Cancel.Dispose();
     }
 
     public async ValueTask DisposeAsync()

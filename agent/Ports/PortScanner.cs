@@ -266,7 +266,16 @@ internal sealed partial class PortScanner : BackgroundService
             _logger.PortChanged(change.Port.Port, change.Port.Address, change.Opened ? "open" : "close", change.Port.Pid ?? 0);
             foreach (var subscriber in subscribers)
             {
-                subscriber(change);
+                try
+                {
+                    subscriber(change);
+                }
+                catch (Exception e)
+                {
+                    // A subscriber's bug must not end the scanner: an exception out of this background service would
+                    // stop the whole agent.
+                    _logger.SubscriberFailed(e, change.Port.Port);
+                }
             }
         }
     }

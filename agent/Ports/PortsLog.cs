@@ -11,4 +11,7 @@ internal static partial class PortsLog
 
     [LoggerMessage(1502, LogLevel.Debug, "Netlink sock_diag dump failed (errno {Errno}: {Error}): this scan reads /proc/net/tcp; the next opens a new socket")]
     public static partial void NetlinkFailed(this ILogger logger, int errno, string error);
+
+    [LoggerMessage(1503, LogLevel.Error, "A subscriber to port changes failed on port {Port}; the scanner goes on")]
+    public static partial void SubscriberFailed(this ILogger logger, Exception exception, int port);
 }

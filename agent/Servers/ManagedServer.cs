@@ -50,6 +50,15 @@ internal sealed partial class ManagedServer(SandboxContext sandbox, ServerConfig
     public bool? Healthy { get { lock (_gate) { return _healthy; } } }
     public int RestartCount { get { lock (_gate) { return _restartCount; } } }
 
+    /// <summary>
+    /// Serialises start-over, stop, restart and delete of this server. Without it two of them at once could both await
+    /// the same run and then each launch or dispose the other's: a run nothing could stop, or two runs of one slug.
+    /// </summary>
+    public SemaphoreSlim Operations { get; } = new(1, 1);
+
+    /// <summary>Deleted (or its sandbox destroyed): an operation that waited for <see cref="Operations"/> must not launch it again. Guarded by <see cref="Operations"/>.</summary>
+    public bool Removed { get; set; }
+
     /// <summary>The supervision loop of the current run (owned here; awaited by stop).</summary>
     public Task Supervision { get; set; } = Task.CompletedTask;
     public CancellationTokenSource? Cancel { get; set; }

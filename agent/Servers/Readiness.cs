@@ -20,6 +20,8 @@ internal sealed partial class ServerSupervisor
         private readonly IDisposable _hurry = owner._scanner.Hurry();
         private Task _health = Task.CompletedTask;
         private bool _found;
+        /// <summary>The run is over: a port change the scanner delivers late must not touch it (its token source is disposed). Guarded by <see cref="_gate"/>.</summary>
+        private bool _over;
 
         /// <summary>Stops hurrying the scanner after <see cref="HurryFor"/> (a server may never listen).</summary>
         public async Task HurryWhileStartingAsync()
@@ -81,33 +83,31 @@ internal sealed partial class ServerSupervisor
                 return;
             }
 
+            // The scanner calls subscribers from a snapshot, so this can run after the run has ended; holding the gate
+            // while the port is recorded means DisposeAsync, once it has the gate, has seen the last of this run.
             lock (_gate)
             {
-                if (_found)
+                if (_found || _over)
                 {
                     return;
                 }
 
                 _found = true;
-            }
+                _hurry.Dispose();
 
-            _hurry.Dispose();
+                var url = owner._urls.PreviewUrl(change.Port.Port, server.Sandbox.Subdomain, null);
+                server.PortDetected(change.Port.Port, change.Port.Address, url);
+                owner._log.PortFound(server.Slug, change.Port.Address, change.Port.Port);
+                if (!server.Sandbox.IsMain)
+                {
+                    owner._signals.EmitPort(server.Sandbox, change.Port.Port, "open", url, change.Port.Address, pid);
+                }
 
-            var url = owner._urls.PreviewUrl(change.Port.Port, server.Sandbox.Subdomain, null);
-            server.PortDetected(change.Port.Port, change.Port.Address, url);
-            owner._log.PortFound(server.Slug, change.Port.Address, change.Port.Port);
-            if (!server.Sandbox.IsMain)
-            {
-                owner._signals.EmitPort(server.Sandbox, change.Port.Port, "open", url, change.Port.Address, pid);
-            }
-
-            if (server.Config.HealthCheck is null)
-            {
-                MarkReady(change.Port.Port, url);
-            }
-            else
-            {
-                lock (_gate)
+                if (server.Config.HealthCheck is null)
+                {
+                    MarkReady(change.Port.Port, url);
+                }
+                else
                 {
                     _health = HealthLoopAsync(change.Port.Port, url, run.Token);
                 }
@@ -211,6 +211,7 @@ internal sealed partial class ServerSupervisor
             Task health;
             lock (_gate)
             {
+                _over = true;
                 health = _health;
             }
 

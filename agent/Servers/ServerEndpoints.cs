@@ -46,7 +46,11 @@ internal static class ServerEndpoints
             return NotFound(slug);
         }
 
-        await supervisor.RestartAsync(server);
+        if (await supervisor.RestartAsync(server) is null)
+        {
+            return NotFound(slug);
+        }
+
         return Api.Ok(new ServerData(server.ToInfo()), ProtocolJsonContext.Default.EnvelopeServerData, "server restarting");
     }
 

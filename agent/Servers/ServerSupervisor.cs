@@ -83,22 +83,52 @@ internal sealed partial class ServerSupervisor(
         }
 
         var registry = Registry(sandbox);
-        if (registry.TryGetValue(config.Slug, out var existing))
+        while (true)
         {
-            await StopCoreAsync(existing, persist: false).ConfigureAwait(false);
-            existing.Configure(config);
-            existing.ResetRestarts();
-            Launch(existing);
-            await PersistAsync(cancellationToken).ConfigureAwait(false);
-            return existing;
-        }
+            if (registry.TryGetValue(config.Slug, out var existing))
+            {
+                await existing.Operations.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    if (existing.Removed)
+                    {
+                        continue; // deleted while we waited: start a new one
+                    }
 
-        var server = new ManagedServer(sandbox, config, _time);
-        registry[config.Slug] = server;
-        _all[server] = 0;
-        Launch(server);
-        await PersistAsync(cancellationToken).ConfigureAwait(false);
-        return server;
+                    await StopCoreAsync(existing, persist: false).ConfigureAwait(false);
+                    existing.Configure(config);
+                    existing.ResetRestarts();
+                    Launch(existing);
+                }
+                finally
+                {
+                    existing.Operations.Release();
+                }
+
+                await PersistAsync(cancellationToken).ConfigureAwait(false);
+                return existing;
+            }
+
+            var server = new ManagedServer(sandbox, config, _time);
+            await server.Operations.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (!registry.TryAdd(config.Slug, server))
+                {
+                    continue; // a concurrent start of the same slug won: start that one over
+                }
+
+                _all[server] = 0;
+                Launch(server);
+            }
+            finally
+            {
+                server.Operations.Release();
+            }
+
+            await PersistAsync(cancellationToken).ConfigureAwait(false);
+            return server;
+        }
     }
 
     private void Launch(ManagedServer server)
@@ -109,8 +139,25 @@ internal sealed partial class ServerSupervisor(
         server.Supervision = SuperviseAsync(server, cts.Token);
     }
 
-    public async Task StopAsync(ManagedServer server) => await StopCoreAsync(server, persist: true).ConfigureAwait(false);
+    public async Task StopAsync(ManagedServer server)
+    {
+        await server.Operations.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (server.Removed)
+            {
+                return; // its delete stopped it
+            }
 
+            await StopCoreAsync(server, persist: true).ConfigureAwait(false);
+        }
+        finally
+        {
+            server.Operations.Release();
+        }
+    }
+
+    /// <remarks>The caller holds <see cref="ManagedServer.Operations"/>.</remarks>
     private async Task StopCoreAsync(ManagedServer server, bool persist)
     {
         if (server.Cancel is { } cts)
@@ -132,12 +179,43 @@ internal sealed partial class ServerSupervisor(
         }
     }
 
-    public async Task<ManagedServer> RestartAsync(ManagedServer server)
+    /// <returns>The server, or null when it was deleted before its restart could begin.</returns>
+    public async Task<ManagedServer?> RestartAsync(ManagedServer server)
     {
-        await StopCoreAsync(server, persist: false).ConfigureAwait(false);
-        Launch(server);
+        await server.Operations.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (server.Removed)
+            {
+                return null;
+            }
+
+            await StopCoreAsync(server, persist: false).ConfigureAwait(false);
+            Launch(server);
+        }
+        finally
+        {
+            server.Operations.Release();
+        }
+
         await PersistAsync(CancellationToken.None).ConfigureAwait(false);
         return server;
+    }
+
+    /// <summary>Marks a server removed and stops it, once its other operations are done.</summary>
+    private async Task RemoveAsync(ManagedServer server)
+    {
+        _all.TryRemove(server, out _);
+        await server.Operations.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            server.Removed = true;
+            await StopCoreAsync(server, persist: false).ConfigureAwait(false);
+        }
+        finally
+        {
+            server.Operations.Release();
+        }
     }
 
     public async Task<bool> DeleteAsync(SandboxContext sandbox, string slug)
@@ -147,21 +225,21 @@ internal sealed partial class ServerSupervisor(
             return false;
         }
 
-        _all.TryRemove(server, out _);
-        await StopCoreAsync(server, persist: true).ConfigureAwait(false);
+        await RemoveAsync(server).ConfigureAwait(false);
+        await PersistAsync(CancellationToken.None).ConfigureAwait(false);
         return true;
     }
 
     /// <summary>Stops every server of a sandbox (child sandbox destroyed).</summary>
     public async Task StopAllAsync(SandboxContext sandbox)
     {
-        foreach (var server in Registry(sandbox).Values)
+        var registry = Registry(sandbox);
+        foreach (var (slug, server) in registry)
         {
-            _all.TryRemove(server, out _);
-            await StopCoreAsync(server, persist: false).ConfigureAwait(false);
+            registry.TryRemove(new KeyValuePair<string, ManagedServer>(slug, server));
+            await RemoveAsync(server).ConfigureAwait(false);
         }
 
-        Registry(sandbox).Clear();
         await PersistAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
@@ -172,7 +250,18 @@ internal sealed partial class ServerSupervisor(
     {
         await PersistAsync(CancellationToken.None).ConfigureAwait(false);
         _shuttingDown = true;
-        await Task.WhenAll(_all.Keys.Select(s => StopCoreAsync(s, persist: false))).ConfigureAwait(false);
+        await Task.WhenAll(_all.Keys.Select(async s =>
+        {
+            await s.Operations.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await StopCoreAsync(s, persist: false).ConfigureAwait(false);
+            }
+            finally
+            {
+                s.Operations.Release();
+            }
+        })).ConfigureAwait(false);
     }
 
     public void Dispose() => _persistGate.Dispose();
