@@ -135,9 +135,14 @@ internal sealed partial class LocalProvider(GatewayOptions options, TimeProvider
     public void Dispose()
     {
         // Agents outlive the gateway by design: only the Process handles are released, nothing is signalled.
-        foreach (var process in _children.Values)
+        // TryRemove: a destroy still running past the host's shutdown timeout may hold one of them; whoever removes a
+        // handle disposes it, so neither disposes the other's.
+        foreach (var id in _children.Keys)
         {
-            process.Dispose();
+            if (_children.TryRemove(id, out var process))
+            {
+                process.Dispose();
+            }
         }
     }
 }
