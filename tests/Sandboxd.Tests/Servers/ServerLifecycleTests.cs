@@ -293,14 +293,14 @@ public sealed class ServerLifecycleTests(AgentFixture fixture) : IClassFixture<A
     [Fact(Timeout = 120_000)]
     public async Task Restarts_stops_starts_and_deletes_of_one_server_at_once_leave_no_run_nothing_can_stop()
     {
-        // Each run writes its pid and takes 0.3 s to stop, so the operations below pile up on one run. Unserialised,
-        // two restarts both awaited it and then each launched a run, the second disposing the first's cancellation: a
-        // run no stop or delete could end.
+        // Each run takes 0.3 s to stop, so the operations below pile up on one run. Unserialised, two restarts both
+        // awaited it and then each launched a run, the second disposing the first's cancellation: a run no stop or
+        // delete could end. Runs are found by a marker in their shell's command line.
         var slug = Slug("busy");
-        var pidFile = Path.Combine(Agent.Root, slug + ".pids");
+        var marker = "sbxd-busy-" + slug;
         var body = new JsonObject
         {
-            ["slug"] = slug, ["start"] = $"trap 'sleep 0.3; exit 0' TERM; echo $$ >> {pidFile}; while :; do sleep 0.1; done", ["stop_timeout_ms"] = 5000,
+            ["slug"] = slug, ["start"] = $"trap 'sleep 0.3; exit 0' TERM; : {marker}; while :; do sleep 0.1; done", ["stop_timeout_ms"] = 5000,
         };
         await StartAsync(Client, body, Ct);
         await WaitForStatusAsync(Client, slug, "running", Long, Ct);
@@ -312,10 +312,9 @@ public sealed class ServerLifecycleTests(AgentFixture fixture) : IClassFixture<A
             answers.Select(a => a.Code).Should().OnlyContain(c => c == 200 || c == 201, string.Join("\n", answers.Select(a => a.Describe())));
         }
 
+        await Eventually.UntilAsync(() => RunsOf(marker).Count, n => n == 1, Long, "exactly one run after the storm", Ct);
         (await Client.PostJsonAsync($"/servers/{slug}/stop", "{}", Ct)).ShouldHaveStatus(200);
-        var pids = ProcFs.ParsePids(File.ReadAllText(pidFile));
-        pids.Should().NotBeEmpty("runs that lived long enough wrote their pids");
-        pids.Where(ProcFs.IsAlive).Should().BeEmpty("a stop after the storm ends the one run left");
+        RunsOf(marker).Should().BeEmpty("a stop after the storm ends the one run left");
         Status(await GetAsync(Client, slug, Ct)).Should().Be("stopped");
 
         // Delete among restarts and a start-over: whatever order they land in, after a final delete nothing runs.
@@ -326,8 +325,22 @@ public sealed class ServerLifecycleTests(AgentFixture fixture) : IClassFixture<A
         var last = await Client.DeleteAsync($"/servers/{slug}", Ct);
         last.Code.Should().BeOneOf([204, 404], last.Describe());
         (await Client.GetAsync($"/servers/{slug}", Ct)).ShouldBeError(404);
-        ProcFs.ParsePids(File.ReadAllText(pidFile)).Where(ProcFs.IsAlive).Should().BeEmpty("a deleted server leaves no run behind");
+        RunsOf(marker).Should().BeEmpty("a deleted server leaves no run behind");
     }
+
+    /// <summary>Live processes whose command line holds <paramref name="marker"/>.</summary>
+    private static List<int> RunsOf(string marker) =>
+        [.. ProcFs.All().Where(p => p.State is not ('Z' or 'X')).Select(p => p.Pid).Where(pid =>
+        {
+            try
+            {
+                return File.ReadAllText($"/proc/{pid}/cmdline").Contains(marker, StringComparison.Ordinal);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return false; // gone meanwhile
+            }
+        })];
 
     [Fact(Timeout = 30_000)]
     public async Task A_strict_port_that_is_already_taken_is_a_409()
