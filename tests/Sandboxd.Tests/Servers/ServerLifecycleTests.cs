@@ -107,8 +107,16 @@ public sealed class ServerLifecycleTests(AgentFixture fixture) : IClassFixture<A
         var first = ready.GetProperty("pid").GetInt32();
         for (var i = 0; i < 5; i++)
         {
-            using var http = new HttpClient();
-            (await http.GetAsync($"http://127.0.0.1:{port}/", Ct)).StatusCode.Should().Be(HttpStatusCode.OK);
+            // Read to the end before closing: the server's FIN comes first, so the TIME_WAIT is on its side. (An
+            // HttpClient disposed after the answer raced the server's close, and under load often closed first: the
+            // TIME_WAIT was then the client's and the precondition below never came.)
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(IPAddress.Loopback, port, Ct);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync("GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"u8.ToArray(), Ct);
+            using var answer = new MemoryStream();
+            await stream.CopyToAsync(answer, Ct).WaitAsync(Long, Ct);
+            System.Text.Encoding.ASCII.GetString(answer.ToArray()).Should().StartWith("HTTP/1.0 200");
         }
 
         await Eventually.UntilAsync(() => File.ReadAllText("/proc/net/tcp") + File.ReadAllText("/proc/net/tcp6"),
